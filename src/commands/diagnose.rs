@@ -1,0 +1,35 @@
+//! `nvfix diagnose`: gather the host's evidence, reach a verdict, print the report or the JSON contract.
+
+use super::Context;
+use crate::cli::DiagnoseArgs;
+use crate::exit;
+use crate::host::gather::{gather, GatherOptions};
+use crate::model::verdict::{diagnose, Verdict};
+use crate::render;
+
+pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
+    let facts = gather(
+        &ctx.root,
+        &GatherOptions {
+            nvml_lib: ctx.nvml_lib.clone(),
+            holders: !args.no_holders,
+        },
+    );
+    let diagnosis = diagnose(&facts);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json::diagnose_json(&facts, &diagnosis))?
+        );
+    } else {
+        print!(
+            "{}",
+            render::report::diagnosis_report(&facts, &diagnosis, ctx.color)
+        );
+    }
+    Ok(if diagnosis.verdict == Verdict::Healthy {
+        exit::OK
+    } else {
+        exit::PROBLEM
+    })
+}

@@ -1,0 +1,59 @@
+//! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
+
+pub mod diagnose;
+pub mod ps;
+
+use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
+use crate::error::Failure;
+use crate::exit;
+use crate::host::HostRoot;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// What every command needs: the host root, the NVML library to use, and how to render.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub root: HostRoot,
+    /// The NVML library to probe, or None when NVML is not to be checked.
+    pub nvml_lib: Option<PathBuf>,
+    pub color: bool,
+}
+
+impl Context {
+    pub fn from_args(global: &GlobalArgs) -> anyhow::Result<Context> {
+        if !global.root.is_dir() {
+            return Err(Failure::new(
+                exit::NO_INPUT,
+                format!("host root {} is not a folder", global.root.display()),
+            )
+            .into());
+        }
+        let root = HostRoot::new(global.root.clone());
+        let nvml_lib = match &global.nvml_lib {
+            Some(p) => Some(p.clone()),
+            None if root.is_system() => Some(PathBuf::from("libnvidia-ml.so.1")),
+            None => None,
+        };
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Ok(Context {
+            root,
+            nvml_lib,
+            color,
+        })
+    }
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = Context::from_args(&cli.global)?;
+    match &cli.command {
+        Command::Diagnose(args) => diagnose::run(&ctx, args),
+        Command::Ps(args) => ps::run(&ctx, args),
+    }
+}

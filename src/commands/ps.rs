@@ -1,0 +1,26 @@
+//! `nvfix ps`: the GPU holders alone, as a table or JSON.
+
+use super::Context;
+use crate::cli::PsArgs;
+use crate::exit;
+use crate::host::gather::nvidia_drm_nodes;
+use crate::host::procscan::{scan_holders, ScanOptions};
+use crate::render;
+use anyhow::Context as _;
+
+pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
+    let options = ScanOptions {
+        nvidia_drm_nodes: nvidia_drm_nodes(&ctx.root),
+        include_library_maps: true,
+    };
+    let holders = scan_holders(&ctx.root, &options).context("scanning processes")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json::holders_json(&holders))?
+        );
+    } else {
+        print!("{}", render::report::holders_table(&holders, ctx.color));
+    }
+    Ok(exit::OK)
+}

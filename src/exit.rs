@@ -1,0 +1,22 @@
+//! Exit statuses, all in one place. 0 and 1 answer the question asked; 64 and up say nvfix could not run (sysexits).
+
+/// The host is healthy, or the requested action succeeded.
+pub const OK: i32 = 0;
+/// A problem was found (any verdict other than healthy), or a remediation failed and the host was restored.
+pub const PROBLEM: i32 = 1;
+/// Command-line usage error.
+pub const USAGE: i32 = 64;
+/// Input data was malformed (e.g. a playbook that does not parse).
+pub const DATA_ERROR: i32 = 65;
+/// A required input (the root, a file named on the command line) does not exist.
+pub const NO_INPUT: i32 = 66;
+/// The action cannot help here (e.g. reload when the module on disk does not match).
+pub const UNAVAILABLE: i32 = 69;
+/// An internal error (a bug in nvfix).
+pub const SOFTWARE: i32 = 70;
+/// Temporary failure: try again later (another nvfix holds the lock, a guard deferred the action).
+pub const TEMP_FAIL: i32 = 75;
+/// Permission denied (not root, or refused by policy).
+pub const NO_PERMISSION: i32 = 77;
+/// Configuration error.
+pub const CONFIG: i32 = 78;

@@ -1,0 +1,15 @@
+//! The host layer: every effect nvfix has on or reads from a machine, each behind a small seam.
+//!
+//! Files are read through [`HostRoot`] (relative to `--root`), commands run through a [`runner::CommandRunner`]
+//! that tests replace with a recorder, NVML is loaded through [`nvml`].
+
+pub mod error;
+pub mod gather;
+pub mod modfiles;
+pub mod nvml;
+pub mod procscan;
+pub mod root;
+pub mod runner;
+
+pub use error::HostError;
+pub use root::HostRoot;

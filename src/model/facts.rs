@@ -1,0 +1,119 @@
+//! Everything nvfix learned about a host, gathered by the host layer and judged by the verdict.
+
+use super::apt_history::PackageChange;
+use super::dkms::DkmsEntry;
+use super::dpkg::{InstalledPackage, UnattendedConfig};
+use super::driver_version::{LoadedDriver, ModuleFlavor};
+use super::holders::GpuHolder;
+use super::kernel_log::KernelLogFacts;
+use super::library::LibraryFile;
+use super::modules::LoadedModule;
+use super::{DriverVersion, Evidence};
+use serde::Serialize;
+
+/// A kernel module file found under `/lib/modules/<kernel>/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleFile {
+    /// Canonical module name (`nvidia`, `nvidia_uvm`, …; Debian's `nvidia-current-uvm` maps to `nvidia_uvm`).
+    pub name: String,
+    pub kernel: String,
+    /// Host path, e.g. `/lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko.zst`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<DriverVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<ModuleFlavor>,
+}
+
+/// The state of the NVML probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum NvmlProbe {
+    Ok {
+        driver_version: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cuda_driver_version: Option<String>,
+        device_count: u32,
+        library: String,
+    },
+    Error {
+        /// nvmlReturn_t code when NVML returned one (18 mismatch, 9 not loaded, …); absent when the library could not load.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u32>,
+        /// NVML's name for it (`LIB_RM_VERSION_MISMATCH`) or `LIBRARY_NOT_LOADABLE`.
+        name: String,
+        message: String,
+        library: String,
+    },
+    NotChecked {
+        reason: String,
+    },
+}
+
+/// A non-fatal problem met while gathering: the file could not be read or parsed. Shown in the report as one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatherWarning {
+    pub file: String,
+    pub message: String,
+}
+
+/// Every fact about the host that the verdict looks at.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostFacts {
+    /// Host root nvfix looked at (`/` on a real host).
+    pub root: String,
+    /// Running kernel release from `/proc/sys/kernel/osrelease`.
+    pub kernel_release: Option<String>,
+    /// Boot id from `/proc/sys/kernel/random/boot_id`.
+    pub boot_id: Option<String>,
+    /// From `/proc/driver/nvidia/version`.
+    pub loaded_driver: Option<LoadedDriver>,
+    pub loaded_driver_evidence: Option<Evidence>,
+    /// From `/sys/module/nvidia/version`.
+    pub sysfs_driver_version: Option<DriverVersion>,
+    /// Loaded NVIDIA-related modules (and any module that holds one of them), with sysfs holders and versions merged in.
+    pub loaded_modules: Vec<LoadedModule>,
+    /// nvidia_drm parameters.
+    pub drm_modeset: Option<bool>,
+    pub drm_fbdev: Option<bool>,
+    /// The libnvidia-ml the loader would pick (`libnvidia-ml.so.1` target) — the version NVML clients run.
+    pub nvml_library: Option<LibraryFile>,
+    /// All libnvidia-ml versioned files seen (several after a half-finished upgrade).
+    pub nvml_libraries: Vec<LibraryFile>,
+    pub cuda_library: Option<LibraryFile>,
+    /// Installed NVIDIA driver packages (dpkg).
+    pub driver_packages: Vec<InstalledPackage>,
+    /// nvidia module files for every kernel under /lib/modules.
+    pub module_files: Vec<ModuleFile>,
+    pub dkms: Vec<DkmsEntry>,
+    /// Driver package changes from apt/dpkg/dnf logs, oldest first.
+    pub package_changes: Vec<PackageChange>,
+    pub unattended: Option<UnattendedConfig>,
+    pub kernel_log: Option<KernelLogFacts>,
+    pub kernel_log_source: Option<String>,
+    pub holders: Vec<GpuHolder>,
+    pub nvml: Option<NvmlProbe>,
+    /// `/run/nvidia/driver` exists: the GPU Operator's driver container owns the driver.
+    pub driver_container: bool,
+    pub warnings: Vec<GatherWarning>,
+}
+
+impl HostFacts {
+    /// The module file named `name` for `kernel`, if any.
+    pub fn module_file(&self, kernel: &str, name: &str) -> Option<&ModuleFile> {
+        self.module_files
+            .iter()
+            .find(|m| m.kernel == kernel && m.name == name)
+    }
+    /// The loaded module named `name`, if any.
+    pub fn loaded_module(&self, name: &str) -> Option<&LoadedModule> {
+        self.loaded_modules.iter().find(|m| m.name == name)
+    }
+    /// Version of the loaded kernel driver: `/proc/driver/nvidia/version`, else sysfs.
+    pub fn loaded_version(&self) -> Option<&DriverVersion> {
+        self.loaded_driver
+            .as_ref()
+            .map(|d| &d.version)
+            .or(self.sysfs_driver_version.as_ref())
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure model: parsed facts, the verdict with its reasons, the reload plan. No I/O happens here.
+//!
+//! Every parser takes text or bytes and returns typed values; reading files is the host layer's job.
+
+pub mod apt_history;
+pub mod dkms;
+pub mod dpkg;
+pub mod driver_version;
+pub mod evidence;
+pub mod facts;
+pub mod holders;
+pub mod kernel_log;
+pub mod library;
+pub mod modinfo;
+pub mod modules;
+pub mod verdict;
+pub mod version;
+
+pub use evidence::{Evidence, ParseError};
+pub use version::DriverVersion;

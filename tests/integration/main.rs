@@ -1,0 +1,8 @@
+//! The one integration-test binary: runs the real `nvfix` binary against fixture host trees (and the QEMU lab).
+
+mod harness;
+
+mod diagnose;
+mod lab;
+mod nvml;
+mod ps;
