@@ -9,3 +9,9 @@ pub fn find_module_files(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning
     let _ = root;
     (Vec::new(), Vec::new())
 }
+
+/// DKMS state from `/var/lib/dkms/<module>/<version>/<kernel>/<arch>/`.
+pub fn read_dkms_tree(root: &HostRoot) -> Vec<crate::model::dkms::DkmsEntry> {
+    let _ = root;
+    Vec::new()
+}
