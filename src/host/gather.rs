@@ -1,7 +1,15 @@
 //! Gathers [`HostFacts`] from a host root: reads each source once and turns read/parse failures into warnings.
 
-use super::HostRoot;
-use crate::model::facts::HostFacts;
+use super::{kmsg, modfiles, nvml, procscan, HostRoot};
+use crate::model::apt_history::{self, PackageChange};
+use crate::model::driver_version::parse_proc_driver_version;
+use crate::model::dpkg::{self, UnattendedConfig};
+use crate::model::facts::{GatherWarning, HostFacts, NvmlProbe};
+use crate::model::kernel_log::parse_kernel_log;
+use crate::model::library::{version_from_file_name, LibraryFile};
+use crate::model::modules::{self, is_nvidia_related, LoadedModule};
+use crate::model::{DriverVersion, Evidence};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// What to gather beyond the files.
@@ -13,20 +21,360 @@ pub struct GatherOptions {
     pub holders: bool,
 }
 
+/// Library folders searched on every host, in the order the dynamic loader's trusted paths are tried, after the
+/// folders named in `/etc/ld.so.conf.d`. Debian's `nvidia/current` is reached through alternatives links, but is
+/// listed so a broken alternatives link still shows what is installed.
+const LIBRARY_DIRS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu/nvidia/current",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu/nvidia/current",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib64",
+];
+
+/// Reads everything the verdict needs. Never fails: what cannot be read is recorded as a warning (when the file
+/// exists but is unreadable or garbled) or simply absent (when the host has no such file).
 pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
-    let _ = options;
-    HostFacts {
-        root: root.path().display().to_string(),
-        ..Default::default()
+    let mut g = Gatherer { root, facts: HostFacts { root: root.path().display().to_string(), ..Default::default() } };
+    g.kernel();
+    g.loaded_driver();
+    g.loaded_modules();
+    g.libraries();
+    g.packages();
+    let (files, warnings) = modfiles::find_module_files(root);
+    g.facts.module_files = files;
+    g.facts.warnings.extend(warnings);
+    g.facts.dkms = modfiles::read_dkms_tree(root);
+    g.package_logs();
+    g.kernel_log();
+    g.facts.driver_container = root.exists("/run/nvidia/driver");
+    if options.holders {
+        g.holders();
+    }
+    g.facts.nvml = Some(match &options.nvml_lib {
+        None => NvmlProbe::NotChecked { reason: "no NVML library given for this root (use --nvml-lib)".into() },
+        Some(lib) => g.nvml(lib),
+    });
+    g.facts
+}
+
+struct Gatherer<'a> {
+    root: &'a HostRoot,
+    facts: HostFacts,
+}
+
+impl Gatherer<'_> {
+    fn warn(&mut self, file: &str, message: impl Into<String>) {
+        self.facts.warnings.push(GatherWarning { file: file.to_string(), message: message.into() });
+    }
+
+    /// Reads a file that may legitimately be absent: Some(text) when present, None when absent, a warning otherwise.
+    fn optional_text(&mut self, path: &str) -> Option<String> {
+        match self.root.read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                self.warn(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn kernel(&mut self) {
+        self.facts.kernel_release = self.first_line("/proc/sys/kernel/osrelease");
+        self.facts.boot_id = self.first_line("/proc/sys/kernel/random/boot_id");
+    }
+
+    fn first_line(&mut self, path: &str) -> Option<String> {
+        let text = self.optional_text(path)?;
+        let line = text.lines().next().unwrap_or("").trim();
+        if line.is_empty() || line.chars().any(|c| c.is_control()) {
+            self.warn(path, "empty or unreadable");
+            return None;
+        }
+        Some(line.to_string())
+    }
+
+    fn loaded_driver(&mut self) {
+        const PATH: &str = "/proc/driver/nvidia/version";
+        if let Some(text) = self.optional_text(PATH) {
+            match parse_proc_driver_version(&text) {
+                Ok(d) => {
+                    let first = text.lines().next().unwrap_or("").trim().to_string();
+                    self.facts.loaded_driver_evidence = Some(Evidence::line(PATH, 1, first));
+                    self.facts.loaded_driver = Some(d);
+                }
+                Err(e) => self.warn(PATH, e.to_string()),
+            }
+        }
+        const SYSFS: &str = "/sys/module/nvidia/version";
+        if let Some(text) = self.optional_text(SYSFS) {
+            match text.trim().parse::<DriverVersion>() {
+                Ok(v) => self.facts.sysfs_driver_version = Some(v),
+                Err(e) => self.warn(SYSFS, e),
+            }
+        }
+    }
+
+    fn loaded_modules(&mut self) {
+        const PATH: &str = "/proc/modules";
+        let mut all = match self.optional_text(PATH).map(|t| modules::parse_proc_modules(&t)) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                self.warn(PATH, e.to_string());
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        // A module missing from /proc/modules but present in sysfs (garbled /proc/modules) is still loaded.
+        for name in ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidia_peermem"] {
+            if !all.iter().any(|m| m.name == name) && self.root.is_dir(&format!("/sys/module/{name}/holders")) {
+                all.push(LoadedModule {
+                    name: name.to_string(),
+                    size: 0,
+                    refcount: 0,
+                    used_by: Vec::new(),
+                    state: modules::ModuleState::Live,
+                    taint: None,
+                    version: None,
+                });
+            }
+        }
+        // Keep NVIDIA's modules and every module that uses one of them (gdrdrv, nvidia_fs, vendor helpers), so the
+        // holder graph the reload engine walks is complete.
+        let (mut kept, mut rest): (Vec<LoadedModule>, Vec<LoadedModule>) =
+            all.into_iter().partition(|m| is_nvidia_related(&m.name));
+        for m in &mut kept {
+            self.merge_sysfs(m);
+        }
+        loop {
+            let users: Vec<String> = kept.iter().flat_map(|m| m.used_by.iter().cloned()).collect();
+            let (mut more, others): (Vec<LoadedModule>, Vec<LoadedModule>) =
+                rest.into_iter().partition(|m| users.contains(&m.name));
+            rest = others;
+            if more.is_empty() {
+                break;
+            }
+            for m in &mut more {
+                self.merge_sysfs(m);
+            }
+            kept.extend(more);
+        }
+        kept.sort_by(|a, b| a.name.cmp(&b.name));
+        self.facts.loaded_modules = kept;
+        self.facts.drm_modeset = self.bool_param("/sys/module/nvidia_drm/parameters/modeset");
+        self.facts.drm_fbdev = self.bool_param("/sys/module/nvidia_drm/parameters/fbdev");
+    }
+
+    /// Adds what sysfs knows and /proc/modules does not: version, holders (authoritative), refcnt, initstate.
+    fn merge_sysfs(&mut self, m: &mut LoadedModule) {
+        let base = format!("/sys/module/{}", m.name);
+        if let Some(t) = self.optional_text(&format!("{base}/version")) {
+            m.version = t.trim().parse().ok();
+        }
+        if let Ok(holders) = self.root.read_dir_names(&format!("{base}/holders")) {
+            for h in holders {
+                if !m.used_by.contains(&h) {
+                    m.used_by.push(h);
+                }
+            }
+            m.used_by.sort();
+        }
+        if let Some(t) = self.optional_text(&format!("{base}/refcnt")) {
+            if let Ok(r) = modules::parse_refcnt(&t) {
+                m.refcount = r;
+            }
+        }
+        if let Some(t) = self.optional_text(&format!("{base}/initstate")) {
+            if let Ok(s) = modules::parse_initstate(&t) {
+                m.state = s;
+            }
+        }
+    }
+
+    fn bool_param(&mut self, path: &str) -> Option<bool> {
+        self.optional_text(path).and_then(|t| modules::parse_bool_param(&t))
+    }
+
+    /// Library folders: ld.so.conf's first (they come first in the loader's cache), then the distributions' defaults.
+    fn library_dirs(&mut self) -> Vec<String> {
+        let mut dirs = Vec::new();
+        let mut conf_files = vec!["/etc/ld.so.conf".to_string()];
+        if let Ok(names) = self.root.read_dir_names("/etc/ld.so.conf.d") {
+            conf_files.extend(names.into_iter().filter(|n| n.ends_with(".conf")).map(|n| format!("/etc/ld.so.conf.d/{n}")));
+        }
+        for f in conf_files {
+            if let Some(text) = self.optional_text(&f) {
+                for line in text.lines() {
+                    let line = line.split('#').next().unwrap_or("").trim();
+                    if line.starts_with('/') && !line.contains(char::is_whitespace) && !dirs.iter().any(|d| d == line) {
+                        dirs.push(line.trim_end_matches('/').to_string());
+                    }
+                }
+            }
+        }
+        for d in LIBRARY_DIRS {
+            if !dirs.iter().any(|x| x == d) {
+                dirs.push(d.to_string());
+            }
+        }
+        dirs
+    }
+
+    fn libraries(&mut self) {
+        let dirs = self.library_dirs();
+        let (nvml, all) = self.find_library(&dirs, "libnvidia-ml");
+        self.facts.nvml_library = nvml;
+        self.facts.nvml_libraries = all;
+        self.facts.cuda_library = self.find_library(&dirs, "libcuda").0;
+    }
+
+    /// Finds `<stem>.so.<version>` files, and the one the loader would pick: the first folder whose `<stem>.so.1`
+    /// resolves to a versioned file (else the newest file found).
+    fn find_library(&mut self, dirs: &[String], stem: &str) -> (Option<LibraryFile>, Vec<LibraryFile>) {
+        let mut all: Vec<LibraryFile> = Vec::new();
+        let mut chosen: Option<LibraryFile> = None;
+        for dir in dirs {
+            let Ok(names) = self.root.read_dir_names(dir) else { continue };
+            for name in &names {
+                if let Some(version) = version_from_file_name(name, stem) {
+                    let path = format!("{dir}/{name}");
+                    // The same file is often reachable through two folders (Debian's nvidia/current): count it once.
+                    let real = self.root.resolve_host(&path);
+                    if !all.iter().any(|l| self.root.resolve_host(&l.path) == real) {
+                        all.push(LibraryFile { path, version, link: None });
+                    }
+                }
+            }
+            let link = format!("{dir}/{stem}.so.1");
+            if chosen.is_none() && names.iter().any(|n| n == &format!("{stem}.so.1")) {
+                let target = self.root.resolve_host(&link);
+                let file_name = target.rsplit('/').next().unwrap_or("");
+                match version_from_file_name(file_name, stem) {
+                    Some(version) if self.root.exists(&target) => {
+                        chosen = Some(LibraryFile { path: target, version, link: Some(link) })
+                    }
+                    _ => self.warn(&link, format!("{stem}.so.1 does not lead to a versioned library (dangling or unversioned link)")),
+                }
+            }
+        }
+        all.sort_by(|a, b| a.version.cmp(&b.version).then(a.path.cmp(&b.path)));
+        if chosen.is_none() {
+            chosen = all.last().cloned();
+        }
+        (chosen, all)
+    }
+
+    fn packages(&mut self) {
+        if let Some(text) = self.optional_text("/var/lib/dpkg/status") {
+            let all = dpkg::parse_dpkg_status(&text);
+            let uu_installed = all.iter().any(|p| p.name == "unattended-upgrades");
+            self.facts.driver_packages = all.into_iter().filter(|p| apt_history::is_driver_package(&p.name)).collect();
+            let mut config = UnattendedConfig::default();
+            if let Ok(names) = self.root.read_dir_names("/etc/apt/apt.conf.d") {
+                for n in names {
+                    let path = format!("/etc/apt/apt.conf.d/{n}");
+                    if let Some(t) = self.optional_text(&path) {
+                        dpkg::parse_apt_conf(&t, &mut config);
+                    }
+                }
+            }
+            if !uu_installed {
+                config.enabled = Some(false);
+            }
+            self.facts.unattended = Some(config);
+        }
+    }
+
+    fn package_logs(&mut self) {
+        let mut changes: Vec<PackageChange> = Vec::new();
+        type Parser = fn(&str, &str) -> Vec<PackageChange>;
+        let logs: [(&str, &str, Parser); 3] = [
+            ("/var/log/apt", "history.log", apt_history::parse_apt_history),
+            ("/var/log", "dpkg.log", apt_history::parse_dpkg_log),
+            ("/var/log", "dnf.rpm.log", apt_history::parse_dnf_rpm_log),
+        ];
+        for (dir, base, parse) in logs {
+            let Ok(names) = self.root.read_dir_names(dir) else { continue };
+            for name in names.iter().filter(|n| *n == base || n.starts_with(&format!("{base}."))) {
+                let path = format!("{dir}/{name}");
+                if let Some(text) = self.log_text(&path) {
+                    changes.extend(parse(&text, &path).into_iter().filter(|c| apt_history::is_driver_package(&c.package)));
+                }
+            }
+        }
+        changes.sort_by(|a, b| a.at.cmp(&b.at).then(a.evidence.file.cmp(&b.evidence.file)));
+        self.facts.package_changes = changes;
+    }
+
+    /// A log file's text; `.gz` files are decompressed. A truncated gzip keeps what could be read, with a warning.
+    fn log_text(&mut self, path: &str) -> Option<String> {
+        if !path.ends_with(".gz") {
+            return self.optional_text(path);
+        }
+        let bytes = match self.root.read_bytes(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.warn(path, e.to_string());
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
+        if let Err(e) = decoder.read_to_end(&mut out) {
+            self.warn(path, format!("not a complete gzip file ({e}); read what was there"));
+        }
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    fn kernel_log(&mut self) {
+        if self.root.is_system() {
+            match kmsg::read_kmsg() {
+                Ok(text) => {
+                    self.facts.kernel_log = Some(parse_kernel_log(&text));
+                    self.facts.kernel_log_source = Some("kernel ring buffer (/dev/kmsg)".into());
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        for path in ["/var/log/kern.log", "/var/log/dmesg"] {
+            if let Some(text) = self.optional_text(path) {
+                self.facts.kernel_log = Some(parse_kernel_log(&text));
+                self.facts.kernel_log_source = Some(path.to_string());
+                return;
+            }
+        }
+    }
+
+    fn holders(&mut self) {
+        let options =
+            procscan::ScanOptions { nvidia_drm_nodes: nvidia_drm_nodes(self.root), include_library_maps: true };
+        match procscan::scan_holders(self.root, &options) {
+            Ok(h) => self.facts.holders = h,
+            Err(e) => self.warn("/proc", e.to_string()),
+        }
+    }
+
+    fn nvml(&mut self, lib: &std::path::Path) -> NvmlProbe {
+        // As root with no module loaded, NVIDIA's library creates /dev/nvidiactl and so loads the module behind our
+        // back: on the live host, never call NVML while the driver is out.
+        let driver_loaded = self.facts.loaded_driver.is_some() || self.facts.loaded_module("nvidia").is_some();
+        if self.root.is_system() && !driver_loaded {
+            return NvmlProbe::NotChecked {
+                reason: "the nvidia module is not loaded; NVML would load it as a side effect".into(),
+            };
+        }
+        nvml::probe(lib)
     }
 }
 
 /// Host paths of DRM nodes driven by nvidia-drm: `/sys/class/drm/<node>/device/driver` leads to `…/nvidia`
-/// (the PCI driver) and the node's `device/drm` lists it; card*/renderD* nodes become `/dev/dri/<node>`.
+/// (the PCI driver); card*/renderD* nodes become `/dev/dri/<node>`.
 pub fn nvidia_drm_nodes(root: &HostRoot) -> Vec<String> {
-    let Ok(names) = root.read_dir_names("/sys/class/drm") else {
-        return Vec::new();
-    };
+    let Ok(names) = root.read_dir_names("/sys/class/drm") else { return Vec::new() };
     names
         .into_iter()
         .filter(|n| (n.starts_with("card") || n.starts_with("renderD")) && !n.contains('-'))
