@@ -15,9 +15,3 @@ pub fn read_dkms_tree(root: &HostRoot) -> Vec<crate::model::dkms::DkmsEntry> {
     let _ = root;
     Vec::new()
 }
-
-/// DKMS builds from `/var/lib/dkms/<module>/<version>/<kernel>/<arch>/`.
-pub fn read_dkms_tree(root: &HostRoot) -> Vec<crate::model::dkms::DkmsEntry> {
-    let _ = root;
-    Vec::new()
-}
