@@ -1,31 +1,73 @@
 //! The verdict: from [`HostFacts`] to what is wrong, what to do, and the reasons (with evidence) behind both.
+//!
+//! The rules, in the order an expert applies them:
+//! 1. Which driver is loaded (`/proc/driver/nvidia/version`, else sysfs) and which libnvidia-ml the loader picks.
+//! 2. If they differ, the module on disk for the running kernel decides the action: it matches the library →
+//!    `reload`; only another installed kernel's module matches → `reboot`; nothing matches → `repair`.
+//! 3. NVML, the kernel log and the package logs confirm and explain, but the files alone decide: in the incident,
+//!    NVML cannot even initialise.
 
-use super::facts::HostFacts;
-use super::Evidence;
+use super::apt_history::{ChangeKind, PackageChange};
+use super::facts::{HostFacts, ModuleFile, NvmlProbe};
+use super::library::LibraryFile;
+use super::{DriverVersion, Evidence};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Loaded module and library agree (and NVML, when checked, initialises).
     Healthy,
+    /// The loaded kernel module and the user-space library are different versions.
     VersionMismatch,
+    /// The driver is installed but its kernel module is not loaded.
     DriverNotLoaded,
+    /// No NVIDIA driver on this host (no module loaded or installed, no library).
     NoDriver,
-    /// The driver is loaded and versions agree, but something is still off (e.g. NVML fails with another error).
+    /// Versions agree (or cannot be compared) but something is broken: the library is missing, NVML fails, …
     Degraded,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::VersionMismatch => "version-mismatch",
+            Verdict::DriverNotLoaded => "driver-not-loaded",
+            Verdict::NoDriver => "no-driver",
+            Verdict::Degraded => "degraded",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// Nothing to do.
     None,
+    /// Swap (or load) the kernel modules: the module on disk for the running kernel matches the library.
     Reload,
+    /// Only another installed kernel has a matching module: reboot into it.
     Reboot,
+    /// No installed module matches the library: rebuild or reinstall first (a reboot would not fix it).
     Repair,
-    /// The driver is owned by something else (GPU Operator's container): hand over, do not touch.
+    /// The driver is owned by something else (the GPU Operator's driver container): hand over, do not touch.
     External,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Reload => "reload",
+            Action::Reboot => "reboot",
+            Action::Repair => "repair",
+            Action::External => "external",
+        }
+    }
+}
+
+/// One conclusion with the evidence behind it. Codes are stable identifiers (kebab-case) for scripts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
     pub code: &'static str,
@@ -34,18 +76,529 @@ pub struct Reason {
     pub evidence: Vec<Evidence>,
 }
 
+/// A command the admin can run next, with what it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextStep {
+    pub summary: String,
+    pub command: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     pub verdict: Verdict,
     pub action: Action,
+    /// The package change that produced the current state (library replaced while the old module ran), if found.
+    pub upgrade: Option<PackageChange>,
+    /// The nvidia module the running kernel would load (what a reload would bring in).
+    pub installed_module: Option<ModuleFile>,
+    /// For `reboot`: the other kernels whose module matches the library.
+    pub matching_kernels: Vec<String>,
     pub reasons: Vec<Reason>,
+    pub next_steps: Vec<NextStep>,
 }
 
+/// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
+pub const DRIVER_STACK: &[&str] = &["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidia_peermem"];
+
 pub fn diagnose(facts: &HostFacts) -> Diagnosis {
-    let _ = facts;
-    Diagnosis {
-        verdict: Verdict::NoDriver,
+    let mut d = Diagnosis {
+        verdict: Verdict::Healthy,
         action: Action::None,
+        upgrade: None,
+        installed_module: None,
+        matching_kernels: Vec::new(),
         reasons: Vec::new(),
+        next_steps: Vec::new(),
+    };
+    let loaded = facts.loaded_version();
+    let library = facts.nvml_library.as_ref();
+    let kernel = facts.kernel_release.as_deref();
+    d.installed_module = kernel.and_then(|k| facts.module_file(k, "nvidia")).cloned();
+
+    if facts.driver_container {
+        d.reasons.push(Reason {
+            code: "driver-container",
+            message: "the driver is run by a container (/run/nvidia/driver exists: NVIDIA GPU Operator); the operator owns \
+                      the kernel modules"
+                .into(),
+            evidence: vec![Evidence::file("/run/nvidia/driver")],
+        });
+    }
+    note_loaded(facts, &mut d);
+    note_library(facts, library, &mut d);
+
+    match (loaded, library) {
+        (Some(l), Some(lib)) if *l != lib.version => mismatch(facts, l, lib, &mut d),
+        (Some(l), Some(lib)) => matched(facts, l, lib, &mut d),
+        (Some(_), None) => {
+            d.verdict = Verdict::Degraded;
+            d.action = Action::Repair;
+            d.reasons.push(Reason {
+                code: "library-missing",
+                message: "the kernel module is loaded but no libnvidia-ml is installed: user-space driver packages are \
+                          missing"
+                    .into(),
+                evidence: Vec::new(),
+            });
+        }
+        (None, lib) => not_loaded(facts, lib, &mut d),
+    }
+    if d.verdict != Verdict::NoDriver && d.action != Action::External {
+        note_nvml(facts, &mut d);
+        note_kernel_log(facts, &mut d);
+        note_recurrence(facts, &mut d);
+    }
+    if facts.driver_container && d.action != Action::None {
+        d.action = Action::External;
+    }
+    note_holders(facts, &mut d);
+    d.next_steps = next_steps(facts, &d);
+    d
+}
+
+fn note_loaded(facts: &HostFacts, d: &mut Diagnosis) {
+    if let Some(drv) = &facts.loaded_driver {
+        d.reasons.push(Reason {
+            code: "module-loaded",
+            message: format!("the loaded kernel module is {} {}", drv.flavor.as_str(), drv.version),
+            evidence: facts.loaded_driver_evidence.clone().into_iter().collect(),
+        });
+        if let Some(sys) = &facts.sysfs_driver_version {
+            if *sys != drv.version {
+                d.reasons.push(Reason {
+                    code: "loaded-versions-disagree",
+                    message: format!(
+                        "/proc/driver/nvidia/version says {} but /sys/module/nvidia/version says {sys}",
+                        drv.version
+                    ),
+                    evidence: vec![Evidence::file("/sys/module/nvidia/version")],
+                });
+            }
+        }
+    } else if let Some(sys) = &facts.sysfs_driver_version {
+        d.reasons.push(Reason {
+            code: "module-loaded",
+            message: format!("the loaded kernel module is {sys} (from sysfs)"),
+            evidence: vec![Evidence::file("/sys/module/nvidia/version")],
+        });
+    }
+}
+
+fn note_library(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagnosis) {
+    if let Some(lib) = library {
+        let mut evidence = vec![Evidence::file(lib.path.clone())];
+        evidence.extend(lib.link.clone().map(Evidence::file));
+        d.reasons.push(Reason {
+            code: "library-installed",
+            message: format!("the user-space library (libnvidia-ml) is {}", lib.version),
+            evidence,
+        });
+        let others: Vec<String> = facts
+            .nvml_libraries
+            .iter()
+            .filter(|l| l.version != lib.version)
+            .map(|l| format!("{} ({})", l.version, l.path))
+            .collect();
+        if !others.is_empty() {
+            d.reasons.push(Reason {
+                code: "several-libraries",
+                message: format!("other libnvidia-ml versions are also on disk: {}", others.join(", ")),
+                evidence: Vec::new(),
+            });
+        }
+    }
+}
+
+fn mismatch(facts: &HostFacts, loaded: &DriverVersion, lib: &LibraryFile, d: &mut Diagnosis) {
+    d.verdict = Verdict::VersionMismatch;
+    d.reasons.push(Reason {
+        code: "module-library-mismatch",
+        message: format!(
+            "the kernel runs NVIDIA {loaded} but the libraries are {}: every NVML/CUDA client fails with \
+             \"Driver/library version mismatch\"",
+            lib.version
+        ),
+        evidence: facts.loaded_driver_evidence.clone().into_iter().chain([Evidence::file(lib.path.clone())]).collect(),
+    });
+    d.upgrade = find_upgrade(facts, Some(loaded), &lib.version);
+    if let Some(u) = &d.upgrade {
+        d.reasons.push(Reason {
+            code: "upgraded-while-loaded",
+            message: format!(
+                "{} was {} {} on {} by {}, while the old module stayed loaded",
+                u.package,
+                match u.kind {
+                    ChangeKind::Downgrade => "downgraded",
+                    ChangeKind::Install => "installed",
+                    _ => "upgraded",
+                },
+                match (&u.from, &u.to) {
+                    (Some(f), Some(t)) => format!("{f} → {t}"),
+                    (None, Some(t)) => format!("to {t}"),
+                    _ => String::new(),
+                },
+                u.at,
+                u.by.describe()
+            ),
+            evidence: vec![u.evidence.clone()],
+        });
+    }
+    decide_module_action(facts, &lib.version, d);
+}
+
+/// Which module would fix things: the running kernel's (reload), another kernel's (reboot), or none (repair).
+fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnosis) {
+    let kernel = facts.kernel_release.as_deref();
+    let stack_ok = kernel.map(|k| stack_matches(facts, k, want));
+    match (kernel, stack_ok) {
+        (Some(k), Some(Ok(()))) => {
+            d.action = Action::Reload;
+            let m = facts.module_file(k, "nvidia");
+            d.reasons.push(Reason {
+                code: "module-on-disk-matches",
+                message: format!(
+                    "the nvidia module installed for the running kernel {k} is {want}: reloading the modules fixes this \
+                     without a reboot"
+                ),
+                evidence: m.map(|m| Evidence::file(m.path.clone())).into_iter().collect(),
+            });
+        }
+        (k, stack) => {
+            let (code, message, evidence) = match (k, stack) {
+                (None, _) => (
+                    "kernel-unknown",
+                    "the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)".to_string(),
+                    Vec::new(),
+                ),
+                (Some(k), Some(Err((name, found)))) => (
+                    "module-on-disk-differs",
+                    match &found {
+                        Some(f) => format!(
+                            "the {name} module installed for the running kernel {k} is {}, not {want}: reloading would \
+                             load the old version again",
+                            f.version.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "of unknown version".into())
+                        ),
+                        None => format!("no {name} module is installed for the running kernel {k}"),
+                    },
+                    found.map(|f| vec![Evidence::file(f.path)]).unwrap_or_default(),
+                ),
+                (Some(_), _) => unreachable_reason(),
+            };
+            d.reasons.push(Reason { code, message, evidence });
+            let others: Vec<String> = kernels(facts)
+                .into_iter()
+                .filter(|k2| Some(k2.as_str()) != kernel && stack_matches(facts, k2, want).is_ok())
+                .collect();
+            if others.is_empty() {
+                d.action = Action::Repair;
+                d.reasons.push(Reason {
+                    code: "no-matching-module",
+                    message: format!(
+                        "no installed kernel has an nvidia module of version {want}: neither a reload nor a reboot \
+                         would fix this"
+                    ),
+                    evidence: Vec::new(),
+                });
+            } else {
+                d.action = Action::Reboot;
+                d.reasons.push(Reason {
+                    code: "other-kernel-matches",
+                    message: format!(
+                        "only kernel {} has an nvidia module of version {want}: booting it fixes this",
+                        others.join(", ")
+                    ),
+                    evidence: others
+                        .iter()
+                        .filter_map(|k| facts.module_file(k, "nvidia"))
+                        .map(|m| Evidence::file(m.path.clone()))
+                        .collect(),
+                });
+                d.matching_kernels = others;
+            }
+        }
+    }
+}
+
+fn unreachable_reason() -> (&'static str, String, Vec<Evidence>) {
+    ("kernel-unknown", "the running kernel release is unknown".to_string(), Vec::new())
+}
+
+/// Every kernel that has module files, sorted.
+fn kernels(facts: &HostFacts) -> Vec<String> {
+    let mut ks: Vec<String> = facts.module_files.iter().map(|m| m.kernel.clone()).collect();
+    ks.sort();
+    ks.dedup();
+    ks
+}
+
+/// Would loading kernel `k`'s modules give version `want` for the whole stack? nvidia must be there and match; every
+/// other stack module that is on disk or loaded must match too (a loaded one missing on disk cannot come back).
+fn stack_matches(facts: &HostFacts, k: &str, want: &DriverVersion) -> Result<(), (&'static str, Option<ModuleFile>)> {
+    for name in DRIVER_STACK {
+        let file = facts.module_file(k, name);
+        let loaded = facts.loaded_module(name).is_some();
+        match file {
+            Some(f) if f.version.as_ref() == Some(want) => {}
+            Some(f) => return Err((name, Some(f.clone()))),
+            None if *name == "nvidia" || (loaded && Some(k) == facts.kernel_release.as_deref()) => {
+                return Err((name, None))
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+fn matched(facts: &HostFacts, loaded: &DriverVersion, _lib: &LibraryFile, d: &mut Diagnosis) {
+    d.verdict = Verdict::Healthy;
+    d.reasons.push(Reason {
+        code: "versions-match",
+        message: format!("the loaded module and the library are both {loaded}"),
+        evidence: Vec::new(),
+    });
+    // Healthy now, but what boots next? A module on disk of another version means the next boot breaks.
+    if let Some(k) = facts.kernel_release.as_deref() {
+        if let Some(f) = facts.module_file(k, "nvidia") {
+            if let Some(v) = &f.version {
+                if v != loaded {
+                    d.reasons.push(Reason {
+                        code: "next-boot-differs",
+                        message: format!(
+                            "the nvidia module on disk for {k} is {v}, not the loaded {loaded}: the next reload or \
+                             reboot changes the driver"
+                        ),
+                        evidence: vec![Evidence::file(f.path.clone())],
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn not_loaded(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagnosis) {
+    if library.is_none() && facts.module_files.is_empty() && facts.driver_packages.is_empty() {
+        d.verdict = Verdict::NoDriver;
+        d.reasons.push(Reason {
+            code: "no-driver",
+            message: "no NVIDIA driver is loaded or installed on this host".into(),
+            evidence: Vec::new(),
+        });
+        return;
+    }
+    d.verdict = Verdict::DriverNotLoaded;
+    d.reasons.push(Reason {
+        code: "module-not-loaded",
+        message: "the nvidia kernel module is not loaded (no /proc/driver/nvidia/version)".into(),
+        evidence: Vec::new(),
+    });
+    match library {
+        Some(lib) => {
+            d.upgrade = find_upgrade(facts, None, &lib.version);
+            decide_module_action(facts, &lib.version, d);
+        }
+        None => {
+            d.action = Action::Repair;
+            d.reasons.push(Reason {
+                code: "library-missing",
+                message: "no libnvidia-ml is installed: the user-space driver packages are missing".into(),
+                evidence: Vec::new(),
+            });
+        }
+    }
+    if let Some(log) = &facts.kernel_log {
+        if let Some(line) = log.init_failures.last() {
+            d.reasons.push(Reason {
+                code: "adapter-init-failed",
+                message: "the kernel log has `RmInitAdapter failed`: the module could not initialise the GPU; loading it \
+                          again may fail the same way"
+                    .into(),
+                evidence: facts.kernel_log_source.clone().map(|f| Evidence::line(f, *line, "RmInitAdapter failed")).into_iter().collect(),
+            });
+        }
+    }
+}
+
+/// The package change that put the library's version in place: the newest change of a driver package whose new
+/// version is `to` (preferring library packages and a `from` equal to the loaded version).
+pub fn find_upgrade(facts: &HostFacts, loaded: Option<&DriverVersion>, to: &DriverVersion) -> Option<PackageChange> {
+    let to_matches = |c: &PackageChange| c.to.as_deref().and_then(DriverVersion::parse_prefix).as_ref() == Some(to);
+    let from_matches = |c: &PackageChange| {
+        loaded.is_some() && c.from.as_deref().and_then(DriverVersion::parse_prefix).as_ref() == loaded
+    };
+    let is_lib = |c: &PackageChange| pending::is_library_package(&c.package);
+    let candidates: Vec<&PackageChange> = facts.package_changes.iter().filter(|c| to_matches(c)).collect();
+    // Newest first among the best class of evidence.
+    candidates
+        .iter()
+        .rev()
+        .max_by_key(|c| (is_lib(c) && from_matches(c), from_matches(c), is_lib(c), c.at.clone()))
+        .map(|c| (*c).clone())
+}
+
+fn note_nvml(facts: &HostFacts, d: &mut Diagnosis) {
+    match &facts.nvml {
+        Some(NvmlProbe::Ok { driver_version, device_count, .. }) => {
+            d.reasons.push(Reason {
+                code: "nvml-ok",
+                message: format!("NVML initialises: driver {driver_version}, {device_count} GPU(s)"),
+                evidence: Vec::new(),
+            });
+        }
+        Some(NvmlProbe::Error { code, name, message, library }) => {
+            let code_text = code.map(|c| format!("{c} ")).unwrap_or_default();
+            d.reasons.push(Reason {
+                code: if *code == Some(18) { "nvml-version-mismatch" } else { "nvml-error" },
+                message: format!("NVML ({library}) fails: {code_text}{name}: {message}"),
+                evidence: Vec::new(),
+            });
+            if d.verdict == Verdict::Healthy {
+                // The files agree but NVML does not: trust NVML for the verdict, keep the files' story in reasons.
+                d.verdict = if *code == Some(18) { Verdict::VersionMismatch } else { Verdict::Degraded };
+            }
+        }
+        Some(NvmlProbe::NotChecked { .. }) | None => {}
+    }
+}
+
+fn note_kernel_log(facts: &HostFacts, d: &mut Diagnosis) {
+    let Some(log) = &facts.kernel_log else { return };
+    let Some(last) = log.api_mismatches.last() else { return };
+    let mut clients: Vec<String> =
+        log.api_mismatches.iter().filter_map(|m| m.client.clone().map(|c| match m.pid {
+            Some(p) => format!("{c} (pid {p})"),
+            None => c,
+        })).collect();
+    clients.sort();
+    clients.dedup();
+    let who = if clients.is_empty() { String::new() } else { format!("; clients: {}", clients.join(", ")) };
+    d.reasons.push(Reason {
+        code: "kernel-log-api-mismatch",
+        message: format!(
+            "the kernel logged {} `NVRM: API mismatch` report(s), the last: client {} vs kernel module {}{who}",
+            log.api_mismatches.len(),
+            last.client_version,
+            last.kernel_version
+        ),
+        evidence: facts
+            .kernel_log_source
+            .clone()
+            .map(|f| Evidence::line(f, last.line, "NVRM: API mismatch"))
+            .into_iter()
+            .collect(),
+    });
+}
+
+fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
+    let Some(config) = &facts.unattended else { return };
+    if config.enabled != Some(true) {
+        return;
+    }
+    let exposed = pending::unprotected_driver_packages(Some(config), &facts.driver_packages);
+    if !exposed.is_empty() {
+        d.reasons.push(Reason {
+            code: "recurrence-risk",
+            message: format!(
+                "unattended-upgrades is enabled and {} driver package(s) are neither held nor blacklisted ({}{}): the \
+                 next driver release will cause this again",
+                exposed.len(),
+                exposed.iter().take(4).cloned().collect::<Vec<_>>().join(", "),
+                if exposed.len() > 4 { ", …" } else { "" }
+            ),
+            evidence: vec![Evidence::file("/etc/apt/apt.conf.d")],
+        });
+    }
+}
+
+fn note_holders(facts: &HostFacts, d: &mut Diagnosis) {
+    if facts.holders.is_empty() {
+        return;
+    }
+    let users = facts.holders.iter().filter(|h| h.service.is_none()).count();
+    let services = facts.holders.len() - users;
+    d.reasons.push(Reason {
+        code: "gpu-holders",
+        message: format!(
+            "{} process(es) hold the GPU ({users} user process(es), {services} GPU service(s)); a reload must stop them",
+            facts.holders.len()
+        ),
+        evidence: Vec::new(),
+    });
+    if facts.drm_modeset == Some(true) && facts.loaded_module("nvidia_drm").is_some() {
+        d.reasons.push(Reason {
+            code: "drm-modeset",
+            message: "nvidia_drm is loaded with modeset=1: a console or compositor may pin it, and a reload may need the \
+                      display stopped"
+                .into(),
+            evidence: vec![Evidence::file("/sys/module/nvidia_drm/parameters/modeset")],
+        });
+    }
+}
+
+fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
+    let want = facts.nvml_library.as_ref().map(|l| l.version.to_string()).unwrap_or_default();
+    let kernel = facts.kernel_release.clone().unwrap_or_else(|| "$(uname -r)".into());
+    let mut steps = Vec::new();
+    match d.action {
+        Action::None => {}
+        Action::Reload => steps.push(NextStep {
+            summary: if d.verdict == Verdict::DriverNotLoaded {
+                "load the installed modules".into()
+            } else {
+                "reload the kernel modules without a reboot (stops the GPU's holders first, asks before each step)".into()
+            },
+            command: "sudo nvfix reload".into(),
+        }),
+        Action::Reboot => steps.push(NextStep {
+            summary: format!("reboot into kernel {} (its module matches the library)", d.matching_kernels.join(", ")),
+            command: "sudo nvfix reboot".into(),
+        }),
+        Action::Repair => {
+            let dkms_has = facts.dkms.iter().any(|e| e.module == "nvidia" && e.version == want);
+            if want.is_empty() {
+                steps.push(NextStep {
+                    summary: "reinstall the user-space driver packages".into(),
+                    command: "sudo apt-get install --reinstall nvidia-driver-<branch>".into(),
+                });
+            } else if dkms_has || facts.driver_packages.iter().any(|p| p.name.starts_with("nvidia-dkms")) {
+                steps.push(NextStep {
+                    summary: format!("build the {want} module for the running kernel with DKMS"),
+                    command: format!("sudo dkms install nvidia/{want} -k {kernel}"),
+                });
+            } else if facts.driver_packages.iter().any(|p| p.name.starts_with("linux-modules-nvidia-")) {
+                let branch = want.split('.').next().unwrap_or("");
+                steps.push(NextStep {
+                    summary: "install the prebuilt module package for the running kernel".into(),
+                    command: format!("sudo apt-get install linux-modules-nvidia-{branch}-{kernel}"),
+                });
+            } else {
+                steps.push(NextStep {
+                    summary: format!("install a kernel module of version {want} for kernel {kernel} (reinstall the driver)"),
+                    command: "sudo apt-get install --reinstall <the nvidia driver or dkms package>".into(),
+                });
+            }
+            steps.push(NextStep { summary: "then check again".into(), command: "sudo nvfix diagnose".into() });
+        }
+        Action::External => steps.push(NextStep {
+            summary: "the GPU Operator's driver container owns the driver: restart its driver pod instead".into(),
+            command: "kubectl -n gpu-operator delete pod -l app=nvidia-driver-daemonset --field-selector spec.nodeName=$(hostname)".into(),
+        }),
+    }
+    if d.reasons.iter().any(|r| r.code == "recurrence-risk") {
+        steps.push(NextStep {
+            summary: "hold the driver packages so the next unattended upgrade cannot do this again".into(),
+            command: "sudo nvfix hold".into(),
+        });
+    }
+    steps
+}
+
+/// Stand-ins until the package parsers land (then these calls go to `apt_history` and `dpkg`).
+mod pending {
+    use crate::model::dpkg::{InstalledPackage, UnattendedConfig};
+    pub fn is_library_package(name: &str) -> bool {
+        name.starts_with("libnvidia-compute") || name == "libnvidia-ml1" || name == "libcuda1"
+    }
+    pub fn unprotected_driver_packages(_c: Option<&UnattendedConfig>, _p: &[InstalledPackage]) -> Vec<String> {
+        Vec::new()
     }
 }

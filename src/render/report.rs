@@ -1,18 +1,211 @@
-//! The human report: written like an expert's incident note.
+//! The human report: written like an expert's incident note — state, story, who holds the GPU, what to do next.
 
-use crate::model::facts::HostFacts;
+use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::holders::GpuHolder;
-use crate::model::verdict::Diagnosis;
+use crate::model::verdict::{Action, Diagnosis, Verdict};
+use owo_colors::OwoColorize;
+use std::fmt::Write;
 
-pub fn diagnosis_report(facts: &HostFacts, diagnosis: &Diagnosis, color: bool) -> String {
-    let _ = (facts, color);
-    format!("verdict: {:?}\n", diagnosis.verdict)
+/// Colours on or off (off when piped or NO_COLOR is set).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
 }
 
+impl Style {
+    pub fn bold(&self, s: &str) -> String {
+        if self.color { s.bold().to_string() } else { s.to_string() }
+    }
+    pub fn bad(&self, s: &str) -> String {
+        if self.color { s.red().bold().to_string() } else { s.to_string() }
+    }
+    pub fn good(&self, s: &str) -> String {
+        if self.color { s.green().bold().to_string() } else { s.to_string() }
+    }
+    pub fn warn(&self, s: &str) -> String {
+        if self.color { s.yellow().bold().to_string() } else { s.to_string() }
+    }
+    pub fn dim(&self, s: &str) -> String {
+        if self.color { s.dimmed().to_string() } else { s.to_string() }
+    }
+}
+
+fn headline(facts: &HostFacts, d: &Diagnosis, st: Style) -> String {
+    let loaded = facts.loaded_version().map(|v| v.to_string());
+    let lib = facts.nvml_library.as_ref().map(|l| l.version.to_string());
+    match d.verdict {
+        Verdict::Healthy => st.good(&format!("HEALTHY: NVIDIA driver {} is loaded and matches its libraries.", loaded.unwrap_or_default())),
+        Verdict::VersionMismatch => st.bad(&format!(
+            "VERSION MISMATCH: the kernel runs NVIDIA {}, the libraries are {}.",
+            loaded.unwrap_or_else(|| "?".into()),
+            lib.unwrap_or_else(|| "?".into())
+        )),
+        Verdict::DriverNotLoaded => st.bad("DRIVER NOT LOADED: the NVIDIA driver is installed but its kernel module is not loaded."),
+        Verdict::NoDriver => st.warn("NO DRIVER: no NVIDIA driver is loaded or installed on this host."),
+        Verdict::Degraded => st.warn("DEGRADED: the driver is loaded but not usable as it is."),
+    }
+}
+
+/// The whole `nvfix diagnose` report.
+pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String {
+    let st = Style { color };
+    let mut o = String::new();
+    let kernel = facts.kernel_release.as_deref().unwrap_or("unknown kernel");
+    let _ = writeln!(o, "{}", st.bold(&format!("nvfix diagnose — kernel {kernel}")));
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{}", headline(facts, d, st));
+    let _ = writeln!(o);
+
+    // The state table: one line per fact, with where it came from.
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    match (&facts.loaded_driver, &facts.sysfs_driver_version) {
+        (Some(l), _) => rows.push(("Loaded module".into(), format!("{} ({})", l.version, l.flavor.as_str()), "/proc/driver/nvidia/version".into())),
+        (None, Some(v)) => rows.push(("Loaded module".into(), v.to_string(), "/sys/module/nvidia/version".into())),
+        (None, None) => rows.push(("Loaded module".into(), "none".into(), String::new())),
+    }
+    match &facts.nvml_library {
+        Some(l) => rows.push(("Library".into(), format!("{} (libnvidia-ml)", l.version), l.path.clone())),
+        None => rows.push(("Library".into(), "none found".into(), String::new())),
+    }
+    if let Some(c) = &facts.cuda_library {
+        rows.push(("CUDA library".into(), format!("{} (libcuda)", c.version), c.path.clone()));
+    }
+    match &d.installed_module {
+        Some(m) => rows.push((
+            "Module on disk".into(),
+            format!(
+                "{} for {}",
+                m.version.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "unknown version".into()),
+                m.kernel
+            ),
+            m.path.clone(),
+        )),
+        None => rows.push(("Module on disk".into(), format!("none for {kernel}"), String::new())),
+    }
+    if !d.matching_kernels.is_empty() {
+        rows.push(("Matching kernels".into(), d.matching_kernels.join(", "), String::new()));
+    }
+    rows.push(("NVML".into(), nvml_line(facts.nvml.as_ref()), String::new()));
+    if let Some(u) = &d.upgrade {
+        let change = match (&u.from, &u.to) {
+            (Some(f), Some(t)) => format!("{f} → {t}"),
+            (None, Some(t)) => format!("installed {t}"),
+            _ => String::new(),
+        };
+        rows.push(("Changed".into(), format!("{} by {}: {} {change}", u.at, u.by.describe(), u.package), u.evidence.to_string()));
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v, src) in rows {
+        let src = if src.is_empty() { String::new() } else { format!("  {}", st.dim(&src)) };
+        let _ = writeln!(o, "  {:width$}  {v}{src}", k);
+    }
+
+    let story: Vec<&crate::model::verdict::Reason> = d.reasons.iter().collect();
+    if !story.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{}", st.bold("Why"));
+        for r in story {
+            let ev = if r.evidence.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", r.evidence.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+            };
+            let _ = writeln!(o, "  - {}{}", r.message, st.dim(&ev));
+        }
+    }
+
+    if !facts.holders.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{}", st.bold(&format!("Who holds the GPU ({})", facts.holders.len())));
+        for line in holders_table(&facts.holders, color).lines() {
+            let _ = writeln!(o, "  {line}");
+        }
+    }
+
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{}", st.bold("What to do"));
+    if d.next_steps.is_empty() {
+        let _ = writeln!(o, "  Nothing: {}", if d.action == Action::None { "no action needed." } else { "see above." });
+    }
+    for s in &d.next_steps {
+        let _ = writeln!(o, "  - {}:", s.summary);
+        let _ = writeln!(o, "      {}", st.bold(&s.command));
+    }
+
+    if !facts.warnings.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{}", st.warn(&format!("Could not read everything ({})", facts.warnings.len())));
+        for w in &facts.warnings {
+            let _ = writeln!(o, "  - {}: {}", w.file, w.message);
+        }
+    }
+    o
+}
+
+fn nvml_line(p: Option<&NvmlProbe>) -> String {
+    match p {
+        Some(NvmlProbe::Ok { driver_version, cuda_driver_version, device_count, .. }) => format!(
+            "ok: driver {driver_version}{}, {device_count} GPU(s)",
+            cuda_driver_version.as_ref().map(|c| format!(", CUDA {c}")).unwrap_or_default()
+        ),
+        Some(NvmlProbe::Error { code: Some(c), name, message, .. }) => format!("error {c} ({name}): {message}"),
+        Some(NvmlProbe::Error { code: None, message, .. }) => format!("not loadable: {message}"),
+        Some(NvmlProbe::NotChecked { reason }) => format!("not checked ({reason})"),
+        None => "not checked".into(),
+    }
+}
+
+/// The holders as a table: PID, USER, WHAT (service or container), DEVICES, COMMAND.
 pub fn holders_table(holders: &[GpuHolder], color: bool) -> String {
-    let _ = color;
-    holders
+    let st = Style { color };
+    if holders.is_empty() {
+        return "No process holds the GPU.\n".into();
+    }
+    let rows: Vec<[String; 5]> = holders
         .iter()
-        .map(|h| format!("{} {}\n", h.pid, h.command))
-        .collect()
+        .map(|h| {
+            let what = match (&h.service, &h.container) {
+                (Some(s), _) => s.label().to_string(),
+                (None, Some(c)) => format!("{} {}", c.runtime, &c.id[..c.id.len().min(12)]),
+                (None, None) => "process".to_string(),
+            };
+            let mut held: Vec<String> = h.devices.clone();
+            if h.maps_deleted_library() {
+                held.push("old library (deleted)".into());
+            } else if held.is_empty() && !h.libraries.is_empty() {
+                held.push("driver library".into());
+            }
+            let mut cmd = h.command.clone();
+            if cmd.chars().count() > 60 {
+                cmd = cmd.chars().take(59).collect::<String>() + "…";
+            }
+            [h.pid.to_string(), h.user.clone(), what, held.join(","), cmd]
+        })
+        .collect();
+    let header = ["PID", "USER", "WHAT", "HOLDS", "COMMAND"];
+    let mut widths = header.map(|h| h.len());
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut o = String::new();
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i == 4 {
+                s.push_str(c);
+            } else {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(o, "{}", st.bold(&line(header)));
+    for r in &rows {
+        let _ = writeln!(o, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    o
 }
