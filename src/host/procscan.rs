@@ -1,7 +1,41 @@
 //! Scans processes (through procfs, under the host root) for GPU holders: open NVIDIA devices and mapped driver libraries.
+//!
+//! # What a fixture process needs
+//!
+//! A fixture host tree describes process `<pid>` with files under `<root>/proc/<pid>/`; only the first is required:
+//!
+//! - `fd/<n>`: one symlink per open descriptor whose *text* is the target (`/dev/nvidia0`, `/dev/nvidiactl`,
+//!   `socket:[1234]`, …). The link is read, never followed, so the target need not exist in the tree. A process with
+//!   no `fd` folder (or an empty one) and no driver library in `maps` is not a holder.
+//! - `maps`: the kernel's text, one mapping a line (`7f…-7f… r-xp 00000000 08:01 1234   /usr/lib/…/libcuda.so.1`,
+//!   possibly ending in ` (deleted)`). Only the path column matters (everything from the first `/`). Read for every
+//!   process when library maps are asked for (`nvfix ps`, `diagnose`).
+//! - `stat`: one line as the kernel writes it, all 52 fields: `<pid> (<comm>) S <ppid> …`; nvfix uses comm (field 2)
+//!   and starttime (field 22, clock ticks after boot: 100 a second on x86 and arm64). Missing or garbled: the holder is
+//!   still listed, with comm from `comm` and no start time.
+//! - `comm`: the command name and a newline; only read when `stat` cannot be parsed.
+//! - `status`: only the `Uid:` line is read (`Uid:\t1000\t1000\t1000\t1000`, real uid first). Missing: the owner of
+//!   the `proc/<pid>` folder is used.
+//! - `cmdline`: argv NUL-separated (`/usr/bin/python3\0train.py\0`); empty for kernel threads and zombies.
+//! - `exe`: symlink to the executable's host path (text only); its base name labels known services.
+//! - `cgroup`: `0::/system.slice/docker-<id>.scope` and the like; names the container.
+//!
+//! User names come from `<root>/etc/passwd` (uid number when absent). A tree whose `proc/self` links to the scanner's
+//! own pid (the live `/proc`) gets the scanner itself skipped.
 
 use super::{HostError, HostRoot};
-use crate::model::holders::GpuHolder;
+use crate::model::holders::{
+    classify_service, container_from_cgroup, is_driver_library, is_nvidia_device, GpuHolder,
+};
+use nix::dir::Dir;
+use procfs::process::Process;
+use procfs::ProcError;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// What to look for besides `/dev/nvidia*`.
 #[derive(Debug, Clone, Default)]
@@ -12,8 +46,834 @@ pub struct ScanOptions {
     pub include_library_maps: bool,
 }
 
+/// The result of one scan: the holders, and how many processes could not be looked into.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HolderScan {
+    /// Every process holding the GPU, sorted by pid.
+    pub holders: Vec<GpuHolder>,
+    /// Processes whose open files or maps were denied to us (another user's, when not run as root): any of them
+    /// may hold the GPU unseen, so callers should say "N processes could not be inspected (run as root)".
+    pub unreadable: usize,
+}
+
+/// The text the kernel appends to a path whose file was removed or replaced while still open or mapped.
+const DELETED_SUFFIX: &str = " (deleted)";
+
 /// Every process holding the GPU, sorted by pid.
 pub fn scan_holders(root: &HostRoot, options: &ScanOptions) -> Result<Vec<GpuHolder>, HostError> {
-    let _ = (root, options);
-    Ok(Vec::new())
+    scan_holders_report(root, options).map(|scan| scan.holders)
+}
+
+/// Scans every process under `<root>/proc` and reports the holders and the count of processes it could not inspect.
+/// Processes that exit during the scan are skipped silently.
+pub fn scan_holders_report(
+    root: &HostRoot,
+    options: &ScanOptions,
+) -> Result<HolderScan, HostError> {
+    let proc_dir = root.resolve("/proc");
+    let processes = match procfs::process::all_processes_with_root(&proc_dir) {
+        Ok(processes) => processes,
+        // A tree with no /proc (an image, a partial fixture) simply has no processes to hold anything.
+        Err(ProcError::NotFound(_)) => return Ok(HolderScan::default()),
+        Err(err) => {
+            return Err(HostError::Read {
+                path: "/proc".into(),
+                source: proc_error_to_io(err),
+            })
+        }
+    };
+    let own_pid = own_pid_under(&proc_dir);
+    let mut scratch = Scratch::default();
+    let mut user_names: Option<HashMap<u32, String>> = None;
+    let mut scan = HolderScan::default();
+
+    for entry in processes {
+        let process = match entry {
+            Ok(process) => process,
+            Err(err) => {
+                if matches!(err, ProcError::PermissionDenied(_)) {
+                    scan.unreadable += 1;
+                }
+                continue;
+            }
+        };
+        if Some(process.pid) == own_pid {
+            continue;
+        }
+        match collect_held_files(&process, options, &mut scratch) {
+            Inspection::Holder => {}
+            Inspection::NotHolder | Inspection::Gone => continue,
+            Inspection::Denied => {
+                scan.unreadable += 1;
+                continue;
+            }
+        }
+        let names = user_names.get_or_insert_with(|| load_user_names(root));
+        scan.holders
+            .push(describe_holder(&process, &mut scratch, names));
+    }
+    scan.holders.sort_by_key(|h| h.pid);
+    Ok(scan)
+}
+
+/// Buffers reused across processes, so that scanning thousands of non-holders allocates next to nothing.
+#[derive(Default)]
+struct Scratch {
+    devices: Vec<String>,
+    libraries: Vec<String>,
+    file_bytes: Vec<u8>,
+}
+
+/// What looking at one process's open files and maps found.
+enum Inspection {
+    Holder,
+    NotHolder,
+    /// The process exited while we looked.
+    Gone,
+    /// Its fds or maps are not ours to read.
+    Denied,
+}
+
+/// Fills `scratch.devices` and `scratch.libraries` (sorted, unique) with what this process holds.
+fn collect_held_files(
+    process: &Process,
+    options: &ScanOptions,
+    scratch: &mut Scratch,
+) -> Inspection {
+    scratch.devices.clear();
+    scratch.libraries.clear();
+    let mut denied = false;
+
+    match process.open_relative("fd") {
+        Ok(fd_dir) => collect_devices(fd_dir.into(), options, &mut scratch.devices),
+        Err(ProcError::PermissionDenied(_)) => denied = true,
+        Err(ProcError::NotFound(_)) => return Inspection::Gone,
+        // Anything else (a fixture's `fd` that is not a folder, an I/O error): nothing readable is held there.
+        Err(_) => {}
+    }
+
+    if options.include_library_maps && !denied {
+        scratch.file_bytes.clear();
+        let read = process
+            .open_relative("maps")
+            .and_then(|mut f| Ok(f.read_to_end(&mut scratch.file_bytes)?));
+        match read {
+            Ok(_) => collect_libraries(&scratch.file_bytes, &mut scratch.libraries),
+            Err(ProcError::PermissionDenied(_)) => denied = true,
+            Err(_) => {}
+        }
+    }
+
+    scratch.devices.sort_unstable();
+    scratch.devices.dedup();
+    scratch.libraries.sort_unstable();
+    scratch.libraries.dedup();
+    if !scratch.devices.is_empty() || !scratch.libraries.is_empty() {
+        Inspection::Holder
+    } else if denied {
+        Inspection::Denied
+    } else {
+        Inspection::NotHolder
+    }
+}
+
+/// Reads one `fd` folder: a readdir and one readlinkat per entry, nothing allocated for targets outside `/dev/`.
+fn collect_devices(fd_dir: OwnedFd, options: &ScanOptions, devices: &mut Vec<String>) {
+    let Ok(mut dir) = Dir::from_fd(fd_dir) else {
+        return;
+    };
+    let raw = dir.as_raw_fd();
+    // SAFETY: `raw` belongs to `dir`, which stays open (and is not closed or moved) for the whole loop below.
+    let dir_fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    let mut target_buf = [0u8; 512];
+    for entry in dir.iter() {
+        let Ok(entry) = entry else { break };
+        let name = entry.file_name();
+        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
+            continue; // `.` and `..`
+        }
+        let Some(target) = read_link_at(dir_fd, name, &mut target_buf) else {
+            continue; // closed since the readdir
+        };
+        if !target.starts_with(b"/dev/") {
+            continue; // sockets, pipes, anon inodes, regular files
+        }
+        let target = target
+            .strip_suffix(DELETED_SUFFIX.as_bytes())
+            .unwrap_or(target);
+        let Ok(target) = std::str::from_utf8(target) else {
+            continue;
+        };
+        if is_nvidia_device(target) || options.nvidia_drm_nodes.iter().any(|n| n == target) {
+            devices.push(target.to_string());
+        }
+    }
+}
+
+/// readlinkat(2) into a stack buffer; `None` when the link is gone or its text does not fit (no device path is that long).
+fn read_link_at<'a>(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::CStr,
+    buf: &'a mut [u8],
+) -> Option<&'a [u8]> {
+    // SAFETY: `dir` is an open descriptor, `name` is NUL-terminated, and the kernel writes at most `buf.len()` bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).ok()?;
+    if n >= buf.len() {
+        return None;
+    }
+    buf.get(..n)
+}
+
+/// Adds the driver libraries named in `/proc/<pid>/maps` text. A library takes several consecutive lines (one per
+/// segment), so each distinct run of one path is checked once.
+fn collect_libraries(maps: &[u8], libraries: &mut Vec<String>) {
+    let mut previous: &[u8] = b"";
+    for line in maps.split(|&b| b == b'\n') {
+        // The path column is the only one that can contain `/`; anonymous maps (`[heap]`, none) have no path.
+        let Some(start) = line.iter().position(|&b| b == b'/') else {
+            continue;
+        };
+        let path = line.get(start..).unwrap_or_default();
+        if path == previous {
+            continue;
+        }
+        previous = path;
+        let Ok(path) = std::str::from_utf8(path) else {
+            continue;
+        };
+        if is_driver_library(path) {
+            libraries.push(path.to_string());
+        }
+    }
+}
+
+/// Everything shown about a holder; only holders pay for these reads.
+fn describe_holder(
+    process: &Process,
+    scratch: &mut Scratch,
+    user_names: &HashMap<u32, String>,
+) -> GpuHolder {
+    let pid = process.pid;
+    let stat = read_small(process, "stat", &mut scratch.file_bytes).and_then(|t| parse_stat(&t));
+    let (comm, started_secs_after_boot) = match stat {
+        Some(stat) => (
+            stat.comm,
+            Some(stat.starttime / procfs::ticks_per_second().max(1)),
+        ),
+        None => (
+            read_small(process, "comm", &mut scratch.file_bytes)
+                .map(|s| s.trim_end_matches('\n').to_string())
+                .unwrap_or_default(),
+            None,
+        ),
+    };
+    let uid = read_small(process, "status", &mut scratch.file_bytes)
+        .and_then(|text| uid_from_status(&text))
+        .or_else(|| process.uid().ok())
+        .unwrap_or(u32::MAX);
+    let user = user_names
+        .get(&uid)
+        .cloned()
+        .unwrap_or_else(|| uid.to_string());
+    // Read as bytes: argv need not be UTF-8, and procfs's `cmdline()` fails on such processes.
+    let argv: Vec<String> = read_small(process, "cmdline", &mut scratch.file_bytes)
+        .map(|text| {
+            text.split('\0')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let command = if argv.is_empty() {
+        format!("[{comm}]")
+    } else {
+        argv.join(" ")
+    };
+    let exe_name = process
+        .exe()
+        .ok()
+        .and_then(|exe| base_name(exe.as_os_str()))
+        .or_else(|| argv.first().and_then(|a| base_name(OsStr::new(a))))
+        .unwrap_or_default();
+    let service = classify_service(&comm, &exe_name);
+    let container = read_small(process, "cgroup", &mut scratch.file_bytes)
+        .and_then(|text| container_from_cgroup(&text));
+    GpuHolder {
+        pid,
+        user,
+        uid,
+        command,
+        comm,
+        started_secs_after_boot,
+        devices: std::mem::take(&mut scratch.devices),
+        libraries: std::mem::take(&mut scratch.libraries),
+        container,
+        service,
+    }
+}
+
+/// Parses `/proc/<pid>/stat` with procfs, after checking the shape its parser slices by: it indexes around the
+/// parentheses without bounds checks and would panic on a garbled line such as `(x)` or `1 (x)`.
+fn parse_stat(text: &str) -> Option<procfs::process::Stat> {
+    use procfs::FromRead;
+    let line = text.trim();
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let bytes = line.as_bytes();
+    let shaped = open >= 1
+        && close > open
+        && bytes.get(open - 1) == Some(&b' ')
+        && bytes.get(close + 1) == Some(&b' ')
+        && close + 2 < bytes.len();
+    if !shaped {
+        return None;
+    }
+    procfs::process::Stat::from_read(line.as_bytes()).ok()
+}
+
+/// A small per-process file as (lossy) text, or `None` when it cannot be read.
+fn read_small(process: &Process, name: &str, buf: &mut Vec<u8>) -> Option<String> {
+    buf.clear();
+    let mut file = process.open_relative(name).ok()?;
+    file.read_to_end(buf).ok()?;
+    Some(String::from_utf8_lossy(buf).into_owned())
+}
+
+/// The real uid: the first number of the `Uid:` line of `/proc/<pid>/status`.
+fn uid_from_status(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The file name of a path or argv[0], without a ` (deleted)` suffix (a binary replaced by an upgrade).
+fn base_name(path: &OsStr) -> Option<String> {
+    let bytes = path.as_bytes();
+    let bytes = bytes
+        .strip_suffix(DELETED_SUFFIX.as_bytes())
+        .unwrap_or(bytes);
+    let name = bytes.rsplit(|&b| b == b'/').next()?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The pid `<proc>/self` names when `<proc>` is the live /proc and we are in it, so the scan can leave itself out.
+fn own_pid_under(proc_dir: &Path) -> Option<i32> {
+    let own = i32::try_from(std::process::id()).ok()?;
+    let text = std::fs::read_link(proc_dir.join("self")).ok()?;
+    let named: i32 = text.to_str()?.parse().ok()?;
+    (named == own).then_some(own)
+}
+
+/// uid → user name from `<root>/etc/passwd`; empty when the file is missing.
+fn load_user_names(root: &HostRoot) -> HashMap<u32, String> {
+    root.read_to_string("/etc/passwd")
+        .map(|text| parse_passwd(&text))
+        .unwrap_or_default()
+}
+
+/// Parses passwd(5) lines `name:password:uid:gid:gecos:home:shell`; malformed lines and comments are skipped.
+/// When two names share a uid the first wins, as with getpwuid(3).
+fn parse_passwd(text: &str) -> HashMap<u32, String> {
+    let mut names = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let (Some(name), Some(_password), Some(uid)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(uid) = uid.trim().parse::<u32>() else {
+            continue;
+        };
+        if !name.is_empty() {
+            names.entry(uid).or_insert_with(|| name.to_string());
+        }
+    }
+    names
+}
+
+fn proc_error_to_io(err: ProcError) -> std::io::Error {
+    match err {
+        ProcError::PermissionDenied(_) => std::io::ErrorKind::PermissionDenied.into(),
+        ProcError::NotFound(_) => std::io::ErrorKind::NotFound.into(),
+        ProcError::Io(e, _) => e,
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::holders::KnownService;
+    use std::fs;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    const LIBCUDA_DELETED: &str = "/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06 (deleted)";
+    const DOCKER_ID: &str = "4f2c1b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e";
+
+    /// A `/proc/<pid>/stat` line with all 52 fields, as Linux 6.x writes it.
+    fn stat_line(pid: i32, comm: &str, starttime_ticks: u64) -> String {
+        format!(
+            "{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 1523 0 0 0 12 7 0 0 20 0 4 0 {starttime_ticks} \
+             26456064 2874 18446744073709551615 94312245342208 94312245637857 140726390663184 0 0 0 0 \
+             4096 16386 0 0 0 17 1 0 0 0 0 0 94312245712944 94312245724384 94312263364608 \
+             140726390670123 140726390670160 140726390670160 140726390673385 0\n"
+        )
+    }
+
+    /// One fixture process: the files procscan reads (see the module docs).
+    struct FakeProcess<'a> {
+        pid: i32,
+        comm: &'a str,
+        uid: u32,
+        argv: &'a [&'a str],
+        exe: &'a str,
+        fds: &'a [&'a str],
+        maps: &'a [&'a str],
+        cgroup: &'a str,
+        starttime_ticks: u64,
+    }
+
+    impl Default for FakeProcess<'_> {
+        fn default() -> Self {
+            FakeProcess {
+                pid: 1,
+                comm: "sleep",
+                uid: 0,
+                argv: &[],
+                exe: "/usr/bin/sleep",
+                fds: &["/dev/null", "pipe:[31337]", "socket:[4242]"],
+                maps: &["/usr/bin/sleep", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
+                cgroup: "0::/user.slice/user-1000.slice/session-2.scope\n",
+                starttime_ticks: 4200,
+            }
+        }
+    }
+
+    impl FakeProcess<'_> {
+        fn write(&self, root: &Path) {
+            let dir = root.join(format!("proc/{}", self.pid));
+            fs::create_dir_all(dir.join("fd")).unwrap();
+            for (n, target) in self.fds.iter().enumerate() {
+                symlink(target, dir.join(format!("fd/{n}"))).unwrap();
+            }
+            let mut maps = String::from(
+                "7ffd1c5e0000-7ffd1c601000 rw-p 00000000 00:00 0                          [stack]\n",
+            );
+            for (i, path) in self.maps.iter().enumerate() {
+                // Two segments per file, as the loader maps text and data separately.
+                for seg in 0..2 {
+                    maps.push_str(&format!(
+                        "7f{i:02x}{seg}0000000-7f{i:02x}{seg}0001000 r-xp 00000000 08:01 {} {path}\n",
+                        1000 + i
+                    ));
+                }
+            }
+            fs::write(dir.join("maps"), maps).unwrap();
+            fs::write(
+                dir.join("stat"),
+                stat_line(self.pid, self.comm, self.starttime_ticks),
+            )
+            .unwrap();
+            fs::write(dir.join("comm"), format!("{}\n", self.comm)).unwrap();
+            fs::write(
+                dir.join("status"),
+                format!(
+                    "Name:\t{}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t1\n\
+                     Uid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\n",
+                    self.comm,
+                    pid = self.pid,
+                    uid = self.uid
+                ),
+            )
+            .unwrap();
+            let mut cmdline = Vec::new();
+            for a in self.argv {
+                cmdline.extend_from_slice(a.as_bytes());
+                cmdline.push(0);
+            }
+            fs::write(dir.join("cmdline"), cmdline).unwrap();
+            symlink(self.exe, dir.join("exe")).unwrap();
+            fs::write(dir.join("cgroup"), self.cgroup).unwrap();
+        }
+    }
+
+    fn write_passwd(root: &Path) {
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/bash\n# a comment\ngarbled line\n\
+             alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\nnvidia-persistenced:x:121:128::/nonexistent:/usr/sbin/nologin\n",
+        )
+        .unwrap();
+    }
+
+    fn maps_options() -> ScanOptions {
+        ScanOptions {
+            nvidia_drm_nodes: vec!["/dev/dri/renderD128".into()],
+            include_library_maps: true,
+        }
+    }
+
+    /// The tree every scan test starts from: holders of each kind and non-holders around them.
+    fn host_tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write_passwd(r);
+        // A CUDA job with the control node, a GPU and the same GPU twice (dup'ed fd).
+        FakeProcess {
+            pid: 2001,
+            comm: "python3",
+            uid: 1000,
+            argv: &["/usr/bin/python3", "train.py", "--epochs", "3"],
+            exe: "/usr/bin/python3.12",
+            fds: &[
+                "/dev/pts/0",
+                "/dev/nvidiactl",
+                "/dev/nvidia0",
+                "/dev/nvidia0",
+                "/dev/nvidia-uvm",
+                "anon_inode:[eventfd]",
+            ],
+            maps: &[
+                "/usr/bin/python3.12",
+                "/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06",
+            ],
+            starttime_ticks: 123_456,
+            ..FakeProcess::default()
+        }
+        .write(r);
+        // nvidia-persistenced: comm is cut to 15 characters by the kernel.
+        FakeProcess {
+            pid: 812,
+            comm: "nvidia-persiste",
+            uid: 121,
+            argv: &[
+                "/usr/bin/nvidia-persistenced",
+                "--user",
+                "nvidia-persistenced",
+            ],
+            exe: "/usr/bin/nvidia-persistenced",
+            fds: &["/dev/null", "/dev/nvidiactl", "/dev/nvidia0"],
+            cgroup: "0::/system.slice/nvidia-persistenced.service\n",
+            ..FakeProcess::default()
+        }
+        .write(r);
+        // Maps the old libcuda that an upgrade replaced on disk, no device open.
+        FakeProcess {
+            pid: 3100,
+            comm: "nvtop",
+            uid: 1000,
+            argv: &["nvtop"],
+            exe: "/usr/bin/nvtop",
+            maps: &["/usr/bin/nvtop", LIBCUDA_DELETED],
+            ..FakeProcess::default()
+        }
+        .write(r);
+        // In a docker container, holding a DRM render node named by the options.
+        FakeProcess {
+            pid: 4500,
+            comm: "ffmpeg",
+            uid: 0,
+            argv: &["ffmpeg", "-hwaccel", "cuda"],
+            exe: "/usr/bin/ffmpeg",
+            fds: &["/dev/dri/renderD128", "/dev/dri/card0"],
+            cgroup: &format!("0::/system.slice/docker-{DOCKER_ID}.scope\n"),
+            ..FakeProcess::default()
+        }
+        .write(r);
+        // Non-holders: a shell, and a process with a garbled stat that holds nothing.
+        FakeProcess {
+            pid: 1500,
+            comm: "bash",
+            argv: &["-bash"],
+            exe: "/usr/bin/bash",
+            ..FakeProcess::default()
+        }
+        .write(r);
+        t
+    }
+
+    fn holder(scan: &HolderScan, pid: i32) -> &GpuHolder {
+        scan.holders
+            .iter()
+            .find(|h| h.pid == pid)
+            .unwrap_or_else(|| panic!("pid {pid} not among holders: {:#?}", scan.holders))
+    }
+
+    #[test]
+    fn finds_holders_of_each_kind_sorted_by_pid() {
+        let t = host_tree();
+        let scan = scan_holders_report(&HostRoot::new(t.path()), &maps_options()).unwrap();
+        let pids: Vec<i32> = scan.holders.iter().map(|h| h.pid).collect();
+        assert_eq!(pids, vec![812, 2001, 3100, 4500]);
+        assert_eq!(scan.unreadable, 0);
+    }
+
+    #[test]
+    fn a_cuda_job_is_described_fully() {
+        let t = host_tree();
+        let scan = scan_holders_report(&HostRoot::new(t.path()), &maps_options()).unwrap();
+        let job = holder(&scan, 2001);
+        assert_eq!(job.user, "alice");
+        assert_eq!(job.uid, 1000);
+        assert_eq!(job.command, "/usr/bin/python3 train.py --epochs 3");
+        assert_eq!(job.comm, "python3");
+        assert_eq!(
+            job.devices,
+            vec!["/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl"]
+        );
+        assert_eq!(
+            job.libraries,
+            vec!["/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06"]
+        );
+        assert_eq!(
+            job.started_secs_after_boot,
+            Some(123_456 / procfs::ticks_per_second())
+        );
+        assert_eq!(job.container, None);
+        assert_eq!(job.service, None);
+    }
+
+    #[test]
+    fn persistenced_is_labelled_as_the_service() {
+        let t = host_tree();
+        let scan = scan_holders(&HostRoot::new(t.path()), &maps_options()).unwrap();
+        let daemon = scan.iter().find(|h| h.pid == 812).unwrap();
+        assert_eq!(daemon.service, Some(KnownService::Persistenced));
+        assert_eq!(daemon.user, "nvidia-persistenced");
+        assert_eq!(daemon.devices, vec!["/dev/nvidia0", "/dev/nvidiactl"]);
+    }
+
+    #[test]
+    fn a_deleted_library_map_makes_a_holder_only_when_maps_are_read() {
+        let t = host_tree();
+        let root = HostRoot::new(t.path());
+        let scan = scan_holders_report(&root, &maps_options()).unwrap();
+        let nvtop = holder(&scan, 3100);
+        assert!(nvtop.devices.is_empty());
+        assert_eq!(nvtop.libraries, vec![LIBCUDA_DELETED]);
+        assert!(nvtop.maps_deleted_library());
+
+        let fds_only = ScanOptions {
+            include_library_maps: false,
+            ..maps_options()
+        };
+        let scan = scan_holders_report(&root, &fds_only).unwrap();
+        assert!(scan.holders.iter().all(|h| h.pid != 3100));
+        // A device holder is still found, without reading its maps.
+        assert!(holder(&scan, 2001).libraries.is_empty());
+    }
+
+    #[test]
+    fn a_container_and_drm_nodes_named_by_the_options() {
+        let t = host_tree();
+        let scan = scan_holders_report(&HostRoot::new(t.path()), &maps_options()).unwrap();
+        let ffmpeg = holder(&scan, 4500);
+        // card0 is not driven by nvidia_drm here: only the node the options name counts.
+        assert_eq!(ffmpeg.devices, vec!["/dev/dri/renderD128"]);
+        let container = ffmpeg.container.as_ref().expect("a docker container");
+        assert_eq!(container.runtime, "docker");
+        assert!(DOCKER_ID.starts_with(&container.id) && container.id.len() >= 12);
+        assert_eq!(ffmpeg.user, "root");
+    }
+
+    #[test]
+    fn a_garbled_stat_still_lists_the_holder() {
+        let t = host_tree();
+        let r = t.path();
+        FakeProcess {
+            pid: 5000,
+            comm: "cuda-app",
+            argv: &[],
+            fds: &["/dev/nvidia0"],
+            ..FakeProcess::default()
+        }
+        .write(r);
+        fs::write(r.join("proc/5000/stat"), b"5000 (cuda-app\xff\x00 garbage").unwrap();
+        fs::remove_file(r.join("proc/5000/status")).unwrap();
+        let scan = scan_holders_report(&HostRoot::new(r), &maps_options()).unwrap();
+        let app = holder(&scan, 5000);
+        assert_eq!(app.comm, "cuda-app");
+        assert_eq!(app.command, "[cuda-app]");
+        assert_eq!(app.started_secs_after_boot, None);
+        assert_eq!(app.devices, vec!["/dev/nvidia0"]);
+    }
+
+    #[test]
+    fn garbled_stat_lines_never_panic() {
+        for text in [
+            "",
+            "(x)",
+            "1 (x)",
+            "1 (x) ",
+            ") 1 (",
+            "(",
+            "1 (é)S 1",
+            "1 \u{e9}(x) S",
+            "\u{0}\u{1}\u{2}",
+            "1 (x) S notanumber",
+        ] {
+            assert!(parse_stat(text).is_none(), "{text:?}");
+        }
+        let stat = parse_stat(&stat_line(7, "a (b) c", 900)).expect("a valid line");
+        assert_eq!(stat.comm, "a (b) c");
+        assert_eq!(stat.starttime, 900);
+    }
+
+    #[test]
+    fn an_unreadable_fd_folder_is_counted_not_fatal() {
+        let t = host_tree();
+        let r = t.path();
+        FakeProcess {
+            pid: 6000,
+            comm: "secret",
+            fds: &["/dev/nvidia0"],
+            maps: &[],
+            ..FakeProcess::default()
+        }
+        .write(r);
+        fs::set_permissions(r.join("proc/6000/fd"), fs::Permissions::from_mode(0o000)).unwrap();
+        let scan = scan_holders_report(&HostRoot::new(r), &maps_options());
+        fs::set_permissions(r.join("proc/6000/fd"), fs::Permissions::from_mode(0o755)).unwrap();
+        let scan = scan.unwrap();
+        if nix::unistd::geteuid().is_root() {
+            // root reads through the mode bits, as it does on a real host.
+            assert_eq!(scan.unreadable, 0);
+            assert_eq!(holder(&scan, 6000).devices, vec!["/dev/nvidia0"]);
+        } else {
+            assert_eq!(scan.unreadable, 1);
+            assert!(scan.holders.iter().all(|h| h.pid != 6000));
+        }
+        // The others are found either way.
+        assert!(scan.holders.iter().any(|h| h.pid == 2001));
+    }
+
+    #[test]
+    fn junk_in_proc_is_skipped() {
+        let t = host_tree();
+        let r = t.path();
+        // Not a pid, a pid whose fd is a file, and a pid folder with nothing in it (a process that just exited).
+        fs::create_dir_all(r.join("proc/sys/kernel")).unwrap();
+        fs::create_dir_all(r.join("proc/7000")).unwrap();
+        fs::write(r.join("proc/7000/fd"), "not a folder").unwrap();
+        fs::create_dir_all(r.join("proc/7001")).unwrap();
+        fs::write(r.join("proc/uptime"), "1.0 1.0\n").unwrap();
+        let scan = scan_holders_report(&HostRoot::new(r), &maps_options()).unwrap();
+        assert_eq!(scan.holders.len(), 4);
+        assert_eq!(scan.unreadable, 0);
+    }
+
+    #[test]
+    fn a_tree_without_proc_has_no_holders() {
+        let t = tempfile::tempdir().unwrap();
+        let scan = scan_holders_report(&HostRoot::new(t.path()), &maps_options()).unwrap();
+        assert_eq!(scan, HolderScan::default());
+    }
+
+    #[test]
+    fn the_scanner_leaves_itself_out() {
+        let t = host_tree();
+        let r = t.path();
+        let me = i32::try_from(std::process::id()).unwrap();
+        FakeProcess {
+            pid: me,
+            comm: "nvfix",
+            fds: &["/dev/nvidiactl"],
+            ..FakeProcess::default()
+        }
+        .write(r);
+        let root = HostRoot::new(r);
+        // Without proc/self pointing at us this is just another fixture process…
+        assert!(scan_holders(&root, &maps_options())
+            .unwrap()
+            .iter()
+            .any(|h| h.pid == me));
+        // …with it, the tree is our own /proc and we are not a holder of our own.
+        symlink(me.to_string(), r.join("proc/self")).unwrap();
+        assert!(scan_holders(&root, &maps_options())
+            .unwrap()
+            .iter()
+            .all(|h| h.pid != me));
+    }
+
+    #[test]
+    fn the_live_proc_finds_a_child_holding_a_named_node() {
+        // A file under /dev/shm stands in for a DRM node: it is a /dev path a test can open without a GPU.
+        let node = format!("/dev/shm/nvfix-procscan-test-{}", std::process::id());
+        if fs::write(&node, b"").is_err() {
+            eprintln!("skipped: cannot create {node}");
+            return;
+        }
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(fs::File::open(&node).unwrap())
+            .spawn()
+            .unwrap();
+        let options = ScanOptions {
+            nvidia_drm_nodes: vec![node.clone()],
+            include_library_maps: true,
+        };
+        let scan = scan_holders_report(&HostRoot::system(), &options);
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = fs::remove_file(&node);
+        let scan = scan.unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let sleeper = holder(&scan, pid);
+        assert_eq!(sleeper.devices, vec![node]);
+        assert_eq!(sleeper.command, "sleep 30");
+        assert_eq!(sleeper.comm, "sleep");
+        assert!(sleeper.started_secs_after_boot.is_some());
+        assert_eq!(sleeper.uid, nix::unistd::getuid().as_raw());
+    }
+
+    #[test]
+    fn passwd_parsing_skips_junk_and_keeps_the_first_name() {
+        let names = parse_passwd(
+            "root:x:0:0::/root:/bin/sh\n\n#c:x:5:5\nbad\nx:y:notanumber:1\ntoor:x:0:0::/:/bin/sh\n:x:9:9\nbob:x:1001:1001\n",
+        );
+        assert_eq!(names.get(&0).map(String::as_str), Some("root"));
+        assert_eq!(names.get(&1001).map(String::as_str), Some("bob"));
+        assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(
+            uid_from_status("Name:\tx\nUid:\t1000\t0\t0\t0\n"),
+            Some(1000)
+        );
+        assert_eq!(uid_from_status("Uid:\tjunk\n"), None);
+        assert_eq!(uid_from_status(""), None);
+        assert_eq!(
+            base_name(OsStr::new("/usr/bin/nvidia-persistenced (deleted)")).as_deref(),
+            Some("nvidia-persistenced")
+        );
+        assert_eq!(base_name(OsStr::new("nvtop")).as_deref(), Some("nvtop"));
+        assert_eq!(base_name(OsStr::new("/usr/bin/")), None);
+        let mut libs = Vec::new();
+        collect_libraries(
+            b"55d0-55d1 r--p 0 08:01 1 /usr/bin/x\n7f00-7f01 r-xp 0 00:00 0 [vdso]\n\xff\xfe junk / \n",
+            &mut libs,
+        );
+        assert!(libs.is_empty());
+    }
 }
