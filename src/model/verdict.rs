@@ -98,7 +98,13 @@ pub struct Diagnosis {
 }
 
 /// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
-pub const DRIVER_STACK: &[&str] = &["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidia_peermem"];
+pub const DRIVER_STACK: &[&str] = &[
+    "nvidia",
+    "nvidia_uvm",
+    "nvidia_modeset",
+    "nvidia_drm",
+    "nvidia_peermem",
+];
 
 pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     let mut d = Diagnosis {
@@ -160,7 +166,11 @@ fn note_loaded(facts: &HostFacts, d: &mut Diagnosis) {
     if let Some(drv) = &facts.loaded_driver {
         d.reasons.push(Reason {
             code: "module-loaded",
-            message: format!("the loaded kernel module is {} {}", drv.flavor.as_str(), drv.version),
+            message: format!(
+                "the loaded kernel module is {} {}",
+                drv.flavor.as_str(),
+                drv.version
+            ),
             evidence: facts.loaded_driver_evidence.clone().into_iter().collect(),
         });
         if let Some(sys) = &facts.sysfs_driver_version {
@@ -202,7 +212,10 @@ fn note_library(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagno
         if !others.is_empty() {
             d.reasons.push(Reason {
                 code: "several-libraries",
-                message: format!("other libnvidia-ml versions are also on disk: {}", others.join(", ")),
+                message: format!(
+                    "other libnvidia-ml versions are also on disk: {}",
+                    others.join(", ")
+                ),
                 evidence: Vec::new(),
             });
         }
@@ -284,7 +297,11 @@ fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnos
                 ),
                 (Some(_), _) => unreachable_reason(),
             };
-            d.reasons.push(Reason { code, message, evidence });
+            d.reasons.push(Reason {
+                code,
+                message,
+                evidence,
+            });
             let others: Vec<String> = kernels(facts)
                 .into_iter()
                 .filter(|k2| Some(k2.as_str()) != kernel && stack_matches(facts, k2, want).is_ok())
@@ -320,12 +337,20 @@ fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnos
 }
 
 fn unreachable_reason() -> (&'static str, String, Vec<Evidence>) {
-    ("kernel-unknown", "the running kernel release is unknown".to_string(), Vec::new())
+    (
+        "kernel-unknown",
+        "the running kernel release is unknown".to_string(),
+        Vec::new(),
+    )
 }
 
 /// Every kernel that has module files, sorted.
 fn kernels(facts: &HostFacts) -> Vec<String> {
-    let mut ks: Vec<String> = facts.module_files.iter().map(|m| m.kernel.clone()).collect();
+    let mut ks: Vec<String> = facts
+        .module_files
+        .iter()
+        .map(|m| m.kernel.clone())
+        .collect();
     ks.sort();
     ks.dedup();
     ks
@@ -333,7 +358,11 @@ fn kernels(facts: &HostFacts) -> Vec<String> {
 
 /// Would loading kernel `k`'s modules give version `want` for the whole stack? nvidia must be there and match; every
 /// other stack module that is on disk or loaded must match too (a loaded one missing on disk cannot come back).
-fn stack_matches(facts: &HostFacts, k: &str, want: &DriverVersion) -> Result<(), (&'static str, Option<ModuleFile>)> {
+fn stack_matches(
+    facts: &HostFacts,
+    k: &str,
+    want: &DriverVersion,
+) -> Result<(), (&'static str, Option<ModuleFile>)> {
     for name in DRIVER_STACK {
         let file = facts.module_file(k, name);
         let loaded = facts.loaded_module(name).is_some();
@@ -400,7 +429,8 @@ fn not_loaded(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagnosi
             d.action = Action::Repair;
             d.reasons.push(Reason {
                 code: "library-missing",
-                message: "no libnvidia-ml is installed: the user-space driver packages are missing".into(),
+                message: "no libnvidia-ml is installed: the user-space driver packages are missing"
+                    .into(),
                 evidence: Vec::new(),
             });
         }
@@ -420,40 +450,86 @@ fn not_loaded(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagnosi
 
 /// The package change that put the library's version in place: the newest change of a driver package whose new
 /// version is `to` (preferring library packages and a `from` equal to the loaded version).
-pub fn find_upgrade(facts: &HostFacts, loaded: Option<&DriverVersion>, to: &DriverVersion) -> Option<PackageChange> {
-    let to_matches = |c: &PackageChange| c.to.as_deref().and_then(DriverVersion::parse_prefix).as_ref() == Some(to);
+pub fn find_upgrade(
+    facts: &HostFacts,
+    loaded: Option<&DriverVersion>,
+    to: &DriverVersion,
+) -> Option<PackageChange> {
+    let to_matches = |c: &PackageChange| {
+        c.to.as_deref()
+            .and_then(DriverVersion::parse_prefix)
+            .as_ref()
+            == Some(to)
+    };
     let from_matches = |c: &PackageChange| {
-        loaded.is_some() && c.from.as_deref().and_then(DriverVersion::parse_prefix).as_ref() == loaded
+        loaded.is_some()
+            && c.from
+                .as_deref()
+                .and_then(DriverVersion::parse_prefix)
+                .as_ref()
+                == loaded
     };
     let is_lib = |c: &PackageChange| pending::is_library_package(&c.package);
-    let candidates: Vec<&PackageChange> = facts.package_changes.iter().filter(|c| to_matches(c)).collect();
+    let candidates: Vec<&PackageChange> = facts
+        .package_changes
+        .iter()
+        .filter(|c| to_matches(c))
+        .collect();
     // Newest first among the best class of evidence.
     candidates
         .iter()
         .rev()
-        .max_by_key(|c| (is_lib(c) && from_matches(c), from_matches(c), is_lib(c), c.at.clone()))
+        .max_by_key(|c| {
+            (
+                is_lib(c) && from_matches(c),
+                from_matches(c),
+                // apt's history says who did it; dpkg.log does not: prefer the entry that explains.
+                c.by.commandline.is_some() || c.by.requested_by.is_some(),
+                is_lib(c),
+                c.at.clone(),
+            )
+        })
         .map(|c| (*c).clone())
 }
 
 fn note_nvml(facts: &HostFacts, d: &mut Diagnosis) {
     match &facts.nvml {
-        Some(NvmlProbe::Ok { driver_version, device_count, .. }) => {
+        Some(NvmlProbe::Ok {
+            driver_version,
+            device_count,
+            ..
+        }) => {
             d.reasons.push(Reason {
                 code: "nvml-ok",
-                message: format!("NVML initialises: driver {driver_version}, {device_count} GPU(s)"),
+                message: format!(
+                    "NVML initialises: driver {driver_version}, {device_count} GPU(s)"
+                ),
                 evidence: Vec::new(),
             });
         }
-        Some(NvmlProbe::Error { code, name, message, library }) => {
+        Some(NvmlProbe::Error {
+            code,
+            name,
+            message,
+            library,
+        }) => {
             let code_text = code.map(|c| format!("{c} ")).unwrap_or_default();
             d.reasons.push(Reason {
-                code: if *code == Some(18) { "nvml-version-mismatch" } else { "nvml-error" },
+                code: if *code == Some(18) {
+                    "nvml-version-mismatch"
+                } else {
+                    "nvml-error"
+                },
                 message: format!("NVML ({library}) fails: {code_text}{name}: {message}"),
                 evidence: Vec::new(),
             });
             if d.verdict == Verdict::Healthy {
                 // The files agree but NVML does not: trust NVML for the verdict, keep the files' story in reasons.
-                d.verdict = if *code == Some(18) { Verdict::VersionMismatch } else { Verdict::Degraded };
+                d.verdict = if *code == Some(18) {
+                    Verdict::VersionMismatch
+                } else {
+                    Verdict::Degraded
+                };
             }
         }
         Some(NvmlProbe::NotChecked { .. }) | None => {}
@@ -462,15 +538,26 @@ fn note_nvml(facts: &HostFacts, d: &mut Diagnosis) {
 
 fn note_kernel_log(facts: &HostFacts, d: &mut Diagnosis) {
     let Some(log) = &facts.kernel_log else { return };
-    let Some(last) = log.api_mismatches.last() else { return };
-    let mut clients: Vec<String> =
-        log.api_mismatches.iter().filter_map(|m| m.client.clone().map(|c| match m.pid {
-            Some(p) => format!("{c} (pid {p})"),
-            None => c,
-        })).collect();
+    let Some(last) = log.api_mismatches.last() else {
+        return;
+    };
+    let mut clients: Vec<String> = log
+        .api_mismatches
+        .iter()
+        .filter_map(|m| {
+            m.client.clone().map(|c| match m.pid {
+                Some(p) => format!("{c} (pid {p})"),
+                None => c,
+            })
+        })
+        .collect();
     clients.sort();
     clients.dedup();
-    let who = if clients.is_empty() { String::new() } else { format!("; clients: {}", clients.join(", ")) };
+    let who = if clients.is_empty() {
+        String::new()
+    } else {
+        format!("; clients: {}", clients.join(", "))
+    };
     d.reasons.push(Reason {
         code: "kernel-log-api-mismatch",
         message: format!(
@@ -489,7 +576,9 @@ fn note_kernel_log(facts: &HostFacts, d: &mut Diagnosis) {
 }
 
 fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
-    let Some(config) = &facts.unattended else { return };
+    let Some(config) = &facts.unattended else {
+        return;
+    };
     if config.enabled != Some(true) {
         return;
     }
@@ -535,8 +624,15 @@ fn note_holders(facts: &HostFacts, d: &mut Diagnosis) {
 }
 
 fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
-    let want = facts.nvml_library.as_ref().map(|l| l.version.to_string()).unwrap_or_default();
-    let kernel = facts.kernel_release.clone().unwrap_or_else(|| "$(uname -r)".into());
+    let want = facts
+        .nvml_library
+        .as_ref()
+        .map(|l| l.version.to_string())
+        .unwrap_or_default();
+    let kernel = facts
+        .kernel_release
+        .clone()
+        .unwrap_or_else(|| "$(uname -r)".into());
     let mut steps = Vec::new();
     match d.action {
         Action::None => {}
@@ -585,7 +681,8 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
     }
     if d.reasons.iter().any(|r| r.code == "recurrence-risk") {
         steps.push(NextStep {
-            summary: "hold the driver packages so the next unattended upgrade cannot do this again".into(),
+            summary: "hold the driver packages so the next unattended upgrade cannot do this again"
+                .into(),
             command: "sudo nvfix hold".into(),
         });
     }
@@ -598,7 +695,10 @@ mod pending {
     pub fn is_library_package(name: &str) -> bool {
         name.starts_with("libnvidia-compute") || name == "libnvidia-ml1" || name == "libcuda1"
     }
-    pub fn unprotected_driver_packages(_c: Option<&UnattendedConfig>, _p: &[InstalledPackage]) -> Vec<String> {
+    pub fn unprotected_driver_packages(
+        _c: Option<&UnattendedConfig>,
+        _p: &[InstalledPackage],
+    ) -> Vec<String> {
         Vec::new()
     }
 }
