@@ -702,3 +702,171 @@ mod pending {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::apt_history::ChangedBy;
+    use crate::model::driver_version::{LoadedDriver, ModuleFlavor};
+    use crate::model::modules::{LoadedModule, ModuleState};
+
+    fn v(s: &str) -> DriverVersion {
+        s.parse().unwrap()
+    }
+
+    fn module(kernel: &str, name: &str, version: &str) -> ModuleFile {
+        ModuleFile {
+            name: name.into(),
+            kernel: kernel.into(),
+            path: format!("/lib/modules/{kernel}/updates/dkms/{name}.ko"),
+            version: Some(v(version)),
+            flavor: Some(ModuleFlavor::Proprietary),
+        }
+    }
+
+    /// The incident: 580.65.06 loaded, 580.95.05 library and module on disk.
+    fn incident() -> HostFacts {
+        HostFacts {
+            kernel_release: Some("6.8.0-85-generic".into()),
+            loaded_driver: Some(LoadedDriver {
+                version: v("580.65.06"),
+                flavor: ModuleFlavor::Proprietary,
+                arch: Some("x86_64".into()),
+                build: None,
+                compiler: None,
+            }),
+            loaded_modules: vec![LoadedModule {
+                name: "nvidia".into(),
+                size: 1,
+                refcount: 0,
+                used_by: vec![],
+                state: ModuleState::Live,
+                taint: None,
+                version: Some(v("580.65.06")),
+            }],
+            nvml_library: Some(LibraryFile { path: "/usr/lib/libnvidia-ml.so.580.95.05".into(), version: v("580.95.05"), link: None }),
+            module_files: vec![module("6.8.0-85-generic", "nvidia", "580.95.05")],
+            ..Default::default()
+        }
+    }
+
+    fn codes(d: &Diagnosis) -> Vec<&'static str> {
+        d.reasons.iter().map(|r| r.code).collect()
+    }
+
+    #[test]
+    fn mismatch_with_matching_module_on_disk_reloads() {
+        let d = diagnose(&incident());
+        assert_eq!((d.verdict, d.action), (Verdict::VersionMismatch, Action::Reload));
+        assert!(codes(&d).contains(&"module-on-disk-matches"));
+        assert_eq!(d.next_steps[0].command, "sudo nvfix reload");
+    }
+
+    #[test]
+    fn a_stack_module_of_the_old_version_blocks_reload() {
+        let mut f = incident();
+        f.module_files.push(module("6.8.0-85-generic", "nvidia_uvm", "580.65.06"));
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Repair);
+        let differs = d.reasons.iter().find(|r| r.code == "module-on-disk-differs").unwrap();
+        assert!(differs.message.contains("nvidia_uvm"), "{}", differs.message);
+    }
+
+    #[test]
+    fn only_another_kernel_matches_means_reboot() {
+        let mut f = incident();
+        f.module_files = vec![module("6.8.0-85-generic", "nvidia", "580.65.06"), module("6.8.0-87-generic", "nvidia", "580.95.05")];
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Reboot);
+        assert_eq!(d.matching_kernels, vec!["6.8.0-87-generic".to_string()]);
+    }
+
+    #[test]
+    fn nothing_matching_means_repair_with_dkms_hint() {
+        let mut f = incident();
+        f.module_files = vec![module("6.8.0-85-generic", "nvidia", "580.65.06")];
+        f.dkms = vec![crate::model::dkms::DkmsEntry {
+            module: "nvidia".into(),
+            version: "580.95.05".into(),
+            kernel: None,
+            arch: None,
+            state: "added".into(),
+        }];
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Repair);
+        assert_eq!(d.next_steps[0].command, "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic");
+    }
+
+    #[test]
+    fn matching_versions_are_healthy_unless_nvml_disagrees() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("580.95.05");
+        assert_eq!(diagnose(&f).verdict, Verdict::Healthy);
+        f.nvml = Some(NvmlProbe::Error {
+            code: Some(18),
+            name: "LIB_RM_VERSION_MISMATCH".into(),
+            message: "Driver/library version mismatch".into(),
+            library: "libnvidia-ml.so.1".into(),
+        });
+        let d = diagnose(&f);
+        assert_eq!(d.verdict, Verdict::VersionMismatch);
+        assert!(codes(&d).contains(&"nvml-version-mismatch"));
+    }
+
+    #[test]
+    fn healthy_but_next_boot_differs_is_reported() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("580.95.05");
+        f.module_files = vec![module("6.8.0-85-generic", "nvidia", "580.105.08")];
+        let d = diagnose(&f);
+        assert_eq!(d.verdict, Verdict::Healthy);
+        assert!(codes(&d).contains(&"next-boot-differs"));
+    }
+
+    #[test]
+    fn driver_container_hands_over() {
+        let mut f = incident();
+        f.driver_container = true;
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::External);
+        assert!(codes(&d).contains(&"driver-container"));
+    }
+
+    #[test]
+    fn nothing_at_all_is_no_driver() {
+        let d = diagnose(&HostFacts::default());
+        assert_eq!((d.verdict, d.action), (Verdict::NoDriver, Action::None));
+    }
+
+    #[test]
+    fn loaded_without_library_needs_repair() {
+        let mut f = incident();
+        f.nvml_library = None;
+        let d = diagnose(&f);
+        assert_eq!((d.verdict, d.action), (Verdict::Degraded, Action::Repair));
+    }
+
+    #[test]
+    fn upgrade_prefers_the_library_package_from_the_loaded_version() {
+        let change = |pkg: &str, from: &str, to: &str, at: &str, by: Option<&str>| PackageChange {
+            package: pkg.into(),
+            arch: None,
+            kind: ChangeKind::Upgrade,
+            from: Some(from.into()),
+            to: Some(to.into()),
+            at: at.into(),
+            by: ChangedBy { commandline: by.map(Into::into), requested_by: None, unattended: false },
+            evidence: Evidence::file("/var/log/apt/history.log"),
+        };
+        let mut f = incident();
+        f.package_changes = vec![
+            change("libnvidia-compute-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:10", None),
+            change("libnvidia-compute-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:01", Some("apt upgrade")),
+            change("nvidia-utils-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:30", Some("apt upgrade")),
+            change("libnvidia-compute-580", "570.1.1-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-23 06:25:01", Some("apt upgrade")),
+        ];
+        let d = diagnose(&f);
+        let u = d.upgrade.unwrap();
+        assert_eq!((u.package.as_str(), u.at.as_str()), ("libnvidia-compute-580", "2025-10-22 06:25:01"));
+    }
+}
