@@ -14,6 +14,8 @@ pub const SYMBOL_NOT_FOUND: &str = "SYMBOL_NOT_FOUND";
 pub const WRAPPER_ERROR: &str = "WRAPPER_ERROR";
 /// `name` of an nvmlReturn_t value this build does not know.
 pub const UNRECOGNIZED_CODE: &str = "UNRECOGNIZED_CODE";
+/// The entry point nvml-wrapper's builder calls first.
+const INIT_CALL: &str = "nvmlInit_v2";
 
 /// Initialises NVML from `lib_path` and reads driver version, CUDA driver version and device count.
 /// Never call this while nvfix has the modules out: as root, NVML loads the driver itself.
@@ -34,7 +36,7 @@ pub fn probe(lib_path: &Path) -> NvmlProbe {
 fn probe_unguarded(lib_path: &Path, library: &str) -> NvmlProbe {
     let nvml = match Nvml::builder().lib_path(lib_path.as_os_str()).init() {
         Ok(nvml) => nvml,
-        Err(e) => return error_probe(&e, "nvmlInit_v2", library),
+        Err(e) => return error_probe(&e, INIT_CALL, library),
     };
     let result = read_facts(&nvml, library);
     close(nvml);
@@ -85,7 +87,9 @@ fn error_probe(error: &NvmlError, call: &str, library: &str) -> NvmlProbe {
     let message = match error {
         // dlerror() already names the file and the reason; nothing to add.
         NvmlError::LibloadingError(_) => one_line(&detail),
-        _ => one_line(&format!("{call}: {detail}")),
+        // Worded as nvidia-smi words it, so users recognise the failure they saw.
+        _ if call == INIT_CALL => one_line(&format!("Failed to initialize NVML: {detail}")),
+        _ => one_line(&format!("{call} failed: {detail}")),
     };
     NvmlProbe::Error {
         code,
@@ -258,8 +262,22 @@ mod tests {
         ));
         assert_eq!(code, Some(18));
         assert_eq!(name, "LIB_RM_VERSION_MISMATCH");
-        assert_eq!(message, "nvmlInit_v2: Driver/library version mismatch");
+        assert_eq!(
+            message,
+            "Failed to initialize NVML: Driver/library version mismatch"
+        );
         assert_eq!(library, "/lib/libnvidia-ml.so.1");
+    }
+
+    #[test]
+    fn failures_after_init_name_the_call() {
+        let (code, _, message, _) = expect_error(error_probe(
+            &NvmlError::Uninitialized,
+            "nvmlDeviceGetCount_v2",
+            "x",
+        ));
+        assert_eq!(code, Some(1));
+        assert_eq!(message, "nvmlDeviceGetCount_v2 failed: Uninitialized");
     }
 
     #[test]

@@ -96,12 +96,12 @@ fn probe_many_in_child(libs: &[&Path], roots: &[&Path], env: &[(&str, &str)]) ->
     results
 }
 
-/// The stand-in cdylib, built once per test process.
+/// The stand-in cdylib, built once per test process (other test modules may use it too: the lab, say).
 ///
 /// `cargo test --workspace` builds only the stand-in's test harness, never its cdylib, so the tests build it
 /// themselves, into their own target dir under CARGO_TARGET_TMPDIR: a nested cargo on the outer build's
 /// target dir could wait on the lock the outer cargo holds.
-fn stand_in_library() -> &'static Path {
+pub(crate) fn stand_in_library() -> &'static Path {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match BUILT.get_or_init(build_stand_in) {
         Ok(path) => path,
@@ -328,4 +328,56 @@ fn garbage_bytes_are_not_loadable() {
     let v = serde_json::to_value(probe(&junk)).unwrap();
     assert_eq!(text(&v, "name"), "LIBRARY_NOT_LOADABLE", "{v}");
     assert!(v.get("code").is_none(), "{v}");
+}
+
+#[test]
+fn a_char_device_without_the_version_ioctl_falls_back_to_proc() {
+    // /dev/null is a character device that answers every ioctl with ENOTTY, like a node of some other driver.
+    let scene = Scene::new();
+    let root = scene.root("root", Some(OLD_PROC_VERSION), 1);
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", root.join("dev/nvidiactl")).unwrap();
+    let lib = scene.install_library("580.95.05");
+    for strict in ["0", "1"] {
+        let v = probe_in_child(&lib, &root, &[("NVML_STAND_IN_STRICT", strict)]);
+        assert_eq!(v["code"], 18, "strict={strict}: {v}");
+    }
+}
+
+#[test]
+fn nvfix_diagnose_reports_the_probe_in_its_json() {
+    let scene = Scene::new();
+    let root = scene.root("root", Some(OLD_PROC_VERSION), 1);
+    let lib = scene.install_library("580.95.05");
+    let mut nvfix = Command::new(crate::harness::nvfix_bin());
+    for name in STAND_IN_ENV {
+        nvfix.env_remove(name);
+    }
+    let out = nvfix
+        .arg("--root")
+        .arg(&root)
+        .arg("--nvml-lib")
+        .arg(&lib)
+        .args(["diagnose", "--json"])
+        .env("NVML_STAND_IN_ROOT", &root)
+        .env_remove("NVFIX_NVML_LIB")
+        .env_remove("NVFIX_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run nvfix");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let nvml = &doc["nvml"];
+    assert_eq!(text(nvml, "status"), "error", "{doc}");
+    assert_eq!(nvml["code"], 18, "{doc}");
+    assert_eq!(
+        text(nvml, "message"),
+        "Failed to initialize NVML: Driver/library version mismatch"
+    );
+    assert_eq!(text(nvml, "library"), lib.to_str().unwrap());
 }
