@@ -85,28 +85,492 @@ impl GpuHolder {
     }
 }
 
+/// The kernel appends this to a link or map whose file was unlinked (replaced by a package upgrade, or a device node
+/// deleted and recreated); the path before it is still the one to classify.
+const DELETED_SUFFIX: &str = " (deleted)";
+
+fn strip_deleted(path: &str) -> &str {
+    path.trim_end()
+        .strip_suffix(DELETED_SUFFIX)
+        .unwrap_or(path.trim_end())
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Is this path (an fd link target) one of NVIDIA's device nodes: `/dev/nvidiactl`, `/dev/nvidiaN`, `/dev/nvidia-uvm`,
 /// `/dev/nvidia-uvm-tools`, `/dev/nvidia-modeset`, `/dev/nvidia-caps/*`, `/dev/nvidia-nvswitchN`, …?
 pub fn is_nvidia_device(path: &str) -> bool {
-    let _ = path;
-    false
+    let Some(node) = strip_deleted(path).strip_prefix("/dev/") else {
+        return false;
+    };
+    if let Some(cap) = node
+        .strip_prefix("nvidia-caps/")
+        .or_else(|| node.strip_prefix("nvidia-caps-imex-channels/"))
+    {
+        return !cap.is_empty() && !cap.contains('/');
+    }
+    if let Some(minor) = node.strip_prefix("nvidia") {
+        if is_digits(minor) {
+            return true;
+        }
+    }
+    if let Some(n) = node.strip_prefix("nvidia-nvswitch") {
+        if is_digits(n) {
+            return true;
+        }
+    }
+    if let Some(vgpu) = node.strip_prefix("nvidia-vgpu") {
+        return !vgpu.contains('/');
+    }
+    matches!(
+        node,
+        "nvidiactl"
+            | "nvidia-uvm"
+            | "nvidia-uvm-tools"
+            | "nvidia-modeset"
+            | "nvidia-nvswitchctl"
+            | "nvidia-nvlink"
+    )
 }
+
+/// Base names (up to `.so`) of the driver's own libraries that do not start with `libnvidia-`.
+const DRIVER_LIBRARY_STEMS: &[&str] = &[
+    "libcuda",
+    "libcudadebugger",
+    "libnvcuvid",
+    "libnvoptix",
+    "libGLX_nvidia",
+    "libEGL_nvidia",
+    "libGLESv2_nvidia",
+    "libGLESv1_CM_nvidia",
+    "libvdpau_nvidia",
+    "libglxserver_nvidia",
+    "nvidia_drv",
+];
+
+/// `libnvidia-*` libraries that are not built from the driver (container stack, egl platform libraries).
+const NOT_DRIVER_LIBNVIDIA: &[&str] = &[
+    "libnvidia-container",
+    "libnvidia-egl-wayland",
+    "libnvidia-egl-gbm",
+    "libnvidia-egl-xcb",
+    "libnvidia-egl-xlib",
+];
 
 /// Is this a path in a `/proc/<pid>/maps` line one of the driver's user-space libraries (libcuda, libnvidia-ml, other
 /// `libnvidia-*.so.<ver>`), including ` (deleted)` maps of a replaced file?
+///
+/// The CUDA runtime (`libcudart.so`) belongs to the toolkit, not the driver, and does not pin the driver's version.
 pub fn is_driver_library(path: &str) -> bool {
-    let _ = path;
-    false
+    let path = strip_deleted(path);
+    let base = path.rsplit('/').next().unwrap_or(path);
+    // `libfoo.so`, `libfoo.so.1`, `libfoo.so.580.65.06`: the stem is everything before `.so`.
+    let Some(so) = base.find(".so") else {
+        return false;
+    };
+    let after = &base[so + 3..];
+    if !(after.is_empty() || after.starts_with('.')) {
+        return false;
+    }
+    let stem = &base[..so];
+    if let Some(rest) = stem.strip_prefix("libnvidia-") {
+        return !rest.is_empty() && !NOT_DRIVER_LIBNVIDIA.iter().any(|n| stem.starts_with(n));
+    }
+    DRIVER_LIBRARY_STEMS.contains(&stem)
+}
+
+/// The kernel keeps only the first 15 bytes of a process name in `comm`.
+const COMM_MAX: usize = 15;
+
+/// Known GPU services by program name.
+const SERVICE_NAMES: &[(&str, KnownService)] = &[
+    ("nvidia-persistenced", KnownService::Persistenced),
+    ("nv-fabricmanager", KnownService::FabricManager),
+    ("nv-hostengine", KnownService::Dcgm),
+    ("dcgm-exporter", KnownService::DcgmExporter),
+    ("nvidia-cuda-mps-control", KnownService::MpsControl),
+    ("nvidia-cuda-mps-server", KnownService::MpsServer),
+    ("Xorg", KnownService::DisplayServer),
+    ("X", KnownService::DisplayServer),
+    ("Xwayland", KnownService::DisplayServer),
+    ("gnome-shell", KnownService::DisplayServer),
+    ("kwin_wayland", KnownService::DisplayServer),
+    ("kwin_x11", KnownService::DisplayServer),
+    ("gdm", KnownService::DisplayManager),
+    ("gdm3", KnownService::DisplayManager),
+    ("sddm", KnownService::DisplayManager),
+    ("lightdm", KnownService::DisplayManager),
+];
+
+fn truncate_to_comm(name: &str) -> &str {
+    // Service names are ASCII; a name cut inside a character cannot be a comm anyway, so it stays whole.
+    name.get(..COMM_MAX).unwrap_or(name)
 }
 
 /// Labels a process as a known GPU service from its comm and exe/argv[0] base name.
+///
+/// The exe name decides when it is known (it is not truncated); otherwise the comm is compared with each name cut to
+/// 15 bytes. `nvidia-cuda-mps` (comm of both MPS programs) then reads as the control daemon: stopping that daemon
+/// (`echo quit | nvidia-cuda-mps-control`) is also how its servers are stopped.
 pub fn classify_service(comm: &str, exe_name: &str) -> Option<KnownService> {
-    let _ = (comm, exe_name);
+    let exe = strip_deleted(exe_name);
+    let exe = exe.rsplit('/').next().unwrap_or(exe);
+    if let Some((_, service)) = SERVICE_NAMES.iter().find(|(name, _)| *name == exe) {
+        return Some(*service);
+    }
+    let comm = comm.trim();
+    SERVICE_NAMES
+        .iter()
+        .find(|(name, _)| !comm.is_empty() && truncate_to_comm(name) == comm)
+        .map(|(_, service)| *service)
+}
+
+fn is_hex_id(s: &str, min_len: usize) -> bool {
+    s.len() >= min_len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A pod UID from a cgroup segment: `kubepods-burstable-pod<uid_with_underscores>.slice` (systemd driver) or
+/// `pod<uid>` (cgroupfs driver); systemd's underscores become the API's dashes.
+fn pod_uid_from_segment(segment: &str) -> Option<String> {
+    let segment = segment.strip_suffix(".slice").unwrap_or(segment);
+    let uid = if segment.starts_with("kubepods") {
+        segment.rsplit_once("-pod")?.1
+    } else {
+        segment.strip_prefix("pod")?
+    };
+    let uid = uid.replace('_', "-");
+    let looks_like_uid = uid.len() >= 32 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    looks_like_uid.then_some(uid)
+}
+
+/// A container scope segment `<prefix><id>[.scope]` → (runtime, id). Conmon's own scopes (`crio-conmon-…`,
+/// `libpod-conmon-…`) are the monitor, not the container, and are left out.
+fn container_from_segment(segment: &str) -> Option<(&'static str, String)> {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("docker-", "docker"),
+        ("cri-containerd-", "containerd"),
+        ("nerdctl-", "containerd"),
+        ("crio-", "cri-o"),
+        ("libpod-", "podman"),
+    ];
+    let bare = segment.strip_suffix(".scope").unwrap_or(segment);
+    PREFIXES.iter().find_map(|(prefix, runtime)| {
+        let id = bare.strip_prefix(prefix)?;
+        is_hex_id(id, 12).then(|| (*runtime, id.to_string()))
+    })
+}
+
+/// Reads one cgroup path (the part after `hierarchy:controllers:`).
+fn container_from_cgroup_path(path: &str) -> Option<ContainerRef> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let in_kubepods = segments.iter().any(|s| s.starts_with("kubepods"));
+    let pod_uid = if in_kubepods {
+        segments.iter().find_map(|s| pod_uid_from_segment(s))
+    } else {
+        None
+    };
+    for (i, segment) in segments.iter().enumerate() {
+        if let Some((runtime, id)) = container_from_segment(segment) {
+            return Some(ContainerRef {
+                runtime: runtime.to_string(),
+                id,
+                pod_uid,
+            });
+        }
+        // cgroup v1 cgroupfs layouts: `/docker/<id>` and `/kubepods/<qos>/pod<uid>/<id>`.
+        let next_is_id = segments.get(i + 1).is_some_and(|n| is_hex_id(n, 32));
+        if *segment == "docker" && next_is_id {
+            return Some(ContainerRef {
+                runtime: "docker".to_string(),
+                id: segments[i + 1].to_string(),
+                pod_uid,
+            });
+        }
+        if pod_uid_from_segment(segment).is_some() && in_kubepods && next_is_id {
+            // The runtime is not named in this layout; the pod is.
+            return Some(ContainerRef {
+                runtime: "kubernetes".to_string(),
+                id: segments[i + 1].to_string(),
+                pod_uid,
+            });
+        }
+    }
     None
 }
 
 /// Finds the container from `/proc/<pid>/cgroup` text (v1 and v2; docker, containerd/cri, cri-o, podman, kubepods).
+///
+/// Lines are `hierarchy-ID:controllers:path`; the first line whose path names a container wins. The id is kept whole.
 pub fn container_from_cgroup(text: &str) -> Option<ContainerRef> {
-    let _ = text;
-    None
+    text.lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .find_map(|path| container_from_cgroup_path(path.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvidia_device_nodes_are_recognised() {
+        for path in [
+            "/dev/nvidiactl",
+            "/dev/nvidia0",
+            "/dev/nvidia7",
+            "/dev/nvidia15",
+            "/dev/nvidia-uvm",
+            "/dev/nvidia-uvm-tools",
+            "/dev/nvidia-modeset",
+            "/dev/nvidia-caps/nvidia-cap1",
+            "/dev/nvidia-caps/nvidia-cap2",
+            "/dev/nvidia-caps-imex-channels/channel0",
+            "/dev/nvidia-nvswitchctl",
+            "/dev/nvidia-nvswitch0",
+            "/dev/nvidia-nvswitch11",
+            "/dev/nvidia-nvlink",
+            "/dev/nvidia-vgpu1",
+            "/dev/nvidia0 (deleted)",
+            "/dev/nvidiactl (deleted)",
+        ] {
+            assert!(is_nvidia_device(path), "{path} is an NVIDIA device");
+        }
+        for path in [
+            "/dev/nvidia",
+            "/dev/nvidiafoo",
+            "/dev/nvidia-",
+            "/dev/nvidia0x",
+            "/dev/nvidia-uvmx",
+            "/dev/nvidia-caps/",
+            "/dev/nvidia-caps",
+            "/dev/dri/renderD128",
+            "/dev/dri/card0",
+            "/dev/null",
+            "nvidiactl",
+            "/tmp/dev/nvidiactl",
+            "/dev/nvidia-nvswitch",
+            "socket:[12345]",
+            "",
+        ] {
+            assert!(!is_nvidia_device(path), "{path} is not an NVIDIA device");
+        }
+    }
+
+    #[test]
+    fn driver_libraries_are_recognised_including_deleted_maps() {
+        for path in [
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06",
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06 (deleted)",
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+            "/usr/lib64/libcuda.so",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.580.65.06 (deleted)",
+            "/usr/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1",
+            "/usr/lib64/libnvidia-ml.so.1",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-ptxjitcompiler.so.580.65.06",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-gpucomp.so.580.65.06",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-nvvm.so.4",
+            "/usr/lib/x86_64-linux-gnu/libnvcuvid.so.580.65.06",
+            "/usr/lib/x86_64-linux-gnu/libcudadebugger.so.580.65.06",
+            "/usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0",
+            "/usr/lib/x86_64-linux-gnu/libEGL_nvidia.so.580.65.06",
+            "/usr/lib/xorg/modules/drivers/nvidia_drv.so",
+            "/run/nvidia/driver/usr/lib64/libcuda.so.570.124.06",
+        ] {
+            assert!(is_driver_library(path), "{path} is a driver library");
+        }
+        for path in [
+            "/usr/local/cuda-13.0/lib64/libcudart.so.13.0.48",
+            "/usr/local/cuda/lib64/libcudart.so",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-container.so.1.17.8",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-container-go.so.1",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-egl-wayland.so.1.1.13",
+            "/usr/local/cuda/lib64/libcublas.so.13",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-",
+            "/usr/lib/x86_64-linux-gnu/libnvidia-.so.1",
+            "/usr/lib/x86_64-linux-gnu/libcuda.sox",
+            "/usr/lib/x86_64-linux-gnu/libcudax.so.1",
+            "/usr/share/doc/libcuda.txt",
+            "[heap]",
+            "",
+        ] {
+            assert!(!is_driver_library(path), "{path} is not a driver library");
+        }
+    }
+
+    #[test]
+    fn services_are_classified_from_truncated_comm_or_exe() {
+        assert_eq!(
+            classify_service("nvidia-persiste", ""),
+            Some(KnownService::Persistenced)
+        );
+        assert_eq!(
+            classify_service("nvidia-persiste", "nvidia-persistenced"),
+            Some(KnownService::Persistenced)
+        );
+        assert_eq!(
+            classify_service("nv-fabricmanage", ""),
+            Some(KnownService::FabricManager)
+        );
+        assert_eq!(
+            classify_service("nv-hostengine", "nv-hostengine"),
+            Some(KnownService::Dcgm)
+        );
+        assert_eq!(
+            classify_service("dcgm-exporter", ""),
+            Some(KnownService::DcgmExporter)
+        );
+        assert_eq!(
+            classify_service("nvidia-cuda-mps", "nvidia-cuda-mps-server"),
+            Some(KnownService::MpsServer)
+        );
+        assert_eq!(
+            classify_service("nvidia-cuda-mps", "nvidia-cuda-mps-control"),
+            Some(KnownService::MpsControl)
+        );
+        assert_eq!(
+            classify_service("nvidia-cuda-mps", ""),
+            Some(KnownService::MpsControl)
+        );
+        assert_eq!(
+            classify_service("whatever", "/usr/bin/nvidia-cuda-mps-server (deleted)"),
+            Some(KnownService::MpsServer)
+        );
+        for comm in ["Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland"] {
+            assert_eq!(
+                classify_service(comm, ""),
+                Some(KnownService::DisplayServer),
+                "{comm}"
+            );
+        }
+        for comm in ["gdm", "gdm3", "sddm", "lightdm"] {
+            assert_eq!(
+                classify_service(comm, comm),
+                Some(KnownService::DisplayManager),
+                "{comm}"
+            );
+        }
+        assert_eq!(classify_service("python3", "python3.12"), None);
+        assert_eq!(classify_service("nvidia-smi", "nvidia-smi"), None);
+        assert_eq!(classify_service("nvidia-persistenced-x", ""), None);
+        assert_eq!(
+            classify_service("xorg", ""),
+            None,
+            "names are case-sensitive"
+        );
+        assert_eq!(classify_service("", ""), None);
+    }
+
+    const DOCKER_ID: &str = "4f2d1e8a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e";
+
+    #[test]
+    fn docker_containers_from_v2_and_v1() {
+        let v2 = format!("0::/system.slice/docker-{DOCKER_ID}.scope\n");
+        let c = container_from_cgroup(&v2).expect("docker v2");
+        assert_eq!(c.runtime, "docker");
+        assert_eq!(c.id, DOCKER_ID);
+        assert_eq!(c.pod_uid, None);
+        let v1 = format!(
+            "12:pids:/docker/{DOCKER_ID}\n11:memory:/docker/{DOCKER_ID}\n1:name=systemd:/docker/{DOCKER_ID}\n0::/system.slice/containerd.service\n"
+        );
+        let c = container_from_cgroup(&v1).expect("docker v1");
+        assert_eq!((c.runtime.as_str(), c.id.as_str()), ("docker", DOCKER_ID));
+    }
+
+    #[test]
+    fn kubernetes_containers_carry_the_pod_uid_with_dashes() {
+        let v2 = format!(
+            "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/cri-containerd-{DOCKER_ID}.scope\n"
+        );
+        let c = container_from_cgroup(&v2).expect("containerd v2");
+        assert_eq!(c.runtime, "containerd");
+        assert_eq!(c.id, DOCKER_ID);
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+        );
+
+        let guaranteed = format!("0::/kubepods.slice/kubepods-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice/crio-{DOCKER_ID}.scope");
+        let c = container_from_cgroup(&guaranteed).expect("cri-o v2");
+        assert_eq!(c.runtime, "cri-o");
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+        );
+
+        let v1 = format!(
+            "11:devices:/kubepods/besteffort/pod0a1b2c3d-4e5f-6789-abcd-ef0123456789/{DOCKER_ID}\n"
+        );
+        let c = container_from_cgroup(&v1).expect("kubepods v1");
+        assert_eq!(c.runtime, "kubernetes");
+        assert_eq!(c.id, DOCKER_ID);
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+        );
+
+        // A process in the pod's cgroup but no container's (pause setup) names no container.
+        assert_eq!(container_from_cgroup("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0a1b2c3d_4e5f_6789_abcd_ef0123456789.slice"), None);
+    }
+
+    #[test]
+    fn podman_and_crio_scopes_skip_conmon() {
+        let c = container_from_cgroup(&format!(
+            "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{DOCKER_ID}.scope/container"
+        ))
+        .expect("podman");
+        assert_eq!((c.runtime.as_str(), c.id.as_str()), ("podman", DOCKER_ID));
+        assert_eq!(
+            container_from_cgroup(&format!(
+                "0::/machine.slice/libpod-conmon-{DOCKER_ID}.scope"
+            )),
+            None
+        );
+        assert_eq!(
+            container_from_cgroup(&format!("0::/system.slice/crio-conmon-{DOCKER_ID}.scope")),
+            None
+        );
+        let c = container_from_cgroup(&format!("0::/system.slice/crio-{DOCKER_ID}.scope"))
+            .expect("cri-o");
+        assert_eq!(c.runtime, "cri-o");
+    }
+
+    #[test]
+    fn host_processes_and_garbage_have_no_container() {
+        for text in [
+            "0::/user.slice/user-1000.slice/session-3.scope",
+            "0::/system.slice/nvidia-persistenced.service",
+            "0::/system.slice/docker.service",
+            "0::/init.scope",
+            "12:pids:/docker/notahexid",
+            "0::/system.slice/docker-xyz.scope",
+            "garbage without colons",
+            "\u{0}\u{1}\u{fffd}",
+            "",
+        ] {
+            assert_eq!(container_from_cgroup(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn deleted_library_map_is_noticed() {
+        let holder = GpuHolder {
+            pid: 4242,
+            user: "alice".into(),
+            uid: 1000,
+            command: "python3 train.py".into(),
+            comm: "python3".into(),
+            started_secs_after_boot: Some(12),
+            devices: vec!["/dev/nvidia0".into(), "/dev/nvidiactl".into()],
+            libraries: vec!["/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06 (deleted)".into()],
+            container: None,
+            service: None,
+        };
+        assert!(holder.maps_deleted_library());
+        let fresh = GpuHolder {
+            libraries: vec!["/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05".into()],
+            ..holder
+        };
+        assert!(!fresh.maps_deleted_library());
+    }
 }
