@@ -2,8 +2,8 @@
 
 use super::{kmsg, modfiles, nvml, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
-use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::dpkg::{self, UnattendedConfig};
+use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::facts::{GatherWarning, HostFacts, NvmlProbe};
 use crate::model::kernel_log::parse_kernel_log;
 use crate::model::library::{version_from_file_name, LibraryFile};
@@ -37,7 +37,13 @@ const LIBRARY_DIRS: &[&str] = &[
 /// Reads everything the verdict needs. Never fails: what cannot be read is recorded as a warning (when the file
 /// exists but is unreadable or garbled) or simply absent (when the host has no such file).
 pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
-    let mut g = Gatherer { root, facts: HostFacts { root: root.path().display().to_string(), ..Default::default() } };
+    let mut g = Gatherer {
+        root,
+        facts: HostFacts {
+            root: root.path().display().to_string(),
+            ..Default::default()
+        },
+    };
     g.kernel();
     g.loaded_driver();
     g.loaded_modules();
@@ -54,7 +60,9 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.holders();
     }
     g.facts.nvml = Some(match &options.nvml_lib {
-        None => NvmlProbe::NotChecked { reason: "no NVML library given for this root (use --nvml-lib)".into() },
+        None => NvmlProbe::NotChecked {
+            reason: "no NVML library given for this root (use --nvml-lib)".into(),
+        },
         Some(lib) => g.nvml(lib),
     });
     g.facts
@@ -67,7 +75,10 @@ struct Gatherer<'a> {
 
 impl Gatherer<'_> {
     fn warn(&mut self, file: &str, message: impl Into<String>) {
-        self.facts.warnings.push(GatherWarning { file: file.to_string(), message: message.into() });
+        self.facts.warnings.push(GatherWarning {
+            file: file.to_string(),
+            message: message.into(),
+        });
     }
 
     /// Reads a file that may legitimately be absent: Some(text) when present, None when absent, a warning otherwise.
@@ -120,7 +131,10 @@ impl Gatherer<'_> {
 
     fn loaded_modules(&mut self) {
         const PATH: &str = "/proc/modules";
-        let mut all = match self.optional_text(PATH).map(|t| modules::parse_proc_modules(&t)) {
+        let mut all = match self
+            .optional_text(PATH)
+            .map(|t| modules::parse_proc_modules(&t))
+        {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
                 self.warn(PATH, e.to_string());
@@ -129,8 +143,16 @@ impl Gatherer<'_> {
             None => Vec::new(),
         };
         // A module missing from /proc/modules but present in sysfs (garbled /proc/modules) is still loaded.
-        for name in ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidia_peermem"] {
-            if !all.iter().any(|m| m.name == name) && self.root.is_dir(&format!("/sys/module/{name}/holders")) {
+        for name in [
+            "nvidia",
+            "nvidia_uvm",
+            "nvidia_modeset",
+            "nvidia_drm",
+            "nvidia_peermem",
+        ] {
+            if !all.iter().any(|m| m.name == name)
+                && self.root.is_dir(&format!("/sys/module/{name}/holders"))
+            {
                 all.push(LoadedModule {
                     name: name.to_string(),
                     size: 0,
@@ -150,7 +172,10 @@ impl Gatherer<'_> {
             self.merge_sysfs(m);
         }
         loop {
-            let users: Vec<String> = kept.iter().flat_map(|m| m.used_by.iter().cloned()).collect();
+            let users: Vec<String> = kept
+                .iter()
+                .flat_map(|m| m.used_by.iter().cloned())
+                .collect();
             let (mut more, others): (Vec<LoadedModule>, Vec<LoadedModule>) =
                 rest.into_iter().partition(|m| users.contains(&m.name));
             rest = others;
@@ -195,7 +220,8 @@ impl Gatherer<'_> {
     }
 
     fn bool_param(&mut self, path: &str) -> Option<bool> {
-        self.optional_text(path).and_then(|t| modules::parse_bool_param(&t))
+        self.optional_text(path)
+            .and_then(|t| modules::parse_bool_param(&t))
     }
 
     /// Library folders: ld.so.conf's first (they come first in the loader's cache), then the distributions' defaults.
@@ -203,13 +229,21 @@ impl Gatherer<'_> {
         let mut dirs = Vec::new();
         let mut conf_files = vec!["/etc/ld.so.conf".to_string()];
         if let Ok(names) = self.root.read_dir_names("/etc/ld.so.conf.d") {
-            conf_files.extend(names.into_iter().filter(|n| n.ends_with(".conf")).map(|n| format!("/etc/ld.so.conf.d/{n}")));
+            conf_files.extend(
+                names
+                    .into_iter()
+                    .filter(|n| n.ends_with(".conf"))
+                    .map(|n| format!("/etc/ld.so.conf.d/{n}")),
+            );
         }
         for f in conf_files {
             if let Some(text) = self.optional_text(&f) {
                 for line in text.lines() {
                     let line = line.split('#').next().unwrap_or("").trim();
-                    if line.starts_with('/') && !line.contains(char::is_whitespace) && !dirs.iter().any(|d| d == line) {
+                    if line.starts_with('/')
+                        && !line.contains(char::is_whitespace)
+                        && !dirs.iter().any(|d| d == line)
+                    {
                         dirs.push(line.trim_end_matches('/').to_string());
                     }
                 }
@@ -233,18 +267,28 @@ impl Gatherer<'_> {
 
     /// Finds `<stem>.so.<version>` files, and the one the loader would pick: the first folder whose `<stem>.so.1`
     /// resolves to a versioned file (else the newest file found).
-    fn find_library(&mut self, dirs: &[String], stem: &str) -> (Option<LibraryFile>, Vec<LibraryFile>) {
+    fn find_library(
+        &mut self,
+        dirs: &[String],
+        stem: &str,
+    ) -> (Option<LibraryFile>, Vec<LibraryFile>) {
         let mut all: Vec<LibraryFile> = Vec::new();
         let mut chosen: Option<LibraryFile> = None;
         for dir in dirs {
-            let Ok(names) = self.root.read_dir_names(dir) else { continue };
+            let Ok(names) = self.root.read_dir_names(dir) else {
+                continue;
+            };
             for name in &names {
                 if let Some(version) = version_from_file_name(name, stem) {
                     let path = format!("{dir}/{name}");
                     // The same file is often reachable through two folders (Debian's nvidia/current): count it once.
                     let real = self.root.resolve_host(&path);
                     if !all.iter().any(|l| self.root.resolve_host(&l.path) == real) {
-                        all.push(LibraryFile { path, version, link: None });
+                        all.push(LibraryFile {
+                            path,
+                            version,
+                            link: None,
+                        });
                     }
                 }
             }
@@ -271,7 +315,10 @@ impl Gatherer<'_> {
         if let Some(text) = self.optional_text("/var/lib/dpkg/status") {
             let all = dpkg::parse_dpkg_status(&text);
             let uu_installed = all.iter().any(|p| p.name == "unattended-upgrades");
-            self.facts.driver_packages = all.into_iter().filter(|p| apt_history::is_driver_package(&p.name)).collect();
+            self.facts.driver_packages = all
+                .into_iter()
+                .filter(|p| apt_history::is_driver_package(&p.name))
+                .collect();
             let mut config = UnattendedConfig::default();
             if let Ok(names) = self.root.read_dir_names("/etc/apt/apt.conf.d") {
                 for n in names {
@@ -292,16 +339,29 @@ impl Gatherer<'_> {
         let mut changes: Vec<PackageChange> = Vec::new();
         type Parser = fn(&str, &str) -> Vec<PackageChange>;
         let logs: [(&str, &str, Parser); 3] = [
-            ("/var/log/apt", "history.log", apt_history::parse_apt_history),
+            (
+                "/var/log/apt",
+                "history.log",
+                apt_history::parse_apt_history,
+            ),
             ("/var/log", "dpkg.log", apt_history::parse_dpkg_log),
             ("/var/log", "dnf.rpm.log", apt_history::parse_dnf_rpm_log),
         ];
         for (dir, base, parse) in logs {
-            let Ok(names) = self.root.read_dir_names(dir) else { continue };
-            for name in names.iter().filter(|n| *n == base || n.starts_with(&format!("{base}."))) {
+            let Ok(names) = self.root.read_dir_names(dir) else {
+                continue;
+            };
+            for name in names
+                .iter()
+                .filter(|n| *n == base || n.starts_with(&format!("{base}.")))
+            {
                 let path = format!("{dir}/{name}");
                 if let Some(text) = self.log_text(&path) {
-                    changes.extend(parse(&text, &path).into_iter().filter(|c| apt_history::is_driver_package(&c.package)));
+                    changes.extend(
+                        parse(&text, &path)
+                            .into_iter()
+                            .filter(|c| apt_history::is_driver_package(&c.package)),
+                    );
                 }
             }
         }
@@ -324,20 +384,21 @@ impl Gatherer<'_> {
         let mut out = Vec::new();
         let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
         if let Err(e) = decoder.read_to_end(&mut out) {
-            self.warn(path, format!("not a complete gzip file ({e}); read what was there"));
+            self.warn(
+                path,
+                format!("not a complete gzip file ({e}); read what was there"),
+            );
         }
         Some(String::from_utf8_lossy(&out).into_owned())
     }
 
     fn kernel_log(&mut self) {
         if self.root.is_system() {
-            match kmsg::read_kmsg() {
-                Ok(text) => {
-                    self.facts.kernel_log = Some(parse_kernel_log(&text));
-                    self.facts.kernel_log_source = Some("kernel ring buffer (/dev/kmsg)".into());
-                    return;
-                }
-                Err(_) => {}
+            // Without CAP_SYSLOG (or with dmesg_restrict) the ring buffer is closed: fall back to the log files.
+            if let Ok(text) = kmsg::read_kmsg() {
+                self.facts.kernel_log = Some(parse_kernel_log(&text));
+                self.facts.kernel_log_source = Some("kernel ring buffer (/dev/kmsg)".into());
+                return;
             }
         }
         for path in ["/var/log/kern.log", "/var/log/dmesg"] {
@@ -350,8 +411,10 @@ impl Gatherer<'_> {
     }
 
     fn holders(&mut self) {
-        let options =
-            procscan::ScanOptions { nvidia_drm_nodes: nvidia_drm_nodes(self.root), include_library_maps: true };
+        let options = procscan::ScanOptions {
+            nvidia_drm_nodes: nvidia_drm_nodes(self.root),
+            include_library_maps: true,
+        };
         match procscan::scan_holders(self.root, &options) {
             Ok(h) => self.facts.holders = h,
             Err(e) => self.warn("/proc", e.to_string()),
@@ -361,10 +424,12 @@ impl Gatherer<'_> {
     fn nvml(&mut self, lib: &std::path::Path) -> NvmlProbe {
         // As root with no module loaded, NVIDIA's library creates /dev/nvidiactl and so loads the module behind our
         // back: on the live host, never call NVML while the driver is out.
-        let driver_loaded = self.facts.loaded_driver.is_some() || self.facts.loaded_module("nvidia").is_some();
+        let driver_loaded =
+            self.facts.loaded_driver.is_some() || self.facts.loaded_module("nvidia").is_some();
         if self.root.is_system() && !driver_loaded {
             return NvmlProbe::NotChecked {
-                reason: "the nvidia module is not loaded; NVML would load it as a side effect".into(),
+                reason: "the nvidia module is not loaded; NVML would load it as a side effect"
+                    .into(),
             };
         }
         nvml::probe(lib)
@@ -374,7 +439,9 @@ impl Gatherer<'_> {
 /// Host paths of DRM nodes driven by nvidia-drm: `/sys/class/drm/<node>/device/driver` leads to `…/nvidia`
 /// (the PCI driver); card*/renderD* nodes become `/dev/dri/<node>`.
 pub fn nvidia_drm_nodes(root: &HostRoot) -> Vec<String> {
-    let Ok(names) = root.read_dir_names("/sys/class/drm") else { return Vec::new() };
+    let Ok(names) = root.read_dir_names("/sys/class/drm") else {
+        return Vec::new();
+    };
     names
         .into_iter()
         .filter(|n| (n.starts_with("card") || n.starts_with("renderD")) && !n.contains('-'))

@@ -293,7 +293,7 @@ fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnos
                         ),
                         None => format!("no {name} module is installed for the running kernel {k}"),
                     },
-                    found.map(|f| vec![Evidence::file(f.path)]).unwrap_or_default(),
+                    found.map(|f| vec![Evidence::file(f.path.clone())]).unwrap_or_default(),
                 ),
                 (Some(_), _) => unreachable_reason(),
             };
@@ -358,17 +358,17 @@ fn kernels(facts: &HostFacts) -> Vec<String> {
 
 /// Would loading kernel `k`'s modules give version `want` for the whole stack? nvidia must be there and match; every
 /// other stack module that is on disk or loaded must match too (a loaded one missing on disk cannot come back).
-fn stack_matches(
-    facts: &HostFacts,
+fn stack_matches<'f>(
+    facts: &'f HostFacts,
     k: &str,
     want: &DriverVersion,
-) -> Result<(), (&'static str, Option<ModuleFile>)> {
+) -> Result<(), (&'static str, Option<&'f ModuleFile>)> {
     for name in DRIVER_STACK {
         let file = facts.module_file(k, name);
         let loaded = facts.loaded_module(name).is_some();
         match file {
             Some(f) if f.version.as_ref() == Some(want) => {}
-            Some(f) => return Err((name, Some(f.clone()))),
+            Some(f) => return Err((name, Some(f))),
             None if *name == "nvidia" || (loaded && Some(k) == facts.kernel_release.as_deref()) => {
                 return Err((name, None))
             }
@@ -744,7 +744,11 @@ mod tests {
                 taint: None,
                 version: Some(v("580.65.06")),
             }],
-            nvml_library: Some(LibraryFile { path: "/usr/lib/libnvidia-ml.so.580.95.05".into(), version: v("580.95.05"), link: None }),
+            nvml_library: Some(LibraryFile {
+                path: "/usr/lib/libnvidia-ml.so.580.95.05".into(),
+                version: v("580.95.05"),
+                link: None,
+            }),
             module_files: vec![module("6.8.0-85-generic", "nvidia", "580.95.05")],
             ..Default::default()
         }
@@ -757,7 +761,10 @@ mod tests {
     #[test]
     fn mismatch_with_matching_module_on_disk_reloads() {
         let d = diagnose(&incident());
-        assert_eq!((d.verdict, d.action), (Verdict::VersionMismatch, Action::Reload));
+        assert_eq!(
+            (d.verdict, d.action),
+            (Verdict::VersionMismatch, Action::Reload)
+        );
         assert!(codes(&d).contains(&"module-on-disk-matches"));
         assert_eq!(d.next_steps[0].command, "sudo nvfix reload");
     }
@@ -765,17 +772,29 @@ mod tests {
     #[test]
     fn a_stack_module_of_the_old_version_blocks_reload() {
         let mut f = incident();
-        f.module_files.push(module("6.8.0-85-generic", "nvidia_uvm", "580.65.06"));
+        f.module_files
+            .push(module("6.8.0-85-generic", "nvidia_uvm", "580.65.06"));
         let d = diagnose(&f);
         assert_eq!(d.action, Action::Repair);
-        let differs = d.reasons.iter().find(|r| r.code == "module-on-disk-differs").unwrap();
-        assert!(differs.message.contains("nvidia_uvm"), "{}", differs.message);
+        let differs = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "module-on-disk-differs")
+            .unwrap();
+        assert!(
+            differs.message.contains("nvidia_uvm"),
+            "{}",
+            differs.message
+        );
     }
 
     #[test]
     fn only_another_kernel_matches_means_reboot() {
         let mut f = incident();
-        f.module_files = vec![module("6.8.0-85-generic", "nvidia", "580.65.06"), module("6.8.0-87-generic", "nvidia", "580.95.05")];
+        f.module_files = vec![
+            module("6.8.0-85-generic", "nvidia", "580.65.06"),
+            module("6.8.0-87-generic", "nvidia", "580.95.05"),
+        ];
         let d = diagnose(&f);
         assert_eq!(d.action, Action::Reboot);
         assert_eq!(d.matching_kernels, vec!["6.8.0-87-generic".to_string()]);
@@ -794,7 +813,10 @@ mod tests {
         }];
         let d = diagnose(&f);
         assert_eq!(d.action, Action::Repair);
-        assert_eq!(d.next_steps[0].command, "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic");
+        assert_eq!(
+            d.next_steps[0].command,
+            "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic"
+        );
     }
 
     #[test]
@@ -855,18 +877,49 @@ mod tests {
             from: Some(from.into()),
             to: Some(to.into()),
             at: at.into(),
-            by: ChangedBy { commandline: by.map(Into::into), requested_by: None, unattended: false },
+            by: ChangedBy {
+                commandline: by.map(Into::into),
+                requested_by: None,
+                unattended: false,
+            },
             evidence: Evidence::file("/var/log/apt/history.log"),
         };
         let mut f = incident();
         f.package_changes = vec![
-            change("libnvidia-compute-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:10", None),
-            change("libnvidia-compute-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:01", Some("apt upgrade")),
-            change("nvidia-utils-580", "580.65.06-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-22 06:25:30", Some("apt upgrade")),
-            change("libnvidia-compute-580", "570.1.1-0ubuntu1", "580.95.05-0ubuntu1", "2025-10-23 06:25:01", Some("apt upgrade")),
+            change(
+                "libnvidia-compute-580",
+                "580.65.06-0ubuntu1",
+                "580.95.05-0ubuntu1",
+                "2025-10-22 06:25:10",
+                None,
+            ),
+            change(
+                "libnvidia-compute-580",
+                "580.65.06-0ubuntu1",
+                "580.95.05-0ubuntu1",
+                "2025-10-22 06:25:01",
+                Some("apt upgrade"),
+            ),
+            change(
+                "nvidia-utils-580",
+                "580.65.06-0ubuntu1",
+                "580.95.05-0ubuntu1",
+                "2025-10-22 06:25:30",
+                Some("apt upgrade"),
+            ),
+            change(
+                "libnvidia-compute-580",
+                "570.1.1-0ubuntu1",
+                "580.95.05-0ubuntu1",
+                "2025-10-23 06:25:01",
+                Some("apt upgrade"),
+            ),
         ];
         let d = diagnose(&f);
         let u = d.upgrade.unwrap();
-        assert_eq!((u.package.as_str(), u.at.as_str()), ("libnvidia-compute-580", "2025-10-22 06:25:01"));
+        assert_eq!(
+            (u.package.as_str(), u.at.as_str()),
+            ("libnvidia-compute-580", "2025-10-22 06:25:01")
+        );
     }
 }
