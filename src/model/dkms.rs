@@ -45,8 +45,8 @@ fn parse_dkms_status_line(line: &str) -> Option<DkmsEntry> {
     };
     if !is_word(module)
         || !is_word(version)
-        || !kernel.map_or(true, is_word)
-        || !arch.map_or(true, is_word)
+        || kernel.is_some_and(|k| !is_word(k))
+        || arch.is_some_and(|a| !is_word(a))
         || !state.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
     {
         return None;

@@ -124,6 +124,29 @@ pub fn module_flavor(canonical_name: &str, info: &ModInfo) -> Option<ModuleFlavo
     }
 }
 
+/// The NVIDIA modules nvfix looks for, by canonical name.
+pub const NVIDIA_MODULE_NAMES: &[&str] = &[
+    "nvidia",
+    "nvidia_uvm",
+    "nvidia_modeset",
+    "nvidia_drm",
+    "nvidia_peermem",
+];
+
+/// The canonical module name for a module file name, when it is one of NVIDIA's: `nvidia-uvm.ko.zst` →
+/// `nvidia_uvm`; Debian's `nvidia-current-uvm.ko.xz` → `nvidia_uvm`. Plain, `.xz`, `.zst` and `.gz` files count.
+pub fn canonical_module_name(file_name: &str) -> Option<&'static str> {
+    let base = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .find_map(|suffix| file_name.strip_suffix(suffix))?;
+    let base = base.replace('-', "_");
+    let base = match base.strip_prefix("nvidia_current") {
+        Some(rest) => format!("nvidia{rest}"),
+        None => base,
+    };
+    NVIDIA_MODULE_NAMES.iter().copied().find(|n| *n == base)
+}
+
 /// How strongly depmod prefers a module file of a kernel, by where it lies (lower = preferred):
 /// `updates/` (DKMS's `updates/dkms`) 0, `extra/` (RHEL kmods, other DKMS setups) 1, `kernel/` (the kernel's own
 /// tree, Ubuntu's `kernel/nvidia-580[-open]`) 2, anything else under the kernel's folder (`weak-updates/`, …) 3,
@@ -263,6 +286,60 @@ vermagic=6.8.0-85-generic SMP preempt mod_unload modversions \0version=1.0\0garb
         let e = modinfo_from_elf(&renamed).unwrap_err();
         assert!(e.message.contains("no .modinfo"), "{e}");
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn canonical_names_from_file_names() {
+        assert_eq!(canonical_module_name("nvidia.ko"), Some("nvidia"));
+        assert_eq!(
+            canonical_module_name("nvidia-uvm.ko.zst"),
+            Some("nvidia_uvm")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-modeset.ko.xz"),
+            Some("nvidia_modeset")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-drm.ko.gz"),
+            Some("nvidia_drm")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-peermem.ko"),
+            Some("nvidia_peermem")
+        );
+        assert_eq!(canonical_module_name("nvidia_uvm.ko"), Some("nvidia_uvm"));
+        assert_eq!(
+            canonical_module_name("nvidia-current.ko.xz"),
+            Some("nvidia")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-current-uvm.ko.xz"),
+            Some("nvidia_uvm")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-current-modeset.ko"),
+            Some("nvidia_modeset")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-current-drm.ko.zst"),
+            Some("nvidia_drm")
+        );
+        assert_eq!(
+            canonical_module_name("nvidia-current-peermem.ko"),
+            Some("nvidia_peermem")
+        );
+        for other in [
+            "nvidia.ko.bak",
+            "nvidia",
+            "nvidiafb.ko",
+            "nvidia-fs.ko",
+            "nvidia-vgpu-vfio.ko",
+            "nouveau.ko.zst",
+            "nvidia.o",
+            ".ko",
+        ] {
+            assert_eq!(canonical_module_name(other), None, "{other}");
+        }
     }
 
     #[test]
