@@ -118,6 +118,9 @@ fn walk(
             if depth < MAX_DEPTH {
                 walk(&local.join(&name), &host_path, depth + 1, found, warnings);
             }
+        } else if !(file_type.is_file() || file_type.is_symlink()) {
+            // A FIFO or device named like a module would block or mislead the read: not a module file.
+            continue;
         } else if let Some(canonical) = canonical_module_name(&name) {
             found.push((host_path, canonical));
         }

@@ -110,10 +110,7 @@ pub fn parse_proc_driver_version(text: &str) -> Result<LoadedDriver, ParseError>
         ParseError::new(
             WHAT,
             line_no,
-            format!(
-                "{:?} is not a driver version",
-                version_text.escape_debug().to_string()
-            ),
+            format!("{version_text:?} is not a driver version"),
         )
     })?;
     let build = Some(rest.trim())
