@@ -355,8 +355,11 @@ const RPM_ARCHES: &[&str] = &[
     "riscv64", "src",
 ];
 
-/// A package name, `[epoch:]version-release` and arch, split out of an RPM NEVRA such as
-/// `libnvidia-ml-3:575.57.08-1.el9.x86_64` (name `libnvidia-ml`, evr `3:575.57.08-1.el9`, arch `x86_64`).
+/// A package name, `version-release` and arch, split out of an RPM NEVRA such as
+/// `libnvidia-ml-3:575.57.08-1.el9.x86_64` (name `libnvidia-ml`, `575.57.08-1.el9`, arch `x86_64`).
+///
+/// The epoch (`3:` on every NVIDIA driver package) is dropped: it never changes within a driver's history, and
+/// callers read the driver version from the start of `from`/`to` as they do for apt's versions.
 fn split_nevra(nevra: &str) -> Option<(String, String, Option<String>)> {
     let (rest, arch) = match nevra.rsplit_once('.') {
         Some((rest, arch)) if RPM_ARCHES.contains(&arch) => (rest, Some(arch.to_string())),
@@ -369,6 +372,10 @@ fn split_nevra(nevra: &str) -> Option<(String, String, Option<String>)> {
         || release.is_empty()
         || !is_plausible_package_name(name)
     {
+        return None;
+    }
+    let version = version.split_once(':').map_or(version, |(_epoch, v)| v);
+    if version.is_empty() {
         return None;
     }
     Some((name.to_string(), format!("{version}-{release}"), arch))
@@ -809,18 +816,18 @@ garbage line \u{0}\u{1}
         );
         let ml = &changes[0];
         assert_eq!(ml.kind, ChangeKind::Upgrade);
-        assert_eq!(ml.from.as_deref(), Some("3:570.124.06-1.el9"));
-        assert_eq!(ml.to.as_deref(), Some("3:575.57.08-1.el9"));
+        assert_eq!(ml.from.as_deref(), Some("570.124.06-1.el9"));
+        assert_eq!(ml.to.as_deref(), Some("575.57.08-1.el9"));
         assert_eq!(ml.arch.as_deref(), Some("x86_64"));
         assert_eq!(ml.at, "2026-02-14 09:30:12");
         assert_eq!(ml.evidence.line, Some(2));
-        assert_eq!(changes[1].from.as_deref(), Some("3:570.124.06-1.el9"));
+        assert_eq!(changes[1].from.as_deref(), Some("570.124.06-1.el9"));
         // Its Upgraded line never came (log cut off): the old version stays unknown.
         assert_eq!(changes[2].from, None);
         assert_eq!(changes[3].kind, ChangeKind::Install);
         assert_eq!(changes[3].to.as_deref(), Some("575.57.08-1"));
         assert_eq!(changes[4].kind, ChangeKind::Remove);
-        assert_eq!(changes[4].from.as_deref(), Some("3:570.124.06-1.el9"));
+        assert_eq!(changes[4].from.as_deref(), Some("570.124.06-1.el9"));
         assert_eq!(changes[5].arch.as_deref(), Some("noarch"));
         assert_eq!(changes[5].at, "2026-02-14 09:30:24");
     }
@@ -832,8 +839,8 @@ garbage line \u{0}\u{1}
         let changes = parse_dnf_rpm_log(text, "f");
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].kind, ChangeKind::Downgrade);
-        assert_eq!(changes[0].from.as_deref(), Some("3:575.57.08-1.el9"));
-        assert_eq!(changes[0].to.as_deref(), Some("3:570.124.06-1.el9"));
+        assert_eq!(changes[0].from.as_deref(), Some("575.57.08-1.el9"));
+        assert_eq!(changes[0].to.as_deref(), Some("570.124.06-1.el9"));
     }
 
     #[test]
@@ -842,7 +849,7 @@ garbage line \u{0}\u{1}
             split_nevra("libnvidia-ml-3:575.57.08-1.el9.x86_64"),
             Some((
                 "libnvidia-ml".into(),
-                "3:575.57.08-1.el9".into(),
+                "575.57.08-1.el9".into(),
                 Some("x86_64".into())
             ))
         );
@@ -853,6 +860,11 @@ garbage line \u{0}\u{1}
                 "580.95.05-1.el9".into(),
                 None
             ))
+        );
+        assert_eq!(
+            split_nevra("pkg-3:-1.x86_64"),
+            None,
+            "an epoch with no version is garbled"
         );
         assert_eq!(split_nevra("nodashes.x86_64"), None);
         assert_eq!(split_nevra("-1-2.x86_64"), None);
@@ -964,5 +976,38 @@ garbage line \u{0}\u{1}
                 "{name} does not ship the library"
             );
         }
+    }
+
+    /// The incident fixture's current and rotated history, and its dpkg.log, read as the gatherer reads them.
+    #[test]
+    fn incident_fixture_logs_name_the_unattended_library_upgrade() {
+        let history = parse_apt_history(
+            include_str!("../../tests/fixtures/incident/var/log/apt/history.log"),
+            "/var/log/apt/history.log",
+        );
+        let lib: Vec<_> = history
+            .iter()
+            .filter(|c| is_library_package(&c.package))
+            .collect();
+        assert_eq!(lib.len(), 1);
+        assert_eq!(lib[0].package, "libnvidia-compute-580");
+        assert_eq!(lib[0].from.as_deref(), Some("580.65.06-0ubuntu0.24.04.2"));
+        assert_eq!(lib[0].to.as_deref(), Some("580.95.05-0ubuntu0.24.04.1"));
+        assert_eq!(lib[0].at, "2025-10-22 06:25:01");
+        assert_eq!(lib[0].by.describe(), "unattended-upgrades");
+        assert_eq!(
+            history
+                .iter()
+                .filter(|c| is_driver_package(&c.package))
+                .count(),
+            7
+        );
+        let dpkg = parse_dpkg_log(
+            include_str!("../../tests/fixtures/incident/var/log/dpkg.log"),
+            "/var/log/dpkg.log",
+        );
+        assert!(dpkg
+            .iter()
+            .any(|c| c.package == "libnvidia-compute-580" && c.kind == ChangeKind::Upgrade));
     }
 }

@@ -604,4 +604,42 @@ Unattended-Upgrade::Package-Blacklist:: "libnvidia-compute-";
         };
         assert!(unprotected_driver_packages(Some(&config), &packages).is_empty());
     }
+
+    /// The incident host's own files: an empty blacklist and nothing held leaves every driver package exposed.
+    #[test]
+    fn incident_fixture_leaves_every_driver_package_exposed() {
+        let mut config = UnattendedConfig::default();
+        parse_apt_conf(
+            include_str!("../../tests/fixtures/incident/etc/apt/apt.conf.d/20auto-upgrades"),
+            &mut config,
+        );
+        parse_apt_conf(
+            include_str!("../../tests/fixtures/incident/etc/apt/apt.conf.d/50unattended-upgrades"),
+            &mut config,
+        );
+        assert_eq!(config.enabled, Some(true));
+        assert!(
+            config.blacklist.is_empty(),
+            "the commented-out entries are not entries"
+        );
+        let packages = parse_dpkg_status(include_str!(
+            "../../tests/fixtures/incident/var/lib/dpkg/status"
+        ));
+        assert!(
+            packages.iter().all(|p| p.name != "nvidia-driver-570"),
+            "config-files only"
+        );
+        assert_eq!(
+            unprotected_driver_packages(Some(&config), &packages),
+            vec![
+                "libnvidia-compute-580",
+                "libnvidia-gl-580",
+                "nvidia-compute-utils-580",
+                "nvidia-dkms-580",
+                "nvidia-driver-580",
+                "nvidia-kernel-common-580",
+                "nvidia-utils-580",
+            ]
+        );
+    }
 }
