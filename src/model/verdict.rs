@@ -469,7 +469,7 @@ pub fn find_upgrade(
                 .as_ref()
                 == loaded
     };
-    let is_lib = |c: &PackageChange| pending::is_library_package(&c.package);
+    let is_lib = |c: &PackageChange| super::apt_history::is_library_package(&c.package);
     let candidates: Vec<&PackageChange> = facts
         .package_changes
         .iter()
@@ -582,7 +582,7 @@ fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
     if config.enabled != Some(true) {
         return;
     }
-    let exposed = pending::unprotected_driver_packages(Some(config), &facts.driver_packages);
+    let exposed = super::dpkg::unprotected_driver_packages(Some(config), &facts.driver_packages);
     if !exposed.is_empty() {
         d.reasons.push(Reason {
             code: "recurrence-risk",
@@ -687,20 +687,6 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
         });
     }
     steps
-}
-
-/// Stand-ins until the package parsers land (then these calls go to `apt_history` and `dpkg`).
-mod pending {
-    use crate::model::dpkg::{InstalledPackage, UnattendedConfig};
-    pub fn is_library_package(name: &str) -> bool {
-        name.starts_with("libnvidia-compute") || name == "libnvidia-ml1" || name == "libcuda1"
-    }
-    pub fn unprotected_driver_packages(
-        _c: Option<&UnattendedConfig>,
-        _p: &[InstalledPackage],
-    ) -> Vec<String> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]
