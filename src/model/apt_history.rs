@@ -1010,4 +1010,27 @@ garbage line \u{0}\u{1}
             .iter()
             .any(|c| c.package == "libnvidia-compute-580" && c.kind == ChangeKind::Upgrade));
     }
+
+    /// Every prefix of real logs (a log cut off mid-write) parses without a panic, and never yields more changes than
+    /// the whole log.
+    #[test]
+    fn every_truncation_of_the_samples_parses() {
+        let dnf =
+            "2026-02-14T09:30:12+0000 SUBDEBUG Upgrade: libnvidia-ml-3:575.57.08-1.el9.x86_64\n\
+2026-02-14T09:30:13+0000 SUBDEBUG Upgraded: libnvidia-ml-3:570.124.06-1.el9.x86_64\n";
+        let dpkg = "2022-05-19 06:04:42 upgrade libnvidia-compute-510:amd64 510.60.02-0ubuntu1 510.73.05-0ubuntu1\n";
+        type Parser = fn(&str, &str) -> Vec<PackageChange>;
+        let cases: [(&str, Parser); 3] = [
+            (INCIDENT_HISTORY, parse_apt_history),
+            (dpkg, parse_dpkg_log),
+            (dnf, parse_dnf_rpm_log),
+        ];
+        for (text, parse) in cases {
+            let full = parse(text, "f").len();
+            assert!(full > 0);
+            for (cut, _) in text.char_indices() {
+                assert!(parse(&text[..cut], "f").len() <= full, "cut at {cut}");
+            }
+        }
+    }
 }

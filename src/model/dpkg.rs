@@ -642,4 +642,17 @@ Unattended-Upgrade::Package-Blacklist:: "libnvidia-compute-";
             ]
         );
     }
+
+    /// Every prefix of the samples (a file cut off) parses without a panic.
+    #[test]
+    fn every_truncation_of_the_samples_parses() {
+        for (cut, _) in STATUS.char_indices() {
+            assert!(parse_dpkg_status(&STATUS[..cut]).len() <= 4, "cut at {cut}");
+        }
+        for (cut, _) in UNATTENDED_UPGRADES.char_indices() {
+            let mut config = UnattendedConfig::default();
+            parse_apt_conf(&UNATTENDED_UPGRADES[..cut], &mut config);
+            assert!(config.blacklist.len() <= 3, "cut at {cut}");
+        }
+    }
 }
