@@ -17,15 +17,13 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
     );
     let diagnosis = diagnose(&facts);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json::diagnose_json(&facts, &diagnosis))?
-        );
+        render::emitln(&serde_json::to_string_pretty(
+            &render::json::diagnose_json(&facts, &diagnosis),
+        )?);
     } else {
-        print!(
-            "{}",
-            render::report::diagnosis_report(&facts, &diagnosis, ctx.color)
-        );
+        render::emit(&render::report::diagnosis_report(
+            &facts, &diagnosis, ctx.color,
+        ));
     }
     Ok(if diagnosis.verdict == Verdict::Healthy {
         exit::OK

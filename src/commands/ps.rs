@@ -15,12 +15,11 @@ pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
     };
     let holders = scan_holders(&ctx.root, &options).context("scanning processes")?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json::holders_json(&holders))?
-        );
+        render::emitln(&serde_json::to_string_pretty(&render::json::holders_json(
+            &holders,
+        ))?);
     } else {
-        print!("{}", render::report::holders_table(&holders, ctx.color));
+        render::emit(&render::report::holders_table(&holders, ctx.color));
     }
     Ok(exit::OK)
 }
