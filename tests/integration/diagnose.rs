@@ -358,3 +358,41 @@ fn missing_root_and_bad_usage_have_their_exit_codes() {
     let run = nvfix(&fixture("healthy"), &["diagnose", "--no-such-flag"]);
     assert_eq!(run.status, 64);
 }
+
+/// The report of every scenario, as an on-call engineer reads it. Review changes with care: this is the product.
+#[test]
+fn reports_snapshot() {
+    for scenario in [
+        "incident",
+        "healthy",
+        "open-module",
+        "driver-not-loaded",
+        "reboot-needed",
+        "repair-needed",
+        "no-nvidia",
+        "rhel",
+        "debian",
+    ] {
+        let run = nvfix(&fixture(scenario), &["diagnose"]);
+        insta::assert_snapshot!(format!("report-{scenario}"), run.stdout);
+    }
+}
+
+#[test]
+fn incident_json_snapshot() {
+    let v = nvfix(&fixture("incident"), &["diagnose", "--json"]).json();
+    insta::assert_json_snapshot!("incident-json", v);
+}
+
+/// README shows the real incident report; it must not drift from what nvfix prints.
+#[test]
+fn readme_shows_the_real_incident_report() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let run = nvfix(&fixture("incident"), &["diagnose"]);
+    assert!(
+        readme.contains(&run.stdout),
+        "README's incident report differs from nvfix's output; paste the output of\n  nvfix --root tests/fixtures/incident diagnose\ninto README.md"
+    );
+}
