@@ -13,7 +13,9 @@ pub mod kernel_log;
 pub mod library;
 pub mod modinfo;
 pub mod modules;
+pub mod plan;
 pub mod verdict;
+pub mod verify;
 pub mod version;
 
 pub use evidence::{Evidence, ParseError};

@@ -1,0 +1,953 @@
+//! The reload plan as data: from facts and a diagnosis to ordered steps (each with why it is there), or a refusal.
+//!
+//! Pure: no I/O. The executor (`host::reload`) runs a plan step by step and journals it; `--dry-run` prints it.
+//! The module order comes from the live holder graph (`used_by` / sysfs `holders/`), never from a fixed list.
+
+use super::facts::HostFacts;
+use super::holders::{GpuHolder, KnownService};
+use super::modules::{LoadedModule, ModuleState};
+use super::verdict::{Action, Diagnosis};
+use crate::exit;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the admin allowed on the command line (or policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// SIGKILL what is still running after the grace period.
+    pub kill: bool,
+    /// Stop the display manager (the local console goes dark).
+    pub allow_display_stop: bool,
+    /// Seconds a process gets to exit after SIGTERM.
+    pub grace_secs: u64,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            kill: false,
+            allow_display_stop: false,
+            grace_secs: 10,
+        }
+    }
+}
+
+/// Why no plan can run, with the exit status that classifies it (`crate::exit`) and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub code: i32,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// A process the plan signals. The start time (seconds after boot) makes sure a recycled pid is never hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessTarget {
+    pub pid: i32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub start_time: Option<u64>,
+    pub user: String,
+    pub command: String,
+    /// `runtime:id` of the container it runs in, when it runs in one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<String>,
+    /// The device nodes it holds open.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+impl ProcessTarget {
+    pub fn from_holder(h: &GpuHolder) -> Self {
+        ProcessTarget {
+            pid: h.pid,
+            start_time: h.started_secs_after_boot,
+            user: h.user.clone(),
+            command: h.command.clone(),
+            container: h
+                .container
+                .as_ref()
+                .map(|c| format!("{}:{}", c.runtime, short_id(&c.id))),
+            devices: h.devices.clone(),
+        }
+    }
+    /// One line for prompts and plans: `pid 4242 (alice) python3 train.py [docker:abc123]`.
+    pub fn describe(&self) -> String {
+        let container = self
+            .container
+            .as_ref()
+            .map(|c| format!(" [container {c}]"))
+            .unwrap_or_default();
+        format!(
+            "pid {} ({}) {}{container}",
+            self.pid,
+            self.user,
+            shorten(&self.command, 60)
+        )
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
+}
+
+/// One thing the executor does. Every kind that changes the host has an inverse ([`StepKind::inverse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepKind {
+    /// `systemctl stop <unit>` (so it does not respawn); the processes are what it ran on the GPU.
+    StopService {
+        unit: String,
+        label: String,
+        #[serde(default)]
+        processes: Vec<ProcessTarget>,
+    },
+    /// `systemctl start <unit>`.
+    StartService { unit: String, label: String },
+    /// `echo quit | nvidia-cuda-mps-control`: the MPS daemon stops its servers itself.
+    QuitMps {
+        #[serde(default)]
+        processes: Vec<ProcessTarget>,
+    },
+    /// SIGTERM through a pidfd, then wait the grace period.
+    TerminateProcess { process: ProcessTarget },
+    /// SIGKILL through a pidfd when it is still running (only with `--kill`).
+    KillProcess { process: ProcessTarget },
+    /// Re-read holders and refcounts right before unloading; abort when anything still holds the modules.
+    Rescan,
+    /// `modprobe -r <module>` (one module per call, never forced).
+    Unload { module: String },
+    /// `modprobe <module>` (one module per call: a second name would be a module parameter).
+    Load { module: String },
+    /// `nvidia-modprobe -u -c=0`: recreate /dev/nvidia-uvm* and /dev/nvidia0 when nvidia-modprobe is installed.
+    CreateDeviceNodes,
+    /// NVML initialises and every version agrees; no new API mismatch in the kernel log.
+    Verify,
+}
+
+impl StepKind {
+    /// The step that undoes this one, when there is one (a terminated process cannot be brought back).
+    pub fn inverse(&self) -> Option<StepKind> {
+        match self {
+            StepKind::StopService { unit, label, .. } => Some(StepKind::StartService {
+                unit: unit.clone(),
+                label: label.clone(),
+            }),
+            StepKind::StartService { unit, label } => Some(StepKind::StopService {
+                unit: unit.clone(),
+                label: label.clone(),
+                processes: Vec::new(),
+            }),
+            StepKind::Unload { module } => Some(StepKind::Load {
+                module: module.clone(),
+            }),
+            StepKind::Load { module } => Some(StepKind::Unload {
+                module: module.clone(),
+            }),
+            _ => None,
+        }
+    }
+    /// Short name used by the journal, logs and the `NVFIX_TEST_PAUSE_AFTER_STEP` test hook.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::StopService { .. } => "stop-service",
+            StepKind::StartService { .. } => "start-service",
+            StepKind::QuitMps { .. } => "quit-mps",
+            StepKind::TerminateProcess { .. } => "terminate",
+            StepKind::KillProcess { .. } => "kill",
+            StepKind::Rescan => "rescan",
+            StepKind::Unload { .. } => "unload",
+            StepKind::Load { .. } => "load",
+            StepKind::CreateDeviceNodes => "device-nodes",
+            StepKind::Verify => "verify",
+        }
+    }
+    /// The confirmation group a step belongs to (one question per group on a TTY).
+    pub fn group(&self) -> StepGroup {
+        match self {
+            StepKind::StopService { .. } | StepKind::QuitMps { .. } => StepGroup::Services,
+            StepKind::TerminateProcess { .. } | StepKind::KillProcess { .. } => {
+                StepGroup::Processes
+            }
+            StepKind::Rescan | StepKind::Unload { .. } => StepGroup::Unload,
+            _ => StepGroup::Restore,
+        }
+    }
+    /// One line saying what the step does, for plans and progress.
+    pub fn describe(&self) -> String {
+        match self {
+            StepKind::StopService { unit, label, .. } => format!("stop {unit} ({label})"),
+            StepKind::StartService { unit, label } => format!("start {unit} ({label})"),
+            StepKind::QuitMps { .. } => {
+                "stop the CUDA MPS daemon (echo quit | nvidia-cuda-mps-control)".into()
+            }
+            StepKind::TerminateProcess { process } => format!("terminate {}", process.describe()),
+            StepKind::KillProcess { process } => {
+                format!("kill {} if still running", process.describe())
+            }
+            StepKind::Rescan => "re-check holders and refcounts".into(),
+            StepKind::Unload { module } => format!("unload {module} (modprobe -r {module})"),
+            StepKind::Load { module } => format!("load {module} (modprobe {module})"),
+            StepKind::CreateDeviceNodes => {
+                "recreate device nodes (nvidia-modprobe -u -c=0, when installed)".into()
+            }
+            StepKind::Verify => "verify: NVML, versions, kernel log".into(),
+        }
+    }
+}
+
+/// Destructive groups the admin confirms one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepGroup {
+    Services,
+    Processes,
+    Unload,
+    Restore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1-based position in the plan.
+    pub id: usize,
+    #[serde(flatten)]
+    pub kind: StepKind,
+    pub why: String,
+}
+
+/// Something found at plan time that makes the reload impossible or unsafe; the plan does not run while any exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// Stable identifier: `unexplained-references`, `module-going`, `no-module-unload`, `display-in-use`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub module: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hint: Option<String>,
+}
+
+/// What the verification compares against: the state when the plan was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyBaseline {
+    /// GPUs seen before (NVML's count, else `/proc/driver/nvidia/gpus/*`), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_count: Option<u32>,
+    /// Kernel log size and counts at plan time: only lines after it count as new.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel_log_lines: Option<usize>,
+    #[serde(default)]
+    pub api_mismatches: usize,
+    #[serde(default)]
+    pub init_failures: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadPlan {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel: Option<String>,
+    /// The loaded driver version now, and the one the modules on disk bring in.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to_version: Option<String>,
+    /// Modules loaded before, in load order: exactly these come back.
+    pub modules_before: Vec<String>,
+    /// Holders first: every module comes off after all modules that use it.
+    pub unload_order: Vec<String>,
+    pub load_order: Vec<String>,
+    /// systemd units stopped, in stop order (started again in reverse).
+    pub services: Vec<String>,
+    /// Processes signalled.
+    pub processes: Vec<ProcessTarget>,
+    /// Processes that only map the driver's libraries (no device open): they do not pin the modules and are left
+    /// alone, but they keep running the old user-space driver until restarted.
+    pub library_users: Vec<ProcessTarget>,
+    pub grace_secs: u64,
+    pub kill: bool,
+    pub blockers: Vec<Blocker>,
+    pub notes: Vec<String>,
+    pub baseline: VerifyBaseline,
+    pub steps: Vec<Step>,
+}
+
+impl ReloadPlan {
+    /// The refusal the blockers add up to (exit 69 with a pointer to `nvfix reboot`), if any.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.blockers.is_empty() {
+            return None;
+        }
+        let reason = self
+            .blockers
+            .iter()
+            .map(|b| b.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let hint = self
+            .blockers
+            .iter()
+            .find_map(|b| b.hint.clone())
+            .or_else(|| Some("sudo nvfix reboot".into()));
+        Some(Refusal {
+            code: exit::UNAVAILABLE,
+            reason: format!("the reload cannot run: {reason}"),
+            hint,
+        })
+    }
+}
+
+/// The order NVIDIA's stack is built in; unknown modules load after these (and after what they depend on).
+const LOAD_PRIORITY: &[&str] = &[
+    "nvidia",
+    "nvidia_uvm",
+    "nvidia_modeset",
+    "nvidia_drm",
+    "nvidia_peermem",
+];
+
+/// Modules that take more than one reference on each module they use (vGPU's VFIO module holds 2 on nvidia).
+fn references_taken_by(holder: &str) -> i64 {
+    if holder == "nvidia_vgpu_vfio" {
+        2
+    } else {
+        1
+    }
+}
+
+fn priority(name: &str) -> usize {
+    LOAD_PRIORITY
+        .iter()
+        .position(|p| *p == name)
+        .unwrap_or(LOAD_PRIORITY.len())
+}
+
+/// The module whose device node this is: the reference an open file takes is on that module.
+pub fn module_of_device(path: &str) -> &'static str {
+    let p = path.trim_end_matches(" (deleted)");
+    if p.starts_with("/dev/nvidia-uvm") {
+        "nvidia_uvm"
+    } else if p == "/dev/nvidia-modeset" {
+        "nvidia_modeset"
+    } else if p.starts_with("/dev/dri/") {
+        "nvidia_drm"
+    } else {
+        "nvidia"
+    }
+}
+
+/// The module graph: every loaded module in the set and the modules that use it.
+fn graph(modules: &[LoadedModule]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for m in modules {
+        let entry = g.entry(m.name.clone()).or_default();
+        for u in &m.used_by {
+            entry.insert(u.clone());
+        }
+        for u in &m.used_by {
+            g.entry(u.clone()).or_default();
+        }
+    }
+    g
+}
+
+/// Unload order from the live holder graph: a module comes off only after every module that uses it. Ties go
+/// top of the stack first (nvidia_drm before nvidia_modeset, …), unknown holders (gdrdrv) before NVIDIA's own.
+/// A cycle (impossible on a real kernel, possible in garbled input) is broken by name and reported.
+pub fn unload_order(modules: &[LoadedModule]) -> (Vec<String>, Option<String>) {
+    let g = graph(modules);
+    // Kahn's algorithm over "holder before held": pending = number of holders not yet removed.
+    let mut pending: BTreeMap<&str, usize> = g.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+    let mut order = Vec::new();
+    let mut cycle = None;
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .max_by_key(|k| (priority(k), std::cmp::Reverse(*k)));
+        let next = match ready {
+            Some(k) => k,
+            None => {
+                let k = *pending.keys().next().unwrap_or(&"");
+                cycle = Some(format!("module holders form a cycle at {k}"));
+                k
+            }
+        };
+        pending.remove(next);
+        order.push(next.to_string());
+        // `next` is gone: it no longer holds what it used.
+        for (held, users) in &g {
+            if users.contains(next) {
+                if let Some(n) = pending.get_mut(held.as_str()) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+    }
+    (order, cycle)
+}
+
+/// Load order: a module after every module it uses; ties in NVIDIA's order (nvidia, nvidia_uvm, nvidia_modeset,
+/// nvidia_drm), others after that, by name.
+pub fn load_order(modules: &[LoadedModule]) -> Vec<String> {
+    let (mut order, _) = unload_order(modules);
+    order.reverse();
+    // Reversing the unload order respects dependencies; a stable re-sort by priority only where no dependency
+    // between two neighbours forbids it keeps nvidia_uvm right after nvidia (the order NVIDIA's init scripts use).
+    let g = graph(modules);
+    let uses = |a: &str, b: &str| g.get(b).is_some_and(|users| users.contains(a));
+    let mut sorted: Vec<String> = Vec::new();
+    let mut remaining = order;
+    while !remaining.is_empty() {
+        // Pick the highest-priority module whose dependencies are all placed.
+        let idx = remaining
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| remaining.iter().all(|other| other == *m || !uses(m, other)))
+            .min_by_key(|(i, m)| (priority(m), *i))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        sorted.push(remaining.remove(idx));
+    }
+    sorted
+}
+
+/// Service stop order: monitoring first (it polls and would reopen the device), the daemons the driver needs last.
+fn service_rank(s: KnownService) -> usize {
+    match s {
+        KnownService::DcgmExporter => 0,
+        KnownService::Dcgm => 1,
+        KnownService::DisplayManager | KnownService::DisplayServer => 2,
+        KnownService::MpsControl | KnownService::MpsServer => 3,
+        KnownService::FabricManager => 5,
+        KnownService::Persistenced => 6,
+    }
+}
+
+/// Makes the plan, or says why there is none. Not-root (77) and the lock (75) are the command's and executor's.
+pub fn make_plan(
+    facts: &HostFacts,
+    diagnosis: &Diagnosis,
+    opts: &PlanOptions,
+) -> Result<ReloadPlan, Refusal> {
+    let container_refusal = || {
+        Refusal {
+            code: exit::NO_PERMISSION,
+            reason: "the driver is run by a container (/run/nvidia/driver: NVIDIA GPU Operator); nvfix does not touch \
+                     modules the operator owns"
+                .into(),
+            hint: Some(
+                "let the operator restart its driver pod (kubectl delete pod -n gpu-operator -l app=nvidia-driver-daemonset \
+                 --field-selector spec.nodeName=<node>)"
+                    .into(),
+            ),
+    }
+    };
+    if facts.driver_container {
+        return Err(container_refusal());
+    }
+    let repair_hint = || diagnosis.next_steps.first().map(|s| s.command.clone());
+    match diagnosis.action {
+        Action::None => {
+            return Err(Refusal {
+                code: exit::OK,
+                reason: "nothing to do: the loaded driver matches its libraries".into(),
+                hint: None,
+            })
+        }
+        Action::Reboot => {
+            return Err(Refusal {
+                code: exit::UNAVAILABLE,
+                reason: format!(
+                    "reloading cannot help: the module installed for the running kernel does not match the library; only \
+                     kernel {} has a matching module",
+                    diagnosis.matching_kernels.join(", ")
+                ),
+                hint: Some(repair_hint().unwrap_or_else(|| "sudo nvfix reboot".into())),
+            })
+        }
+        Action::Repair => {
+            return Err(Refusal {
+                code: exit::UNAVAILABLE,
+                reason: "reloading cannot help: no installed module matches the library (a reboot would not help either)"
+                    .into(),
+                hint: repair_hint(),
+            })
+        }
+        Action::External => return Err(container_refusal()),
+        Action::Reload => {}
+    }
+
+    let mut plan = ReloadPlan {
+        kernel: facts.kernel_release.clone(),
+        from_version: facts.loaded_version().map(|v| v.to_string()),
+        to_version: diagnosis
+            .installed_module
+            .as_ref()
+            .and_then(|m| m.version.as_ref())
+            .map(|v| v.to_string()),
+        modules_before: Vec::new(),
+        unload_order: Vec::new(),
+        load_order: Vec::new(),
+        services: Vec::new(),
+        processes: Vec::new(),
+        library_users: Vec::new(),
+        grace_secs: opts.grace_secs,
+        kill: opts.kill,
+        blockers: Vec::new(),
+        notes: Vec::new(),
+        baseline: baseline(facts),
+        steps: Vec::new(),
+    };
+    let mut steps: Vec<(StepKind, String)> = Vec::new();
+
+    // Modules: the live graph, holders included (gather keeps every module that uses an NVIDIA one).
+    let modules = &facts.loaded_modules;
+    let (unload, cycle) = unload_order(modules);
+    if let Some(c) = cycle {
+        plan.notes.push(c);
+    }
+    plan.unload_order = unload;
+    plan.load_order = if modules.is_empty() {
+        // Nothing loaded (driver-not-loaded): load the base and UVM; modeset/drm load on demand or at boot.
+        plan.notes.push(
+            "no NVIDIA module is loaded: loading nvidia and nvidia_uvm (nvidia_modeset and nvidia_drm load on demand)"
+                .into(),
+        );
+        vec!["nvidia".into(), "nvidia_uvm".into()]
+    } else {
+        load_order(modules)
+    };
+    plan.modules_before = load_order(modules);
+
+    // Holders: services by unit, MPS through its control program, other processes by signal.
+    let mut services: BTreeMap<&'static str, (KnownService, Vec<ProcessTarget>)> = BTreeMap::new();
+    let mut mps: Vec<ProcessTarget> = Vec::new();
+    let mut display: Vec<ProcessTarget> = Vec::new();
+    for h in &facts.holders {
+        let target = ProcessTarget::from_holder(h);
+        if h.devices.is_empty() {
+            plan.library_users.push(target);
+            continue;
+        }
+        match (h.service, h.container.is_some()) {
+            (Some(KnownService::MpsControl | KnownService::MpsServer), _) => mps.push(target),
+            (Some(s @ (KnownService::DisplayManager | KnownService::DisplayServer)), false) => {
+                display.push(target.clone());
+                if let Some(unit) = s.unit() {
+                    services
+                        .entry(unit)
+                        .or_insert((s, Vec::new()))
+                        .1
+                        .push(target);
+                }
+            }
+            (Some(s), false) if s.unit().is_some() => {
+                let unit = s.unit().unwrap_or_default();
+                services
+                    .entry(unit)
+                    .or_insert((s, Vec::new()))
+                    .1
+                    .push(target);
+            }
+            // A service in a container is restarted by its runtime's policy, not by systemd: signal it.
+            _ => plan.processes.push(target),
+        }
+    }
+    if !display.is_empty() && !opts.allow_display_stop {
+        plan.blockers.push(Blocker {
+            code: "display-in-use".into(),
+            module: None,
+            message: format!(
+                "a display server uses the GPU ({}): stopping display-manager.service turns the local console and \
+                 every graphical session dark",
+                display
+                    .iter()
+                    .map(|p| p.describe())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hint: Some("sudo nvfix reload --allow-display-stop (from an SSH session)".into()),
+        });
+    }
+    let mut ordered: Vec<(&'static str, KnownService, Vec<ProcessTarget>)> =
+        services.into_iter().map(|(u, (s, p))| (u, s, p)).collect();
+    ordered.sort_by_key(|(u, s, _)| (service_rank(*s), *u));
+    let (early, late): (Vec<_>, Vec<_>) = ordered
+        .into_iter()
+        .partition(|(_, s, _)| service_rank(*s) < 3);
+    for (unit, s, procs) in early.iter() {
+        plan.services.push(unit.to_string());
+        steps.push((
+            StepKind::StopService {
+                unit: unit.to_string(),
+                label: s.label().into(),
+                processes: procs.clone(),
+            },
+            format!(
+                "{} holds the GPU; stopped through systemd so it does not respawn, started again afterwards",
+                s.label()
+            ),
+        ));
+    }
+    if !mps.is_empty() {
+        steps.push((
+            StepKind::QuitMps {
+                processes: mps.clone(),
+            },
+            "CUDA MPS holds the GPU; it is stopped with its control program, not by a signal (start it again by hand)"
+                .into(),
+        ));
+        plan.notes.push(
+            "the CUDA MPS daemon is not restarted by nvfix: start it again the way it was started"
+                .into(),
+        );
+    }
+    for p in &plan.processes {
+        steps.push((
+            StepKind::TerminateProcess { process: p.clone() },
+            format!(
+                "holds {}; SIGTERM, then up to {}s to exit",
+                p.devices.join(", "),
+                opts.grace_secs
+            ),
+        ));
+    }
+    if opts.kill {
+        for p in &plan.processes {
+            steps.push((
+                StepKind::KillProcess { process: p.clone() },
+                "--kill: SIGKILL if it ignored SIGTERM".into(),
+            ));
+        }
+    }
+    for (unit, s, procs) in late.iter() {
+        plan.services.push(unit.to_string());
+        steps.push((
+            StepKind::StopService {
+                unit: unit.to_string(),
+                label: s.label().into(),
+                processes: procs.clone(),
+            },
+            format!(
+                "{} keeps the driver open; stopped last, started again first",
+                s.label()
+            ),
+        ));
+    }
+
+    blockers_from_modules(facts, &mut plan);
+
+    if !plan.unload_order.is_empty() {
+        steps.push((
+            StepKind::Rescan,
+            "whatever reopened the device meanwhile (respawned services, pollers, udev) is shown, not ignored".into(),
+        ));
+    }
+    for m in &plan.unload_order {
+        let users: Vec<String> = facts
+            .loaded_module(m)
+            .map(|lm| lm.used_by.clone())
+            .unwrap_or_default();
+        let held: Vec<&str> = modules
+            .iter()
+            .filter(|x| x.used_by.contains(m))
+            .map(|x| x.name.as_str())
+            .collect();
+        let why = match (users.is_empty(), held.is_empty()) {
+            (_, true) => "nothing else depends on it".to_string(),
+            (true, false) => format!("holds {}; unloaded before it", held.join(", ")),
+            (false, false) => format!(
+                "holds {}; unloaded after its holders ({})",
+                held.join(", "),
+                users.join(", ")
+            ),
+        };
+        steps.push((StepKind::Unload { module: m.clone() }, why));
+    }
+    for m in &plan.load_order {
+        let why = if m == "nvidia" {
+            format!(
+                "the module on disk{} (host's modprobe configuration applies)",
+                plan.to_version
+                    .as_ref()
+                    .map(|v| format!(" is {v}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            "was loaded before; loaded again after what it depends on".to_string()
+        };
+        steps.push((StepKind::Load { module: m.clone() }, why));
+    }
+    steps.push((
+        StepKind::CreateDeviceNodes,
+        "/dev/nvidia-uvm* may be missing until nvidia-modprobe creates them".into(),
+    ));
+    for unit in plan.services.iter().rev() {
+        let label = steps
+            .iter()
+            .find_map(|(k, _)| match k {
+                StepKind::StopService { unit: u, label, .. } if u == unit => Some(label.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        steps.push((
+            StepKind::StartService {
+                unit: unit.clone(),
+                label,
+            },
+            "was running before; started again in reverse order".into(),
+        ));
+    }
+    steps.push((
+        StepKind::Verify,
+        "NVML must initialise with driver == module == library version, and no new API mismatch may be logged".into(),
+    ));
+    if !plan.library_users.is_empty() {
+        plan.notes.push(format!(
+            "{} process(es) map the driver's libraries without a device open; they are left running and keep the old \
+             user-space driver until restarted",
+            plan.library_users.len()
+        ));
+    }
+    plan.steps = steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, why))| Step {
+            id: i + 1,
+            kind,
+            why,
+        })
+        .collect();
+    Ok(plan)
+}
+
+fn baseline(facts: &HostFacts) -> VerifyBaseline {
+    let device_count = match &facts.nvml {
+        Some(super::facts::NvmlProbe::Ok { device_count, .. }) => Some(*device_count),
+        _ => None,
+    };
+    VerifyBaseline {
+        device_count,
+        kernel_log_lines: facts.kernel_log.as_ref().map(|l| l.lines),
+        api_mismatches: facts
+            .kernel_log
+            .as_ref()
+            .map_or(0, |l| l.api_mismatches.len()),
+        init_failures: facts
+            .kernel_log
+            .as_ref()
+            .map_or(0, |l| l.init_failures.len()),
+    }
+}
+
+/// References no holder module and no process explains, module stuck in `going`, a kernel that cannot unload.
+fn blockers_from_modules(facts: &HostFacts, plan: &mut ReloadPlan) {
+    for m in &facts.loaded_modules {
+        if m.state == ModuleState::Going {
+            plan.blockers.push(Blocker {
+                code: "module-going".into(),
+                module: Some(m.name.clone()),
+                message: format!(
+                    "{} is stuck unloading (state going): only a reboot clears it",
+                    m.name
+                ),
+                hint: Some("sudo nvfix reboot".into()),
+            });
+            continue;
+        }
+        if m.refcount < 0 {
+            plan.blockers.push(Blocker {
+                code: "no-module-unload".into(),
+                module: Some(m.name.clone()),
+                message: format!(
+                    "the kernel shows no reference count for {} (built without module unloading)",
+                    m.name
+                ),
+                hint: Some("sudo nvfix reboot".into()),
+            });
+            continue;
+        }
+        // An open file takes references on its module; how many is not knowable from outside, so any process
+        // holding one of the module's devices explains its references (they go when the process is stopped).
+        let held_by_process = facts
+            .holders
+            .iter()
+            .any(|h| h.devices.iter().any(|d| module_of_device(d) == m.name));
+        if held_by_process {
+            continue;
+        }
+        let by_modules: i64 = m.used_by.iter().map(|u| references_taken_by(u)).sum();
+        let unexplained = m.refcount - by_modules;
+        if unexplained <= 0 {
+            continue;
+        }
+        let pinned = m.name == "nvidia_drm" && facts.drm_modeset == Some(true);
+        let message = if pinned {
+            format!(
+                "nvidia_drm is pinned by {unexplained} reference(s) that no process or module explains: with modeset=1{} \
+                 the framebuffer console (fbcon) or a compositor holds it, and it cannot be unloaded safely",
+                if facts.drm_fbdev == Some(true) {
+                    " and fbdev=1"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                "{} is blocked by {unexplained} unexplained reference(s) (refcount {}, {} from holder modules, no process \
+                 holds its devices): something took a reference no holder list shows (symbol_get, e.g. EFA)",
+                m.name, m.refcount, by_modules
+            )
+        };
+        plan.blockers.push(Blocker {
+            code: "unexplained-references".into(),
+            module: Some(m.name.clone()),
+            message,
+            hint: Some("sudo nvfix reboot".into()),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(name: &str, refcount: i64, used_by: &[&str]) -> LoadedModule {
+        LoadedModule {
+            name: name.into(),
+            size: 1,
+            refcount,
+            used_by: used_by.iter().map(|s| s.to_string()).collect(),
+            state: ModuleState::Live,
+            taint: None,
+            version: None,
+        }
+    }
+
+    fn stack() -> Vec<LoadedModule> {
+        vec![
+            module("gdrdrv", 0, &[]),
+            module(
+                "nvidia",
+                4,
+                &["nvidia_modeset", "nvidia_uvm", "nvidia_peermem", "gdrdrv"],
+            ),
+            module("nvidia_drm", 0, &[]),
+            module("nvidia_modeset", 1, &["nvidia_drm"]),
+            module("nvidia_peermem", 0, &[]),
+            module("nvidia_uvm", 0, &[]),
+        ]
+    }
+
+    #[test]
+    fn unload_order_puts_every_holder_first() {
+        let (order, cycle) = unload_order(&stack());
+        assert_eq!(cycle, None);
+        assert_eq!(
+            order,
+            vec![
+                "gdrdrv",
+                "nvidia_peermem",
+                "nvidia_drm",
+                "nvidia_modeset",
+                "nvidia_uvm",
+                "nvidia"
+            ]
+        );
+        for m in stack() {
+            let pos = order.iter().position(|x| *x == m.name).unwrap();
+            for u in &m.used_by {
+                assert!(
+                    order.iter().position(|x| x == u).unwrap() < pos,
+                    "{u} before {}",
+                    m.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn load_order_is_nvidia_first_drm_after_modeset_holders_last() {
+        assert_eq!(
+            load_order(&stack()),
+            vec![
+                "nvidia",
+                "nvidia_uvm",
+                "nvidia_modeset",
+                "nvidia_drm",
+                "nvidia_peermem",
+                "gdrdrv"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_holder_named_only_in_used_by_is_unloaded_too() {
+        let (order, _) = unload_order(&[module("nvidia", 1, &["nvidia_fs"])]);
+        assert_eq!(order, vec!["nvidia_fs", "nvidia"]);
+    }
+
+    #[test]
+    fn a_cycle_in_garbled_input_is_broken_and_reported() {
+        let (order, cycle) = unload_order(&[module("a", 1, &["b"]), module("b", 1, &["a"])]);
+        assert_eq!(order.len(), 2);
+        assert!(cycle.is_some());
+    }
+
+    #[test]
+    fn inverse_pairs() {
+        let u = StepKind::Unload {
+            module: "nvidia".into(),
+        };
+        assert_eq!(
+            u.inverse(),
+            Some(StepKind::Load {
+                module: "nvidia".into()
+            })
+        );
+        assert_eq!(u.inverse().unwrap().inverse(), Some(u));
+        let s = StepKind::StopService {
+            unit: "a.service".into(),
+            label: "a".into(),
+            processes: vec![],
+        };
+        assert!(
+            matches!(s.inverse(), Some(StepKind::StartService { unit, .. }) if unit == "a.service")
+        );
+        assert_eq!(StepKind::Rescan.inverse(), None);
+    }
+
+    #[test]
+    fn devices_map_to_their_modules() {
+        assert_eq!(module_of_device("/dev/nvidia-uvm-tools"), "nvidia_uvm");
+        assert_eq!(module_of_device("/dev/nvidia-modeset"), "nvidia_modeset");
+        assert_eq!(module_of_device("/dev/dri/renderD128"), "nvidia_drm");
+        assert_eq!(module_of_device("/dev/nvidia0 (deleted)"), "nvidia");
+        assert_eq!(module_of_device("/dev/nvidiactl"), "nvidia");
+    }
+
+    #[test]
+    fn steps_serialize_flat_with_their_kind() {
+        let s = Step {
+            id: 3,
+            kind: StepKind::Unload {
+                module: "nvidia".into(),
+            },
+            why: "w".into(),
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["kind"], "unload");
+        assert_eq!(v["module"], "nvidia");
+        let back: Step = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
+}
