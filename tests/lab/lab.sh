@@ -34,8 +34,15 @@ die() {
 
 # ---------------------------------------------------------------------------------------------------------- prepare
 
+# Root for apt: ourselves, or password-less sudo (CI runners).
+SUDO=
 need_root_for() {
-	[ "$(id -u)" = 0 ] || die "$1 needs root (run prepare as root once, or install it yourself)"
+	[ "$(id -u)" = 0 ] && return 0
+	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		SUDO=sudo
+		return 0
+	fi
+	die "$1 needs root (run prepare as root once, or install it yourself)"
 }
 
 apt_updated=
@@ -43,7 +50,7 @@ apt_update_once() {
 	[ -n "$apt_updated" ] && return 0
 	need_root_for "apt-get update"
 	log "apt-get update"
-	apt-get update -qq >"$BUILD/apt-update.log" 2>&1 || die "apt-get update failed (no network?): see $BUILD/apt-update.log"
+	$SUDO apt-get update -qq >"$BUILD/apt-update.log" 2>&1 || die "apt-get update failed (no network?): see $BUILD/apt-update.log"
 	apt_updated=1
 }
 
@@ -57,10 +64,10 @@ apt_install_missing() {
 	need_root_for "installing$missing"
 	log "apt-get install$missing"
 	# shellcheck disable=SC2086
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1; then
+	if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1; then
 		apt_update_once
 		# shellcheck disable=SC2086
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1 ||
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1 ||
 			die "apt-get install$missing failed: see $BUILD/apt-install.log"
 	fi
 }
@@ -139,11 +146,12 @@ prepare_real_nvml() {
 	[ -x "$dest/root/usr/lib/nvidia/current/nvidia-smi" ] && return 0
 	src=/etc/apt/sources.list.d/nvfix-lab-non-free.sources
 	if [ ! -f "$src" ]; then
-		[ "$(id -u)" = 0 ] || {
-			log "not root: skipping the real NVML download"
+		(need_root_for "adding $src") || {
+			log "no root: skipping the real NVML download (the real-nvml scenarios will fail)"
 			return 0
 		}
-		cat >"$src" <<-'EOF'
+		need_root_for "adding $src"
+		$SUDO tee "$src" >/dev/null <<-'EOF'
 			# Added by nvfix tests/lab/lab.sh: Debian's non-free NVIDIA packages for the lab's real-NVML scenario.
 			Types: deb
 			URIs: http://deb.debian.org/debian
