@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod gather;
+pub mod hold;
 pub mod kmsg;
 pub mod modfiles;
 pub mod nvml;
