@@ -51,6 +51,16 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)
     Ps(PsArgs),
+    /// Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)
+    Hold(HoldArgs),
+    /// Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders
+    Metrics(MetricsArgs),
+    /// Print or write shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Write the man pages (nvfix.1 and one per subcommand) into a folder
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,4 +78,48 @@ pub struct PsArgs {
     /// Print the holders as a JSON array
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    /// Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in
+    #[arg(long, conflicts_with = "status")]
+    pub undo: bool,
+    /// Show what is held and whether an automatic upgrade could still replace the driver (exit 1 when it could)
+    #[arg(long)]
+    pub status: bool,
+    /// Show the commands and files without running or writing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Where to write the textfile (atomically); `-` prints to stdout [default: under --root,
+    /// /var/lib/prometheus/node-exporter/nvfix.prom]
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+    /// Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)
+    #[arg(long)]
+    pub no_holders: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell; without it, --dir is required and every shell's file is written
+    #[arg(value_enum, required_unless_present = "dir")]
+    pub shell: Option<clap_complete::Shell>,
+    /// Write the file(s) into this folder under their standard names instead of printing
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The folder to write nvfix.1 and nvfix-<command>.1 into
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }

@@ -1,6 +1,10 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
+pub mod completions;
 pub mod diagnose;
+pub mod hold;
+pub mod man;
+pub mod metrics;
 pub mod ps;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
@@ -55,5 +59,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Diagnose(args) => diagnose::run(&ctx, args),
         Command::Ps(args) => ps::run(&ctx, args),
+        Command::Hold(args) => hold::run(&ctx, args),
+        Command::Metrics(args) => metrics::run(&ctx, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

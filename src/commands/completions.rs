@@ -1,0 +1,75 @@
+//! `nvfix completions`: shell completion scripts generated from the clap definitions (committed under completions/).
+
+use crate::cli::{Cli, CompletionsArgs};
+use crate::exit;
+use anyhow::Context as _;
+use clap::CommandFactory;
+use clap_complete::{Generator, Shell};
+use std::path::{Path, PathBuf};
+
+/// Every shell nvfix ships completions for, in the order they are written.
+pub const SHELLS: [Shell; 5] = [
+    Shell::Bash,
+    Shell::Zsh,
+    Shell::Fish,
+    Shell::Elvish,
+    Shell::PowerShell,
+];
+
+/// The clap command as documentation sees it: environment values hidden, so a generated file never depends on the
+/// generating shell's `NVFIX_ROOT` (clap reads `env` values when the command is built).
+pub fn documented_command() -> clap::Command {
+    fn hide_env_values(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide_env_values)
+    }
+    hide_env_values(Cli::command())
+}
+
+/// The completion script for one shell.
+pub fn completion_script(shell: Shell) -> Vec<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut documented_command(), "nvfix", &mut buf);
+    buf
+}
+
+/// The standard file name clap_complete gives `shell`'s script (`nvfix.bash`, `_nvfix`, `nvfix.fish`, …).
+pub fn file_name(shell: Shell) -> String {
+    shell.file_name("nvfix")
+}
+
+/// Writes every shell's script into `dir` (created if missing); returns the paths written.
+pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for shell in SHELLS {
+        let path = dir.join(file_name(shell));
+        std::fs::write(&path, completion_script(shell))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+pub fn run(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    match (&args.shell, &args.dir) {
+        (Some(shell), None) => {
+            use std::io::Write;
+            std::io::stdout().write_all(&completion_script(*shell))?;
+        }
+        (Some(shell), Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join(file_name(*shell));
+            std::fs::write(&path, completion_script(*shell))
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("{}", path.display());
+        }
+        (None, Some(dir)) => {
+            for path in write_all(dir).with_context(|| format!("writing into {}", dir.display()))? {
+                println!("{}", path.display());
+            }
+        }
+        // clap requires SHELL unless --dir is given.
+        (None, None) => return Ok(exit::USAGE),
+    }
+    Ok(exit::OK)
+}
