@@ -51,6 +51,10 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)
     Ps(PsArgs),
+    /// Swap the NVIDIA kernel modules without a reboot: stop the GPU's holders, unload, load, verify (journaled)
+    Reload(ReloadArgs),
+    /// Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch
+    Verify(VerifyArgs),
     /// Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)
     Hold(HoldArgs),
     /// Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders
@@ -122,4 +126,36 @@ pub struct ManArgs {
     /// The folder to write nvfix.1 and nvfix-<command>.1 into
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// Print the plan (steps, holders, blockers) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON (the plan with --dry-run, the run's report otherwise) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// SIGKILL processes still running after the grace period
+    #[arg(long)]
+    pub kill: bool,
+    /// Undo an interrupted reload from its journal (/run/nvfix/journal.json): load the modules, start the services
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume: bool,
+    /// Allow stopping the display manager (the local console and graphical sessions go dark)
+    #[arg(long)]
+    pub allow_display_stop: bool,
+    /// Seconds a process gets to exit after SIGTERM
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the checks as JSON
+    #[arg(long)]
+    pub json: bool,
 }

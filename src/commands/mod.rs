@@ -6,6 +6,8 @@ pub mod hold;
 pub mod man;
 pub mod metrics;
 pub mod ps;
+pub mod reload;
+pub mod verify;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::error::Failure;
@@ -59,6 +61,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Diagnose(args) => diagnose::run(&ctx, args),
         Command::Ps(args) => ps::run(&ctx, args),
+        Command::Reload(args) => reload::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
         Command::Hold(args) => hold::run(&ctx, args),
         Command::Metrics(args) => metrics::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

@@ -314,7 +314,7 @@ const LOAD_PRIORITY: &[&str] = &[
 ];
 
 /// Modules that take more than one reference on each module they use (vGPU's VFIO module holds 2 on nvidia).
-fn references_taken_by(holder: &str) -> i64 {
+pub fn references_taken_by(holder: &str) -> i64 {
     if holder == "nvidia_vgpu_vfio" {
         2
     } else {
@@ -653,22 +653,24 @@ pub fn make_plan(
         ));
     }
     for m in &plan.unload_order {
+        // `used_by`: the modules that use m (they come off first); `uses`: the modules m itself uses.
         let users: Vec<String> = facts
             .loaded_module(m)
             .map(|lm| lm.used_by.clone())
             .unwrap_or_default();
-        let held: Vec<&str> = modules
+        let uses: Vec<&str> = modules
             .iter()
             .filter(|x| x.used_by.contains(m))
             .map(|x| x.name.as_str())
             .collect();
-        let why = match (users.is_empty(), held.is_empty()) {
-            (_, true) => "nothing else depends on it".to_string(),
-            (true, false) => format!("holds {}; unloaded before it", held.join(", ")),
+        let why = match (users.is_empty(), uses.is_empty()) {
+            (true, true) => "nothing uses it".to_string(),
+            (true, false) => format!("uses {}, so it comes off before it", uses.join(", ")),
+            (false, true) => format!("used by {}, so it comes off after them", users.join(", ")),
             (false, false) => format!(
-                "holds {}; unloaded after its holders ({})",
-                held.join(", "),
-                users.join(", ")
+                "used by {} (they come off first); uses {}",
+                users.join(", "),
+                uses.join(", ")
             ),
         };
         steps.push((StepKind::Unload { module: m.clone() }, why));
@@ -812,7 +814,11 @@ fn blockers_from_modules(facts: &HostFacts, plan: &mut ReloadPlan) {
             code: "unexplained-references".into(),
             module: Some(m.name.clone()),
             message,
-            hint: Some("sudo nvfix reboot".into()),
+            hint: Some(if pinned {
+                "sudo nvfix reboot (with nvidia_drm fbdev=0 the next driver update can be reloaded)".into()
+            } else {
+                "sudo nvfix reboot".into()
+            }),
         });
     }
 }

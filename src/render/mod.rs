@@ -1,6 +1,7 @@
 //! Rendering: the human report (colour on a TTY) and the stable JSON contract.
 
 pub mod json;
+pub mod plan;
 pub mod metrics;
 pub mod report;
 

@@ -1,0 +1,297 @@
+//! `nvfix reload`: swap the NVIDIA kernel modules without a reboot — plan, confirm, execute with a journal, verify.
+//!
+//! Order of checks (each before anything is touched): `--dry-run` only reads; executing needs root `/` (a fixture
+//! tree is never acted on: 64), euid 0 (77), a terminal or `--yes` (64), the lock (75); then a journal left by an
+//! interrupted run is restored first; then the diagnosis decides (reboot/repair 69, container 77, nothing 0) and
+//! plan-time blockers refuse (69).
+
+use super::Context;
+use crate::cli::ReloadArgs;
+use crate::error::Failure;
+use crate::exit;
+use crate::host::gather::{gather, GatherOptions};
+use crate::host::reload::lock::{self, LockError};
+use crate::host::reload::view::gpu_count;
+use crate::host::reload::{
+    signals, AutoYes, ConsoleUi, ExecOptions, Executor, GatherView, Journal, PidfdControl,
+    Prompter, Seams, SystemClock,
+};
+use crate::host::runner::SystemRunner;
+use crate::model::plan::{make_plan, PlanOptions, ReloadPlan};
+use crate::model::verdict::diagnose;
+use crate::render;
+use std::io::IsTerminal;
+
+/// The environment variable behind the test hook (see `host::reload`): pause 60 s after the last step of a kind.
+pub const PAUSE_ENV: &str = "NVFIX_TEST_PAUSE_AFTER_STEP";
+
+pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
+    let options = PlanOptions {
+        kill: args.kill,
+        allow_display_stop: args.allow_display_stop,
+        grace_secs: args.grace,
+    };
+    let journal_path = Journal::path(&ctx.root);
+    if args.dry_run {
+        return dry_run(ctx, args, &options);
+    }
+    check_may_execute(
+        ctx.root.is_system(),
+        unsafe_euid(),
+        args.yes,
+        is_interactive(),
+    )?;
+    let _lock = lock::acquire(&ctx.root).map_err(|e| match e {
+        LockError::Busy(_) => Failure::new(exit::TEMP_FAIL, e.to_string()),
+        LockError::Io { .. } => Failure::new(exit::NO_PERMISSION, e.to_string()),
+    })?;
+    signals::install()?;
+    let runner = SystemRunner;
+    let processes = PidfdControl;
+    let view = GatherView {
+        root: ctx.root.clone(),
+        nvml_lib: ctx.nvml_lib.clone(),
+    };
+    let clock = SystemClock;
+    let mut console = ConsoleUi::default();
+    let mut auto = AutoYes { quiet: args.json };
+    let ui: &mut dyn Prompter = if args.yes { &mut auto } else { &mut console };
+    let mut exec_options = ExecOptions::new(journal_path.clone());
+    exec_options.pause_after = std::env::var(PAUSE_ENV).ok().filter(|v| !v.is_empty());
+    exec_options.interrupted = signals::interrupted;
+    exec_options.syslog = true;
+    let seams = Seams {
+        runner: &runner,
+        processes: &processes,
+        view: &view,
+        clock: &clock,
+    };
+
+    // The journal comes first: an interrupted run is undone before anything new is planned.
+    let pending = Journal::load(&journal_path).map_err(|e| {
+        Failure::new(
+            exit::DATA_ERROR,
+            format!("{e}; look at it, bring the modules and services back by hand, then remove it"),
+        )
+    })?;
+    if let Some(journal) = pending {
+        if !args.json {
+            eprint!(
+                "{}",
+                render::plan::pending_journal_text(&journal, ctx.color)
+            );
+        }
+        let report = Executor::new(seams, ui, exec_options).resume(journal);
+        print_report(ctx, args, &report)?;
+        return Ok(report.exit_code());
+    }
+    if args.resume {
+        println!(
+            "nothing to resume: no journal at {}",
+            journal_path.display()
+        );
+        return Ok(exit::OK);
+    }
+
+    let facts = gather(
+        &ctx.root,
+        &GatherOptions {
+            nvml_lib: ctx.nvml_lib.clone(),
+            holders: true,
+        },
+    );
+    let diagnosis = diagnose(&facts);
+    let mut plan = match make_plan(&facts, &diagnosis, &options) {
+        Ok(p) => p,
+        Err(refusal) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan::dry_run_json(
+                        None,
+                        Some(&refusal),
+                        None
+                    ))?
+                );
+            } else {
+                print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+            }
+            return Ok(refusal.code);
+        }
+    };
+    fill_baseline(ctx, &mut plan);
+    if !args.json {
+        if !args.yes {
+            eprint!(
+                "{}",
+                render::plan::diagnosis_summary(&facts, &diagnosis, ctx.color)
+            );
+            eprintln!();
+        }
+        eprint!("{}", render::plan::plan_text(&plan, ctx.color));
+        eprintln!();
+    }
+    if let Some(refusal) = plan.refusal() {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&render::plan::dry_run_json(Some(&plan), None, None))?
+            );
+        } else {
+            print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+        }
+        return Ok(refusal.code);
+    }
+    let report = Executor::new(seams, ui, exec_options).execute(&plan);
+    print_report(ctx, args, &report)?;
+    Ok(report.exit_code())
+}
+
+fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::Result<i32> {
+    // A journal that cannot be read is reported, not fatal: a dry run changes nothing.
+    let journal = Journal::load(&Journal::path(&ctx.root)).unwrap_or_else(|e| {
+        eprintln!("nvfix: warning: {e}");
+        None
+    });
+    if let Some(j) = &journal {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&render::plan::dry_run_json(None, None, Some(j)))?
+            );
+        } else {
+            print!("{}", render::plan::pending_journal_text(j, ctx.color));
+        }
+        return Ok(exit::OK);
+    }
+    let facts = gather(
+        &ctx.root,
+        &GatherOptions {
+            nvml_lib: ctx.nvml_lib.clone(),
+            holders: true,
+        },
+    );
+    let diagnosis = diagnose(&facts);
+    match make_plan(&facts, &diagnosis, options) {
+        Ok(mut plan) => {
+            fill_baseline(ctx, &mut plan);
+            if ctx.root.is_system() && unsafe_euid() != 0 {
+                plan.notes.push(
+                    "not run as root: other users' processes could not be inspected, so holders and blockers may be \
+                     incomplete"
+                        .into(),
+                );
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan::dry_run_json(
+                        Some(&plan),
+                        None,
+                        None
+                    ))?
+                );
+            } else {
+                print!("{}", render::plan::plan_text(&plan, ctx.color));
+                println!("\n(dry run: nothing was changed)");
+            }
+            Ok(plan.refusal().map_or(exit::OK, |r| r.code))
+        }
+        Err(refusal) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan::dry_run_json(
+                        None,
+                        Some(&refusal),
+                        None
+                    ))?
+                );
+            } else {
+                print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+            }
+            Ok(refusal.code)
+        }
+    }
+}
+
+/// The GPU count before, when NVML could not give it (it cannot during a mismatch): the driver's own list.
+fn fill_baseline(ctx: &Context, plan: &mut ReloadPlan) {
+    if plan.baseline.device_count.is_none() {
+        plan.baseline.device_count = gpu_count(&ctx.root);
+    }
+}
+
+fn print_report(
+    ctx: &Context,
+    args: &ReloadArgs,
+    report: &crate::host::reload::ExecReport,
+) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", render::plan::exec_report_text(report, ctx.color));
+    }
+    Ok(())
+}
+
+fn unsafe_euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+fn is_interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// The checks before executing, pure so they are tested without being root or having a terminal.
+pub fn check_may_execute(
+    system_root: bool,
+    euid: u32,
+    yes: bool,
+    interactive: bool,
+) -> Result<(), Failure> {
+    if !system_root {
+        // A fixture tree describes another machine: acting would change this machine's kernel.
+        return Err(Failure::new(
+            exit::USAGE,
+            "--root other than / only works with --dry-run: nvfix never changes this machine on behalf of another \
+             tree",
+        ));
+    }
+    if euid != 0 {
+        return Err(Failure::new(
+            exit::NO_PERMISSION,
+            "nvfix reload needs root (sudo nvfix reload); --dry-run works as any user",
+        ));
+    }
+    if !yes && !interactive {
+        return Err(Failure::new(
+            exit::USAGE,
+            "no terminal to confirm on: rerun with --yes to reload non-interactively, or --dry-run to see the plan",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_checks_in_order() {
+        assert_eq!(
+            check_may_execute(false, 0, true, true).unwrap_err().code,
+            exit::USAGE
+        );
+        assert_eq!(
+            check_may_execute(true, 1000, true, true).unwrap_err().code,
+            exit::NO_PERMISSION
+        );
+        let e = check_may_execute(true, 0, false, false).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert!(e.message.contains("--yes"));
+        assert!(check_may_execute(true, 0, true, false).is_ok());
+        assert!(check_may_execute(true, 0, false, true).is_ok());
+    }
+}

@@ -1,0 +1,284 @@
+//! The reload journal (`<root>/run/nvfix/journal.json`): the plan and each step's state, written before and after
+//! every step, so an interrupted reload (killed, crashed, Ctrl-C) can be undone by `nvfix reload --resume`.
+//!
+//! Written atomically (temp file, fsync, rename, fsync of the folder); the folder is 0700, the file 0600 and opened
+//! with O_NOFOLLOW, so a link planted in its place is refused instead of followed.
+
+use crate::host::{HostError, HostRoot};
+use crate::model::plan::ReloadPlan;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Bumped when the journal's shape changes incompatibly.
+pub const JOURNAL_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    /// Deselected by the admin, or not needed when its turn came.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub id: usize,
+    pub state: StepState,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub format: u32,
+    /// The nvfix process that wrote it (a later run knows it is not its own).
+    pub pid: u32,
+    /// Seconds since the epoch when the run started.
+    pub started_at: u64,
+    pub plan: ReloadPlan,
+    pub steps: Vec<StepRecord>,
+    /// Units nvfix stopped (recorded before `systemctl stop` runs: starting a running unit is harmless).
+    pub stopped_services: Vec<String>,
+    /// Modules that went away during the run (including ones modprobe removed as unused dependencies).
+    pub unloaded: Vec<String>,
+    /// Modules nvfix loaded.
+    pub loaded: Vec<String>,
+}
+
+impl Journal {
+    pub fn new(plan: &ReloadPlan, started_at: u64) -> Self {
+        Journal {
+            format: JOURNAL_FORMAT,
+            pid: std::process::id(),
+            started_at,
+            plan: plan.clone(),
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| StepRecord {
+                    id: s.id,
+                    state: StepState::Pending,
+                    detail: None,
+                })
+                .collect(),
+            stopped_services: Vec::new(),
+            unloaded: Vec::new(),
+            loaded: Vec::new(),
+        }
+    }
+
+    pub fn set(&mut self, id: usize, state: StepState, detail: Option<String>) {
+        if let Some(r) = self.steps.iter_mut().find(|r| r.id == id) {
+            r.state = state;
+            r.detail = detail;
+        }
+    }
+
+    pub fn state(&self, id: usize) -> Option<StepState> {
+        self.steps.iter().find(|r| r.id == id).map(|r| r.state)
+    }
+
+    /// `<root>/run/nvfix/journal.json`.
+    pub fn path(root: &HostRoot) -> PathBuf {
+        root.path().join("run/nvfix/journal.json")
+    }
+
+    /// Reads the journal at `path`: None when there is none. A link, a garbled file or another format is an error
+    /// naming the file (the admin must look at it: nvfix will not guess what an unreadable journal changed).
+    pub fn load(path: &Path) -> Result<Option<Journal>, HostError> {
+        let mut file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(HostError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|source| HostError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let journal: Journal = serde_json::from_str(&text).map_err(|e| HostError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("not a readable nvfix journal ({e})"),
+        })?;
+        if journal.format != JOURNAL_FORMAT {
+            return Err(HostError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("journal format {} is not {JOURNAL_FORMAT}", journal.format),
+            });
+        }
+        Ok(Some(journal))
+    }
+
+    /// Writes the journal atomically: `journal.json.tmp` (0600, O_NOFOLLOW), fsync, rename, fsync the folder.
+    pub fn save(&self, path: &Path) -> Result<(), HostError> {
+        let write_err = |source: std::io::Error| HostError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        ensure_private_dir(dir).map_err(write_err)?;
+        let tmp = path.with_extension("json.tmp");
+        let _ = fs::remove_file(&tmp);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(write_err)?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
+        file.write_all(text.as_bytes()).map_err(write_err)?;
+        file.write_all(b"\n").map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(write_err)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Removes the journal (the run finished and nothing is left to undo).
+    pub fn remove(path: &Path) -> Result<(), HostError> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(HostError::Write {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700; an existing `dir` must be a real folder, not a link.
+fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a link; refusing to write the journal through it",
+                dir.display()
+            ),
+        )),
+        Ok(m) if m.is_dir() => {
+            if m.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a folder", dir.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::plan::{ReloadPlan, Step, StepKind, VerifyBaseline};
+
+    fn plan() -> ReloadPlan {
+        ReloadPlan {
+            kernel: Some("6.8.0-85-generic".into()),
+            from_version: Some("580.65.06".into()),
+            to_version: Some("580.95.05".into()),
+            modules_before: vec!["nvidia".into()],
+            unload_order: vec!["nvidia".into()],
+            load_order: vec!["nvidia".into()],
+            services: vec![],
+            processes: vec![],
+            library_users: vec![],
+            grace_secs: 10,
+            kill: false,
+            blockers: vec![],
+            notes: vec![],
+            baseline: VerifyBaseline::default(),
+            steps: vec![Step {
+                id: 1,
+                kind: StepKind::Unload {
+                    module: "nvidia".into(),
+                },
+                why: "w".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        let path = Journal::path(&root);
+        assert_eq!(Journal::load(&path).unwrap(), None);
+        let mut j = Journal::new(&plan(), 1);
+        j.set(1, StepState::Running, None);
+        j.save(&path).unwrap();
+        let back = Journal::load(&path).unwrap().unwrap();
+        assert_eq!(back, j);
+        assert_eq!(back.state(1), Some(StepState::Running));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert!(!path.with_extension("json.tmp").exists());
+        Journal::remove(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), None);
+    }
+
+    #[test]
+    fn a_link_in_place_of_the_journal_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere.json");
+        fs::write(
+            &target,
+            serde_json::to_string(&Journal::new(&plan(), 1)).unwrap(),
+        )
+        .unwrap();
+        let path = dir.path().join("run/nvfix/journal.json");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(Journal::load(&path).is_err());
+        // A linked folder is refused too.
+        let dir2 = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir2.path().join("real")).unwrap();
+        fs::create_dir_all(dir2.path().join("run")).unwrap();
+        std::os::unix::fs::symlink(dir2.path().join("real"), dir2.path().join("run/nvfix"))
+            .unwrap();
+        let err = Journal::new(&plan(), 1)
+            .save(&dir2.path().join("run/nvfix/journal.json"))
+            .unwrap_err();
+        assert!(err.to_string().contains("link"), "{err}");
+    }
+
+    #[test]
+    fn garbled_journal_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.json");
+        fs::write(&path, b"\xff\x00{not json").unwrap();
+        let err = Journal::load(&path).unwrap_err();
+        assert!(err.to_string().contains("journal.json"), "{err}");
+        fs::write(&path, b"{\"format\": 1}").unwrap();
+        assert!(Journal::load(&path).is_err());
+    }
+}

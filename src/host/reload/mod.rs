@@ -1,0 +1,1000 @@
+//! The reload executor: runs a [`ReloadPlan`] step by step, journals each step before and after it, restores what it
+//! changed when anything fails (or on Ctrl-C), and resumes an interrupted run from its journal.
+//!
+//! Every effect goes through a seam so tests can drive it without touching the machine: commands through a
+//! [`CommandRunner`], signals through [`ProcessControl`] (pidfds), questions through [`Prompter`], the host's
+//! state through [`HostView`], time through [`Clock`].
+//!
+//! Rules it keeps (each one a bug other unload routines shipped): one module per `modprobe` call, never `-f`;
+//! the refcount is re-read right before each unload; "in use" is retried with backoff; a module stuck in `going`
+//! means reboot; NVML is only called (by verification) once the modules are back.
+//!
+//! Test hook: `NVFIX_TEST_PAUSE_AFTER_STEP=<kind>` (read by the command into [`ExecOptions::pause_after`]) makes the
+//! executor sleep 60 s after the last step of that kind (`unload`, `load`, `stop-service`, …), so the QEMU lab can
+//! SIGKILL nvfix mid-way and then check `nvfix reload --resume`.
+
+pub mod journal;
+pub mod lock;
+pub mod process;
+pub mod prompt;
+pub mod signals;
+pub mod syslog;
+pub mod view;
+
+use crate::exit;
+use crate::host::runner::{CommandOutput, CommandRunner, CommandSpec};
+use crate::host::HostError;
+use crate::model::modules::ModuleState;
+use crate::model::plan::{references_taken_by, ReloadPlan, Step, StepGroup, StepKind};
+use crate::model::verify::{verify_host, VerifyReport};
+pub use journal::{Journal, StepRecord, StepState};
+pub use process::{PidfdControl, ProcessControl, Sig, Waited};
+pub use prompt::{Answer, AutoYes, ConsoleUi, Prompter, ScriptedPrompter};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+pub use view::{GatherView, HostView};
+
+/// Time, behind a seam so tests do not wait.
+pub trait Clock {
+    fn sleep(&self, d: Duration);
+    /// Seconds since the epoch.
+    fn now_unix(&self) -> u64;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d)
+    }
+    fn now_unix(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// How long the test hook pauses.
+pub const TEST_PAUSE: Duration = Duration::from_secs(60);
+
+pub struct ExecOptions {
+    pub journal_path: PathBuf,
+    /// Simulates a crash: return right after this step (by id) without restoring, leaving the journal behind.
+    pub stop_after: Option<usize>,
+    /// Test hook (`NVFIX_TEST_PAUSE_AFTER_STEP`): pause [`TEST_PAUSE`] after the last step of this kind.
+    pub pause_after: Option<String>,
+    /// Polled between steps: a signal asked nvfix to stop.
+    pub interrupted: fn() -> bool,
+    /// Log every action to syslog (the live host only).
+    pub syslog: bool,
+    /// Tries per module while it is "in use" (backoff 0.5 s, 1 s, 2 s, 4 s, …).
+    pub unload_attempts: u32,
+    pub module_timeout: Duration,
+    pub service_timeout: Duration,
+}
+
+impl ExecOptions {
+    pub fn new(journal_path: PathBuf) -> Self {
+        ExecOptions {
+            journal_path,
+            stop_after: None,
+            pause_after: None,
+            interrupted: || false,
+            syslog: false,
+            unload_attempts: 5,
+            module_timeout: Duration::from_secs(60),
+            service_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The seams the executor acts through.
+pub struct Seams<'a> {
+    pub runner: &'a dyn CommandRunner,
+    pub processes: &'a dyn ProcessControl,
+    pub view: &'a dyn HostView,
+    pub clock: &'a dyn Clock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The new modules are loaded and verified.
+    Fixed,
+    /// An interrupted run was undone from its journal (and verified when the driver is back).
+    Resumed,
+    /// Everything ran but verification failed; nothing was undone (the modules are loaded).
+    VerifyFailed,
+    /// A step failed; what nvfix changed was restored.
+    Restored,
+    /// A step failed and restoring did not fully succeed; the journal stays for `--resume`.
+    RestoreIncomplete,
+    /// A module cannot be unloaded without a reboot (stuck, pinned); what nvfix changed was restored.
+    RebootRequired,
+    /// The admin declined; what nvfix changed was restored.
+    Cancelled,
+    /// A signal stopped the run after the current step; what nvfix changed was restored.
+    Interrupted,
+    /// Nothing was changed (the plan was blocked or the journal could not be written).
+    NotStarted,
+    /// Tests only: a crash simulated after a step (`stop_after`); the journal is left behind.
+    Crashed,
+}
+
+/// What a run did, for the human summary and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecReport {
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The command to run next, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// Every action taken, in order (also sent to syslog).
+    pub actions: Vec<String>,
+    /// Things that went wrong without stopping the run (a service that did not start again, …).
+    pub problems: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyReport>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl ExecReport {
+    pub fn exit_code(&self) -> i32 {
+        match self.outcome {
+            Outcome::Fixed | Outcome::Resumed if self.problems.is_empty() => exit::OK,
+            Outcome::RebootRequired => exit::UNAVAILABLE,
+            Outcome::Crashed => exit::SOFTWARE,
+            _ => exit::PROBLEM,
+        }
+    }
+}
+
+struct StepError {
+    reason: String,
+    reboot: bool,
+}
+
+impl StepError {
+    fn new(reason: impl Into<String>) -> Self {
+        StepError {
+            reason: reason.into(),
+            reboot: false,
+        }
+    }
+    fn reboot(reason: impl Into<String>) -> Self {
+        StepError {
+            reason: reason.into(),
+            reboot: true,
+        }
+    }
+}
+
+pub struct Executor<'a> {
+    seams: Seams<'a>,
+    ui: &'a mut dyn Prompter,
+    opts: ExecOptions,
+    journal: Option<Journal>,
+    actions: Vec<String>,
+    problems: Vec<String>,
+    verify: Option<VerifyReport>,
+    /// Pids the admin chose not to signal.
+    deselected: BTreeSet<i32>,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(seams: Seams<'a>, ui: &'a mut dyn Prompter, opts: ExecOptions) -> Self {
+        Executor {
+            seams,
+            ui,
+            opts,
+            journal: None,
+            actions: Vec::new(),
+            problems: Vec::new(),
+            verify: None,
+            deselected: BTreeSet::new(),
+        }
+    }
+
+    /// Runs the plan. Never leaves the host worse: any failure restores; a crash leaves a journal for `--resume`.
+    pub fn execute(mut self, plan: &ReloadPlan) -> ExecReport {
+        if let Some(r) = plan.refusal() {
+            return self.report(Outcome::NotStarted, None, Some(r.reason), r.hint);
+        }
+        let journal = Journal::new(plan, self.seams.clock.now_unix());
+        if let Err(e) = journal.save(&self.opts.journal_path) {
+            return self.report(
+                Outcome::NotStarted,
+                None,
+                Some(format!(
+                    "cannot write the journal, so nothing was changed: {e}"
+                )),
+                None,
+            );
+        }
+        self.journal = Some(journal);
+        self.act(format!(
+            "reload started: driver {} → {} ({} steps)",
+            plan.from_version.as_deref().unwrap_or("none"),
+            plan.to_version.as_deref().unwrap_or("?"),
+            plan.steps.len()
+        ));
+        let mut asked: Vec<StepGroup> = Vec::new();
+        for step in &plan.steps {
+            if (self.opts.interrupted)() {
+                return self.abort(
+                    plan,
+                    Some(step.id),
+                    "interrupted by a signal".into(),
+                    Outcome::Interrupted,
+                );
+            }
+            let group = step.kind.group();
+            if group != StepGroup::Restore && !asked.contains(&group) {
+                asked.push(group);
+                if !self.ask(plan, group) {
+                    return self.abort(
+                        plan,
+                        Some(step.id),
+                        "declined by the admin".into(),
+                        Outcome::Cancelled,
+                    );
+                }
+            }
+            if let StepKind::TerminateProcess { process } | StepKind::KillProcess { process } =
+                &step.kind
+            {
+                if self.deselected.contains(&process.pid) {
+                    let _ = self.record(step.id, StepState::Skipped, Some("deselected".into()));
+                    continue;
+                }
+            }
+            if let Err(e) = self.record(step.id, StepState::Running, None) {
+                return self.abort(plan, Some(step.id), e, Outcome::Restored);
+            }
+            self.ui.started(step);
+            match self.run_step(plan, step) {
+                Ok(detail) => {
+                    self.ui.finished(step, true, &detail);
+                    self.act(format!(
+                        "step {} {}: {detail}",
+                        step.id,
+                        step.kind.describe()
+                    ));
+                    if let Err(e) = self.record(step.id, StepState::Done, Some(detail)) {
+                        return self.abort(plan, Some(step.id), e, Outcome::Restored);
+                    }
+                }
+                Err(err) => {
+                    self.ui.finished(step, false, &err.reason);
+                    self.act(format!(
+                        "step {} {} FAILED: {}",
+                        step.id,
+                        step.kind.describe(),
+                        err.reason
+                    ));
+                    let _ = self.record(step.id, StepState::Failed, Some(err.reason.clone()));
+                    match &step.kind {
+                        // The driver is back; a service that does not start is a problem to report, not a reason
+                        // to take the driver out again.
+                        StepKind::StartService { .. } | StepKind::CreateDeviceNodes => {
+                            self.problems.push(err.reason);
+                            continue;
+                        }
+                        StepKind::Verify => {
+                            self.finish_journal();
+                            return self.report(
+                                Outcome::VerifyFailed,
+                                Some(step.id),
+                                Some(err.reason),
+                                Some("sudo nvfix diagnose".into()),
+                            );
+                        }
+                        _ => {
+                            let outcome = if err.reboot {
+                                Outcome::RebootRequired
+                            } else {
+                                Outcome::Restored
+                            };
+                            return self.abort(plan, Some(step.id), err.reason, outcome);
+                        }
+                    }
+                }
+            }
+            if self.opts.stop_after == Some(step.id) {
+                return self.report(
+                    Outcome::Crashed,
+                    Some(step.id),
+                    Some("simulated crash".into()),
+                    Some("sudo nvfix reload --resume".into()),
+                );
+            }
+            self.pause_hook(plan, step);
+        }
+        self.finish_journal();
+        self.act("reload finished: verified".into());
+        self.report(Outcome::Fixed, None, None, None)
+    }
+
+    /// Undoes an interrupted run from its journal: loads what was unloaded, starts what was stopped, verifies.
+    pub fn resume(mut self, journal: Journal) -> ExecReport {
+        let plan = journal.plan.clone();
+        self.act(format!(
+            "resuming the reload interrupted in process {} (journal {})",
+            journal.pid,
+            self.opts.journal_path.display()
+        ));
+        self.journal = Some(journal);
+        self.restore(&plan);
+        if !self.problems.is_empty() {
+            return self.report(
+                Outcome::RestoreIncomplete,
+                None,
+                Some(self.problems.join("; ")),
+                Some("sudo nvfix reboot".into()),
+            );
+        }
+        let reason = self.verify_after_restore(&plan);
+        self.report(Outcome::Resumed, None, reason, None)
+    }
+
+    fn ask(&mut self, plan: &ReloadPlan, group: StepGroup) -> bool {
+        match group {
+            StepGroup::Services => {
+                let units: Vec<String> = plan
+                    .steps
+                    .iter()
+                    .filter_map(|s| match &s.kind {
+                        StepKind::StopService { unit, label, .. } => {
+                            Some(format!("{unit} ({label})"))
+                        }
+                        StepKind::QuitMps { .. } => Some("the CUDA MPS daemon".into()),
+                        _ => None,
+                    })
+                    .collect();
+                self.ui.confirm(
+                    &format!(
+                        "Stop {} GPU service(s)? They are started again afterwards.",
+                        units.len()
+                    ),
+                    &units,
+                )
+            }
+            StepGroup::Processes => {
+                let items: Vec<String> = plan.processes.iter().map(|p| p.describe()).collect();
+                let verb = if plan.kill {
+                    "Terminate (SIGTERM, then SIGKILL)"
+                } else {
+                    "Terminate (SIGTERM)"
+                };
+                let chosen = self.ui.choose(
+                    &format!("{verb} these {} process(es)?", items.len()),
+                    &items,
+                );
+                for (p, keep) in plan.processes.iter().zip(chosen) {
+                    if !keep {
+                        self.deselected.insert(p.pid);
+                        self.act(format!("pid {} deselected: not signalled", p.pid));
+                    }
+                }
+                // Deselecting is an answer, not a refusal: the re-scan waits for those processes and stops the run
+                // if they still hold the GPU.
+                true
+            }
+            StepGroup::Unload => self.ui.confirm(
+                &format!(
+                    "Unload {} and load {} from disk{}?",
+                    plan.unload_order.join(", "),
+                    plan.load_order.join(", "),
+                    plan.to_version
+                        .as_ref()
+                        .map(|v| format!(" (driver {v})"))
+                        .unwrap_or_default()
+                ),
+                &[],
+            ),
+            StepGroup::Restore => true,
+        }
+    }
+
+    fn run_step(&mut self, plan: &ReloadPlan, step: &Step) -> Result<String, StepError> {
+        let grace = Duration::from_secs(plan.grace_secs);
+        match &step.kind {
+            StepKind::StopService {
+                unit, processes, ..
+            } => {
+                // Remembered before it runs: if nvfix dies during the stop, resume starts it again (harmless if
+                // it was still running).
+                self.journal_mut(|j| {
+                    if !j.stopped_services.contains(unit) {
+                        j.stopped_services.push(unit.clone())
+                    }
+                })?;
+                let out = self.run_command(
+                    CommandSpec::new("systemctl", &["stop", unit])
+                        .with_timeout(self.opts.service_timeout),
+                )?;
+                if out.status == 5 {
+                    // "Unit … not loaded": this host runs it outside systemd. Stop its processes directly; nvfix
+                    // cannot start it again.
+                    self.journal_mut(|j| j.stopped_services.retain(|u| u != unit))?;
+                    for p in processes {
+                        self.terminate(p, grace, plan.kill)?;
+                    }
+                    self.problems.push(format!(
+                        "{unit} is not a systemd unit here: its processes were terminated and will not be restarted"
+                    ));
+                    return Ok("not a systemd unit: processes terminated".into());
+                }
+                if !out.success() {
+                    return Err(StepError::new(format!(
+                        "systemctl stop {unit} failed: {}",
+                        first_line(&out)
+                    )));
+                }
+                for p in processes {
+                    match self.wait_for(p, grace)? {
+                        Waited::StillRunning => self.terminate(p, grace, plan.kill)?,
+                        Waited::Exited | Waited::NotThere => {}
+                    }
+                }
+                Ok("stopped".into())
+            }
+            StepKind::StartService { unit, .. } => {
+                let out = self.run_command(
+                    CommandSpec::new("systemctl", &["start", unit])
+                        .with_timeout(self.opts.service_timeout),
+                )?;
+                if !out.success() {
+                    return Err(StepError::new(format!(
+                        "systemctl start {unit} failed: {}",
+                        first_line(&out)
+                    )));
+                }
+                self.journal_mut(|j| j.stopped_services.retain(|u| u != unit))?;
+                Ok("started".into())
+            }
+            StepKind::QuitMps { processes } => {
+                let out = self.run_command(
+                    CommandSpec::new("nvidia-cuda-mps-control", &[])
+                        .with_stdin("quit\n")
+                        .with_timeout(Duration::from_secs(30)),
+                )?;
+                if !out.success() {
+                    return Err(StepError::new(format!(
+                        "nvidia-cuda-mps-control did not take `quit`: {}",
+                        first_line(&out)
+                    )));
+                }
+                for p in processes {
+                    if self.wait_for(p, grace)? == Waited::StillRunning {
+                        return Err(StepError::new(format!(
+                            "the MPS process {} did not exit within {}s of `quit`",
+                            p.describe(),
+                            grace.as_secs()
+                        )));
+                    }
+                }
+                Ok("MPS stopped".into())
+            }
+            StepKind::TerminateProcess { process } => {
+                match self.signal(process, Some(Sig::Term), grace)? {
+                    Waited::Exited => Ok("exited after SIGTERM".into()),
+                    Waited::NotThere => {
+                        Ok("already gone (or its pid now belongs to another process: not signalled)".into())
+                    }
+                    Waited::StillRunning if plan.kill => {
+                        Ok(format!("still running after {}s; SIGKILL next", grace.as_secs()))
+                    }
+                    Waited::StillRunning => Err(StepError::new(format!(
+                        "{} did not exit within {}s of SIGTERM; stop it yourself or rerun with --kill",
+                        process.describe(),
+                        grace.as_secs()
+                    ))),
+                }
+            }
+            StepKind::KillProcess { process } => {
+                match self.signal(process, Some(Sig::Kill), Duration::from_secs(5))? {
+                    Waited::StillRunning => Err(StepError::reboot(format!(
+                        "{} survived SIGKILL (stuck in the driver)",
+                        process.describe()
+                    ))),
+                    _ => Ok("gone".into()),
+                }
+            }
+            StepKind::Rescan => self.rescan(plan),
+            StepKind::Unload { module } => self.unload(module),
+            StepKind::Load { module } => self.load(module),
+            StepKind::CreateDeviceNodes => self.device_nodes(),
+            StepKind::Verify => {
+                let facts = self.seams.view.verify_facts();
+                let report = verify_host(&facts, Some(&plan.baseline));
+                let verified = report.verified;
+                let failures = report.failures();
+                self.verify = Some(report);
+                if verified {
+                    Ok("verified".into())
+                } else {
+                    Err(StepError::new(format!("verification failed: {failures}")))
+                }
+            }
+        }
+    }
+
+    /// Right before unloading: nothing may hold the devices, and every reference must be explained by a module
+    /// the plan unloads first. Waits up to the grace period for stragglers, then names what is in the way.
+    fn rescan(&mut self, plan: &ReloadPlan) -> Result<String, StepError> {
+        let rounds = (plan.grace_secs * 2).max(1);
+        let mut last = Vec::new();
+        let mut only_unexplained = false;
+        for round in 0..rounds {
+            let holders: Vec<_> = self
+                .seams
+                .view
+                .holders()
+                .into_iter()
+                .filter(|h| !h.devices.is_empty())
+                .collect();
+            let modules = self.seams.view.modules();
+            let mut problems = Vec::new();
+            let mut unexplained = 0;
+            for h in &holders {
+                problems.push(format!(
+                    "pid {} ({}) {} holds {}",
+                    h.pid,
+                    h.user,
+                    h.command,
+                    h.devices.join(", ")
+                ));
+            }
+            for m in modules
+                .iter()
+                .filter(|m| plan.unload_order.contains(&m.name))
+            {
+                if m.state == ModuleState::Going {
+                    return Err(StepError::reboot(format!(
+                        "{} is stuck unloading (state going): reboot required",
+                        m.name
+                    )));
+                }
+                for u in m.used_by.iter().filter(|u| !plan.unload_order.contains(u)) {
+                    problems.push(format!("a new module {u} uses {}", m.name));
+                }
+                let by_modules: i64 = m.used_by.iter().map(|u| references_taken_by(u)).sum();
+                if holders.is_empty() && m.refcount > by_modules {
+                    unexplained += 1;
+                    problems.push(format!(
+                        "{}: blocked by {} unexplained reference(s)",
+                        m.name,
+                        m.refcount - by_modules
+                    ));
+                }
+            }
+            if problems.is_empty() {
+                return Ok("nothing holds the modules".into());
+            }
+            only_unexplained = unexplained == problems.len();
+            last = problems;
+            if round + 1 < rounds {
+                self.seams.clock.sleep(Duration::from_millis(500));
+            }
+        }
+        let reason = format!("still in use right before unloading: {}", last.join("; "));
+        // References no process and no module explains do not go away by waiting: only a reboot clears them.
+        Err(if only_unexplained {
+            StepError::reboot(reason)
+        } else {
+            StepError::new(reason)
+        })
+    }
+
+    fn unload(&mut self, module: &str) -> Result<String, StepError> {
+        let before: BTreeSet<String> = self.module_names();
+        let attempts = self.opts.unload_attempts.max(1);
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                let backoff = Duration::from_millis(500 * (1u64 << (attempt - 1).min(3)));
+                self.seams.clock.sleep(backoff);
+            }
+            let modules = self.seams.view.modules();
+            let Some(m) = modules.iter().find(|m| m.name == module) else {
+                self.note_unloaded(&before)?;
+                return Ok("already removed".into());
+            };
+            if m.state == ModuleState::Going {
+                return Err(StepError::reboot(format!(
+                    "{module} is stuck unloading (state going): reboot required"
+                )));
+            }
+            // The refcount re-read right before: modules that use it must be gone, and nothing else may hold it.
+            let by_modules: i64 = m.used_by.iter().map(|u| references_taken_by(u)).sum();
+            if !m.used_by.is_empty() || m.refcount > by_modules {
+                last = format!(
+                    "refcount {}{}",
+                    m.refcount,
+                    if m.used_by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", used by {}", m.used_by.join(", "))
+                    }
+                );
+                continue;
+            }
+            let spec = CommandSpec::new("modprobe", &["-r", module])
+                .with_timeout(self.opts.module_timeout);
+            let out = match self.seams.runner.run(&spec) {
+                Ok(o) => o,
+                Err(HostError::Timeout { seconds, .. }) => {
+                    self.act(format!("run: {} (timed out)", spec.display()));
+                    return Err(StepError::reboot(format!(
+                        "modprobe -r {module} did not finish within {seconds}s: the module may be stuck; reboot required"
+                    )));
+                }
+                Err(e) => return Err(StepError::new(e.to_string())),
+            };
+            self.act(format!("run: {} → exit {}", spec.display(), out.status));
+            if out.success() {
+                let after = self.seams.view.modules();
+                match after.iter().find(|m| m.name == module) {
+                    None => {
+                        let also = self.note_unloaded(&before)?;
+                        return Ok(if also.is_empty() {
+                            "removed".into()
+                        } else {
+                            format!("removed (with {})", also.join(", "))
+                        });
+                    }
+                    Some(m) if m.state == ModuleState::Going => {
+                        return Err(StepError::reboot(format!(
+                            "{module} is stuck unloading (state going): reboot required"
+                        )))
+                    }
+                    Some(_) => last = "modprobe -r succeeded but the module is still loaded".into(),
+                }
+            } else if out.stderr.contains("in use") || out.stdout.contains("in use") {
+                last = first_line(&out);
+            } else {
+                return Err(StepError::new(format!(
+                    "modprobe -r {module} failed: {}",
+                    first_line(&out)
+                )));
+            }
+        }
+        // Whatever modprobe managed to take along is recorded so the restore brings it back.
+        self.note_unloaded(&before)?;
+        Err(StepError::new(format!(
+            "{module} is still in use after {attempts} attempts ({last})"
+        )))
+    }
+
+    fn load(&mut self, module: &str) -> Result<String, StepError> {
+        if self.module_names().contains(module) {
+            return Ok("already loaded (as a dependency)".into());
+        }
+        let out = self.run_command(
+            CommandSpec::new("modprobe", &[module]).with_timeout(self.opts.module_timeout),
+        )?;
+        if !out.success() {
+            return Err(StepError::new(format!(
+                "modprobe {module} failed: {}",
+                first_line(&out)
+            )));
+        }
+        self.journal_mut(|j| j.loaded.push(module.to_string()))?;
+        Ok("loaded".into())
+    }
+
+    fn device_nodes(&mut self) -> Result<String, StepError> {
+        if !self.seams.view.has_program("nvidia-modprobe") {
+            return Ok("nvidia-modprobe is not installed: skipped".into());
+        }
+        let out = self.run_command(
+            CommandSpec::new("nvidia-modprobe", &["-u", "-c=0"])
+                .with_timeout(Duration::from_secs(30)),
+        )?;
+        if out.success() {
+            Ok("device nodes created".into())
+        } else {
+            Err(StepError::new(format!(
+                "nvidia-modprobe -u -c=0 failed: {}",
+                first_line(&out)
+            )))
+        }
+    }
+
+    /// Brings back what the run changed: loads the modules that were loaded before (from disk: the installed
+    /// version), recreates device nodes, starts the stopped services in reverse order. Keeps the journal when
+    /// anything could not be restored, so `--resume` can try again.
+    fn restore(&mut self, plan: &ReloadPlan) {
+        self.ui.note("restoring what was changed …");
+        let loaded = self.module_names();
+        let missing: Vec<String> = plan
+            .modules_before
+            .iter()
+            .filter(|m| !loaded.contains(*m))
+            .cloned()
+            .collect();
+        for m in &missing {
+            // Loading one module can bring in another (its dependency) first.
+            if self.module_names().contains(m) {
+                continue;
+            }
+            let spec = CommandSpec::new("modprobe", &[m]).with_timeout(self.opts.module_timeout);
+            match self.seams.runner.run(&spec) {
+                Ok(out) if out.success() => {
+                    self.act(format!("restore: {} → exit 0", spec.display()));
+                    let _ = self.journal_mut(|j| j.loaded.push(m.clone()));
+                }
+                Ok(out) => {
+                    self.act(format!("restore: {} → exit {}", spec.display(), out.status));
+                    self.problems
+                        .push(format!("modprobe {m} failed: {}", first_line(&out)));
+                }
+                Err(e) => {
+                    self.act(format!("restore: {} → {e}", spec.display()));
+                    self.problems.push(format!("modprobe {m}: {e}"));
+                }
+            }
+        }
+        if !missing.is_empty() && self.seams.view.has_program("nvidia-modprobe") {
+            let spec = CommandSpec::new("nvidia-modprobe", &["-u", "-c=0"])
+                .with_timeout(Duration::from_secs(30));
+            let result = self.seams.runner.run(&spec);
+            self.act(format!(
+                "restore: {} → {}",
+                spec.display(),
+                match &result {
+                    Ok(o) => format!("exit {}", o.status),
+                    Err(e) => e.to_string(),
+                }
+            ));
+        }
+        let stopped: Vec<String> = self
+            .journal
+            .as_ref()
+            .map(|j| j.stopped_services.clone())
+            .unwrap_or_default();
+        for unit in stopped.iter().rev() {
+            let spec = CommandSpec::new("systemctl", &["start", unit])
+                .with_timeout(self.opts.service_timeout);
+            match self.seams.runner.run(&spec) {
+                Ok(out) if out.success() => {
+                    self.act(format!("restore: {} → exit 0", spec.display()));
+                    let _ = self.journal_mut(|j| j.stopped_services.retain(|u| u != unit));
+                }
+                Ok(out) => {
+                    self.act(format!("restore: {} → exit {}", spec.display(), out.status));
+                    self.problems.push(format!(
+                        "systemctl start {unit} failed: {}",
+                        first_line(&out)
+                    ));
+                }
+                Err(e) => {
+                    self.act(format!("restore: {} → {e}", spec.display()));
+                    self.problems.push(format!("systemctl start {unit}: {e}"));
+                }
+            }
+        }
+        if self.problems.is_empty() {
+            self.finish_journal();
+        } else if let Some(j) = &self.journal {
+            let _ = j.save(&self.opts.journal_path);
+        }
+    }
+
+    /// After a restore: when modules went out and came back (from disk, possibly the new version), check the host.
+    fn verify_after_restore(&mut self, plan: &ReloadPlan) -> Option<String> {
+        let touched = self
+            .journal
+            .as_ref()
+            .is_some_and(|j| !j.unloaded.is_empty() || !j.loaded.is_empty());
+        if !touched || !self.module_names().contains("nvidia") {
+            return None;
+        }
+        let report = verify_host(&self.seams.view.verify_facts(), Some(&plan.baseline));
+        let reason = (!report.verified).then(|| format!("after restoring: {}", report.failures()));
+        self.verify = Some(report);
+        reason
+    }
+
+    fn abort(
+        &mut self,
+        plan: &ReloadPlan,
+        failed_step: Option<usize>,
+        reason: String,
+        outcome: Outcome,
+    ) -> ExecReport {
+        self.act(format!("reload stopped ({reason}); restoring"));
+        self.restore(plan);
+        let _ = self.verify_after_restore(plan);
+        let (outcome, next) = match outcome {
+            Outcome::RebootRequired => (outcome, Some("sudo nvfix reboot".to_string())),
+            _ if !self.problems.is_empty() => (
+                Outcome::RestoreIncomplete,
+                Some("sudo nvfix reload --resume (or sudo nvfix reboot)".to_string()),
+            ),
+            Outcome::Cancelled => (outcome, None),
+            Outcome::Interrupted => (outcome, Some("sudo nvfix reload".to_string())),
+            _ => (outcome, Some("sudo nvfix diagnose".to_string())),
+        };
+        self.report(outcome, failed_step, Some(reason), next)
+    }
+
+    fn report(
+        &mut self,
+        outcome: Outcome,
+        failed_step: Option<usize>,
+        reason: Option<String>,
+        next: Option<String>,
+    ) -> ExecReport {
+        ExecReport {
+            outcome,
+            failed_step,
+            reason,
+            next,
+            actions: std::mem::take(&mut self.actions),
+            problems: self.problems.clone(),
+            verify: self.verify.clone(),
+            steps: self
+                .journal
+                .as_ref()
+                .map(|j| j.steps.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn pause_hook(&mut self, plan: &ReloadPlan, step: &Step) {
+        let Some(kind) = &self.opts.pause_after else {
+            return;
+        };
+        let name = step.kind.name();
+        let last_of_kind = !plan
+            .steps
+            .iter()
+            .any(|s| s.id > step.id && s.kind.name() == name);
+        if name == kind && last_of_kind {
+            self.ui.note(&format!(
+                "test hook NVFIX_TEST_PAUSE_AFTER_STEP={kind}: pausing {} s",
+                TEST_PAUSE.as_secs()
+            ));
+            self.seams.clock.sleep(TEST_PAUSE);
+        }
+    }
+
+    fn module_names(&self) -> BTreeSet<String> {
+        self.seams
+            .view
+            .modules()
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+    }
+
+    /// Records the modules that went away since `before` (modprobe -r also removes unused dependencies).
+    fn note_unloaded(&mut self, before: &BTreeSet<String>) -> Result<Vec<String>, StepError> {
+        let now = self.module_names();
+        let gone: Vec<String> = before.difference(&now).cloned().collect();
+        self.journal_mut(|j| {
+            for g in &gone {
+                if !j.unloaded.contains(g) {
+                    j.unloaded.push(g.clone());
+                }
+            }
+        })?;
+        Ok(gone)
+    }
+
+    fn signal(
+        &mut self,
+        p: &crate::model::plan::ProcessTarget,
+        sig: Option<Sig>,
+        wait: Duration,
+    ) -> Result<Waited, StepError> {
+        if let Some(s) = sig {
+            self.act(format!("signal {s:?} → {}", p.describe()));
+        }
+        self.seams
+            .processes
+            .signal_and_wait(p, sig, wait)
+            .map_err(|e| StepError::new(e.to_string()))
+    }
+
+    fn wait_for(
+        &mut self,
+        p: &crate::model::plan::ProcessTarget,
+        wait: Duration,
+    ) -> Result<Waited, StepError> {
+        self.signal(p, None, wait)
+    }
+
+    /// SIGTERM, grace, and SIGKILL when allowed; an error when it is still there.
+    fn terminate(
+        &mut self,
+        p: &crate::model::plan::ProcessTarget,
+        grace: Duration,
+        kill: bool,
+    ) -> Result<(), StepError> {
+        if self.signal(p, Some(Sig::Term), grace)? != Waited::StillRunning {
+            return Ok(());
+        }
+        if kill && self.signal(p, Some(Sig::Kill), Duration::from_secs(5))? != Waited::StillRunning
+        {
+            return Ok(());
+        }
+        Err(StepError::new(format!(
+            "{} is still running after {}",
+            p.describe(),
+            if kill {
+                "SIGKILL"
+            } else {
+                "SIGTERM (use --kill to SIGKILL it)"
+            }
+        )))
+    }
+
+    fn run_command(&mut self, spec: CommandSpec) -> Result<CommandOutput, StepError> {
+        let result = self.seams.runner.run(&spec);
+        match &result {
+            Ok(o) => self.act(format!("run: {} → exit {}", spec.display(), o.status)),
+            Err(e) => self.act(format!("run: {} → {e}", spec.display())),
+        }
+        result.map_err(|e| StepError::new(e.to_string()))
+    }
+
+    fn record(
+        &mut self,
+        id: usize,
+        state: StepState,
+        detail: Option<String>,
+    ) -> Result<(), String> {
+        let path = self.opts.journal_path.clone();
+        match self.journal.as_mut() {
+            Some(j) => {
+                j.set(id, state, detail);
+                j.save(&path).map_err(|e| format!("journal: {e}"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn journal_mut(&mut self, change: impl FnOnce(&mut Journal)) -> Result<(), StepError> {
+        let path = self.opts.journal_path.clone();
+        if let Some(j) = self.journal.as_mut() {
+            change(j);
+            j.save(&path)
+                .map_err(|e| StepError::new(format!("journal: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn finish_journal(&mut self) {
+        if let Err(e) = Journal::remove(&self.opts.journal_path) {
+            self.problems.push(e.to_string());
+        }
+    }
+
+    fn act(&mut self, message: String) {
+        if self.opts.syslog {
+            syslog::log(&message);
+        }
+        self.actions.push(message);
+    }
+}
+
+/// The first non-empty line of a command's stderr (else stdout), for one-line reasons.
+fn first_line(out: &CommandOutput) -> String {
+    out.stderr
+        .lines()
+        .chain(out.stdout.lines())
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("exit status {}", out.status))
+}

@@ -1,0 +1,67 @@
+//! The executor's view of the host, re-read between steps: loaded modules (refcounts, holders, state), the
+//! processes holding the GPU, and the facts verification judges. The real one re-gathers under the host root.
+
+use crate::host::gather::{gather, GatherOptions};
+use crate::host::HostRoot;
+use crate::model::facts::HostFacts;
+use crate::model::holders::GpuHolder;
+use crate::model::modules::LoadedModule;
+use std::path::PathBuf;
+
+/// The seam tests replace with a simulated host whose modules change as recorded modprobe commands run.
+pub trait HostView {
+    /// NVIDIA's loaded modules and every module that uses one of them, as the kernel shows them now.
+    fn modules(&self) -> Vec<LoadedModule>;
+    /// Processes holding the GPU now (device nodes open or driver libraries mapped).
+    fn holders(&self) -> Vec<GpuHolder>;
+    /// Everything verification needs, NVML included. Only called while the modules are loaded: NVIDIA's library
+    /// loads the driver by itself when run as root with no module loaded.
+    fn verify_facts(&self) -> HostFacts;
+    /// Is this program installed (`nvidia-modprobe`)?
+    fn has_program(&self, name: &str) -> bool;
+}
+
+/// The real view: gathers from the host root.
+#[derive(Debug, Clone)]
+pub struct GatherView {
+    pub root: HostRoot,
+    pub nvml_lib: Option<PathBuf>,
+}
+
+impl HostView for GatherView {
+    fn modules(&self) -> Vec<LoadedModule> {
+        gather(&self.root, &GatherOptions::default()).loaded_modules
+    }
+    fn holders(&self) -> Vec<GpuHolder> {
+        gather(
+            &self.root,
+            &GatherOptions {
+                nvml_lib: None,
+                holders: true,
+            },
+        )
+        .holders
+    }
+    fn verify_facts(&self) -> HostFacts {
+        gather(
+            &self.root,
+            &GatherOptions {
+                nvml_lib: self.nvml_lib.clone(),
+                holders: false,
+            },
+        )
+    }
+    fn has_program(&self, name: &str) -> bool {
+        ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .any(|d| self.root.exists(&format!("{d}/{name}")))
+    }
+}
+
+/// Number of GPUs the loaded driver shows (`/proc/driver/nvidia/gpus/*`), the baseline when NVML cannot tell.
+pub fn gpu_count(root: &HostRoot) -> Option<u32> {
+    root.read_dir_names("/proc/driver/nvidia/gpus")
+        .ok()
+        .map(|n| n.len() as u32)
+        .filter(|n| *n > 0)
+}
