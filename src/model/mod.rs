@@ -3,6 +3,7 @@
 //! Every parser takes text or bytes and returns typed values; reading files is the host layer's job.
 
 pub mod apt_history;
+pub mod auto;
 pub mod dkms;
 pub mod dpkg;
 pub mod driver_version;
