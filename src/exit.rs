@@ -4,6 +4,10 @@
 pub const OK: i32 = 0;
 /// A problem was found (any verdict other than healthy), or a remediation failed and the host was restored.
 pub const PROBLEM: i32 = 1;
+/// `nvfix auto`: a reboot is needed but neither `--allow-reboot` nor the playbook allows one.
+pub const REBOOT_REQUIRED: i32 = 10;
+/// `nvfix auto`: a reboot was scheduled, or handed to the cluster's engine.
+pub const REBOOT_SCHEDULED: i32 = 11;
 /// Command-line usage error.
 pub const USAGE: i32 = 64;
 /// Input data was malformed (e.g. a playbook that does not parse).

@@ -10,6 +10,7 @@ pub mod kmsg;
 pub mod modfiles;
 pub mod nvml;
 pub mod procscan;
+pub mod reboot;
 pub mod reload;
 pub mod root;
 pub mod runner;

@@ -9,10 +9,7 @@ use super::verdict::{Action, Verdict};
 use crate::exit;
 use serde::Serialize;
 
-/// A reboot is needed but neither `--allow-reboot` nor the playbook allows one.
-pub const REBOOT_REQUIRED: i32 = 10;
-/// A reboot was scheduled, or handed to the cluster's engine.
-pub const REBOOT_SCHEDULED: i32 = 11;
+pub use crate::exit::{REBOOT_REQUIRED, REBOOT_SCHEDULED};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -81,6 +78,20 @@ impl Outcome {
             BlockKind::Unfixable => Outcome::RepairNeeded,
         }
     }
+}
+
+/// Something nvfix did (or, under `--dry-run`, would do), with its result: a hook, the reload, the reboot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionRecord {
+    /// `hook`, `reload`, `verify`, `schedule-reboot`, `handoff`, `cancel-reboot`, `record`.
+    pub kind: String,
+    pub label: String,
+    /// The command line, when the action is one command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// True when it ran and succeeded; false when it failed; None when it was not run (dry run).
+    pub ok: Option<bool>,
+    pub detail: String,
 }
 
 /// What auto does next.
