@@ -59,6 +59,12 @@ pub enum Command {
     Hold(HoldArgs),
     /// Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders
     Metrics(MetricsArgs),
+    /// Runbook mode: diagnose, then reload or reboot within a playbook's policy; exit status says what happened
+    Auto(AutoArgs),
+    /// Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard
+    Reboot(RebootArgs),
+    /// Work with playbooks (the policy `nvfix auto` acts within)
+    Playbook(PlaybookArgs),
     /// Print or write shell completions (bash, zsh, fish, elvish, powershell)
     #[command(hide = true)]
     Completions(CompletionsArgs),
@@ -158,4 +164,65 @@ pub struct VerifyArgs {
     /// Print the checks as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AutoArgs {
+    /// The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process
+    /// holds the GPU, never reboot]
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// Allow a reboot for this run even if the playbook does not (--yes never does)
+    #[arg(long)]
+    pub allow_reboot: bool,
+    /// Decide and check every guard, but change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON (schema nvfix.auto/v1)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RebootArgs {
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Check and report every guard, schedule nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON (schema nvfix.reboot/v1)
+    #[arg(long)]
+    pub json: bool,
+    /// Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook's, 5]
+    #[arg(long, value_name = "MIN", conflicts_with = "now")]
+    pub delay: Option<u32>,
+    /// Reboot now, through systemctl reboot --check-inhibitors=yes
+    #[arg(long)]
+    pub now: bool,
+    /// Cancel the reboot nvfix scheduled (shutdown -c)
+    #[arg(long, conflicts_with_all = ["now", "delay", "dry_run"])]
+    pub cancel: bool,
+    /// Take the delay, the maintenance window and the reboot limit from this playbook
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookArgs {
+    #[command(subcommand)]
+    pub command: PlaybookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)
+    Check(PlaybookCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookCheckArgs {
+    /// The playbook file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }

@@ -1,11 +1,14 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
+pub mod auto;
 pub mod completions;
 pub mod diagnose;
 pub mod hold;
 pub mod man;
 pub mod metrics;
+pub mod playbook;
 pub mod ps;
+pub mod reboot;
 pub mod reload;
 pub mod verify;
 
@@ -65,6 +68,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Hold(args) => hold::run(&ctx, args),
         Command::Metrics(args) => metrics::run(&ctx, args),
+        Command::Auto(args) => auto::run(&ctx, args),
+        Command::Reboot(args) => reboot::run(&ctx, args),
+        Command::Playbook(args) => playbook::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }

@@ -155,7 +155,7 @@ pub fn probe_package_locks(root: &HostRoot) -> (Vec<HeldLock>, Vec<String>) {
         let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) };
         if rc != 0 {
             errors.push(format!("{path}: {}", std::io::Error::last_os_error()));
-        } else if fl.l_type as i32 != libc::F_UNLCK as i32 {
+        } else if i32::from(fl.l_type) != libc::F_UNLCK {
             held.push(HeldLock {
                 path: path.to_string(),
                 pid: (fl.l_pid > 0).then_some(fl.l_pid),

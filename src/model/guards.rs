@@ -299,7 +299,7 @@ pub fn compare_kernel_releases(a: &str, b: &str) -> Ordering {
 fn setting(text: &str, key: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .next_back()
         .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
 }
 

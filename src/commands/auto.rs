@@ -1,0 +1,806 @@
+//! `nvfix auto`: runbook mode. Diagnose, decide within the playbook, reload (through the reload engine), verify,
+//! else reboot per policy, and report — as text or as the `nvfix.auto/v1` JSON — with the exit status scripts act on.
+//!
+//! [`run_auto`] is the library API: every command goes through the given runner and the reload through the given
+//! [`ReloadEngine`], so tests drive whole runs on fixture trees with a recorder and a scripted engine.
+
+use super::Context;
+use crate::cli::AutoArgs;
+use crate::error::Failure;
+use crate::exit;
+use crate::host::gather::{gather, GatherOptions};
+use crate::host::reboot::{
+    self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
+};
+use crate::host::reload::{
+    self, lock, signals, AutoYes, ExecOptions, Executor, GatherView, Journal, PidfdControl, Seams,
+    SystemClock,
+};
+use crate::host::runner::{CommandRunner, SystemRunner};
+use crate::host::HostRoot;
+use crate::model::auto::{
+    after_reboot_guards, after_reload, after_reload_guards, first_step, ActionRecord, AutoPolicy,
+    Outcome, ReloadResult, Step,
+};
+use crate::model::facts::{HostFacts, NvmlProbe};
+use crate::model::guards::{evaluate_reload_policy, GuardResult, NextBoot};
+use crate::model::plan::{make_plan, PlanOptions, ReloadPlan};
+use crate::model::playbook::{default_playbook, Hook, Playbook, RebootMethod};
+use crate::model::reboot_state::AfterBoot;
+use crate::model::verdict::{diagnose, Diagnosis};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The report's schema name; bumped when a field changes meaning or goes away.
+pub const SCHEMA: &str = "nvfix.auto/v1";
+
+/// Runs a reload plan. The real one is [`ExecutorEngine`]; tests script one.
+pub trait ReloadEngine {
+    fn reload(&mut self, plan: &ReloadPlan) -> (ReloadResult, Vec<ActionRecord>);
+}
+
+/// Everything a run needs besides its seams.
+#[derive(Debug, Clone)]
+pub struct AutoInput {
+    pub root: HostRoot,
+    pub nvml_lib: Option<PathBuf>,
+    pub playbook: Playbook,
+    /// Where the playbook came from (a path, or `built-in default`).
+    pub playbook_source: String,
+    pub allow_reboot: bool,
+    pub dry_run: bool,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaybookRef {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionReason {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What `diagnose` found, in brief (the full contract is `nvfix diagnose --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    pub verdict: &'static str,
+    pub action: &'static str,
+    pub kernel: Option<String>,
+    pub boot_id: Option<String>,
+    pub loaded_version: Option<String>,
+    pub library_version: Option<String>,
+    pub gpu_holders: usize,
+    pub reasons: Vec<DetectionReason>,
+    /// Set on the first run after an nvfix reboot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_reboot: Option<AfterReboot>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AfterReboot {
+    /// The boot the reboot was requested from; the current boot id differs.
+    pub from_boot_id: String,
+    /// The host is healthy after the reboot.
+    pub verified: bool,
+}
+
+/// A guard with the stage it guards (`reload` or `reboot`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedGuard {
+    pub stage: &'static str,
+    #[serde(flatten)]
+    pub guard: GuardResult,
+}
+
+/// One stage auto decided to try, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStage {
+    pub stage: &'static str,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RebootView {
+    pub method: &'static str,
+    pub next_boot: NextBoot,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_minutes: Option<u32>,
+}
+
+/// The `nvfix.auto/v1` report.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoReport {
+    pub schema: &'static str,
+    pub dry_run: bool,
+    pub playbook: PlaybookRef,
+    pub detection: Detection,
+    pub guards: Vec<StagedGuard>,
+    pub plan: Vec<PlannedStage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_plan: Option<ReloadPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reboot: Option<RebootView>,
+    pub actions: Vec<ActionRecord>,
+    pub outcome: Outcome,
+    pub message: String,
+    pub exit_status: i32,
+}
+
+fn detection(facts: &HostFacts, d: &Diagnosis) -> Detection {
+    Detection {
+        verdict: d.verdict.as_str(),
+        action: d.action.as_str(),
+        kernel: facts.kernel_release.clone(),
+        boot_id: facts.boot_id.clone(),
+        loaded_version: facts.loaded_version().map(|v| v.to_string()),
+        library_version: facts.nvml_library.as_ref().map(|l| l.version.to_string()),
+        gpu_holders: facts.holders.len(),
+        reasons: d
+            .reasons
+            .iter()
+            .map(|r| DetectionReason {
+                code: r.code,
+                message: r.message.clone(),
+            })
+            .collect(),
+        after_reboot: None,
+    }
+}
+
+/// The playbook's GPU-count expectation against NVML's count; Some(problem) when it is not met.
+pub fn gpu_count_problem(facts: &HostFacts, expected: Option<u32>) -> Option<String> {
+    let want = expected?;
+    match &facts.nvml {
+        Some(NvmlProbe::Ok { device_count, .. }) if *device_count == want => None,
+        Some(NvmlProbe::Ok { device_count, .. }) => Some(format!(
+            "NVML sees {device_count} GPU(s); the playbook expects {want} (verify.gpu_count)"
+        )),
+        _ => Some(format!(
+            "cannot count GPUs through NVML; the playbook expects {want} (verify.gpu_count)"
+        )),
+    }
+}
+
+fn planned_hooks(hooks: &[Hook], hostname: &str, stage: &str) -> Vec<ActionRecord> {
+    hooks
+        .iter()
+        .map(|h| ActionRecord {
+            kind: "hook".into(),
+            label: format!("{stage}: {}", h.label()),
+            command: Some(h.expanded_argv(hostname).join(" ")),
+            ok: None,
+            detail: "dry run: not run".into(),
+        })
+        .collect()
+}
+
+struct Run<'a> {
+    input: &'a AutoInput,
+    runner: &'a dyn CommandRunner,
+    facts: HostFacts,
+    diagnosis: Diagnosis,
+    report: AutoReport,
+    hostname: String,
+}
+
+/// One whole `nvfix auto` run. Never panics and never fails: every problem ends as an outcome in the report.
+pub fn run_auto(
+    input: &AutoInput,
+    runner: &dyn CommandRunner,
+    engine: &mut dyn ReloadEngine,
+) -> AutoReport {
+    let facts = gather(
+        &input.root,
+        &GatherOptions {
+            nvml_lib: input.nvml_lib.clone(),
+            holders: true,
+        },
+    );
+    let diagnosis = diagnose(&facts);
+    let report = AutoReport {
+        schema: SCHEMA,
+        dry_run: input.dry_run,
+        playbook: PlaybookRef {
+            source: input.playbook_source.clone(),
+            name: input.playbook.name.clone(),
+        },
+        detection: detection(&facts, &diagnosis),
+        guards: Vec::new(),
+        plan: Vec::new(),
+        reload_plan: None,
+        reboot: None,
+        actions: Vec::new(),
+        outcome: Outcome::Healthy,
+        message: String::new(),
+        exit_status: exit::OK,
+    };
+    let mut run = Run {
+        input,
+        runner,
+        hostname: hostreboot::hostname(&input.root),
+        facts,
+        diagnosis,
+        report,
+    };
+    let (outcome, message) = run.walk(engine);
+    run.report.outcome = outcome;
+    run.report.message = message;
+    run.report.exit_status = outcome.exit_status();
+    run.report
+}
+
+impl Run<'_> {
+    fn policy(&self) -> AutoPolicy {
+        let p = &self.input.playbook;
+        AutoPolicy {
+            reload_allowed: p.reload.allowed,
+            reboot_authorised: self.input.allow_reboot || p.reboot.allowed,
+            reboot_when_gpu_busy: p.reboot.allow_gpu_holders,
+        }
+    }
+
+    fn walk(&mut self, engine: &mut dyn ReloadEngine) -> (Outcome, String) {
+        let healthy = self.diagnosis.verdict == crate::model::verdict::Verdict::Healthy;
+        if let Some(done) = self.after_boot(healthy) {
+            return done;
+        }
+        let policy = self.policy();
+        let mut step = first_step(self.diagnosis.verdict, self.diagnosis.action, &policy);
+        if let Step::Done(Outcome::Healthy, why) = &step {
+            return match gpu_count_problem(&self.facts, self.input.playbook.verify.gpu_count) {
+                Some(problem) => (Outcome::RepairNeeded, problem),
+                None => (Outcome::Healthy, why.clone()),
+            };
+        }
+        let (mut reloaded, mut rebooted) = (false, false);
+        loop {
+            step = match step {
+                Step::Done(o, why) => return (o, why),
+                Step::TryReload if !reloaded => {
+                    reloaded = true;
+                    self.try_reload(engine, &policy)
+                }
+                Step::TryReboot(why) if !rebooted => {
+                    rebooted = true;
+                    self.try_reboot(why)
+                }
+                // Each stage runs at most once a run.
+                Step::TryReload | Step::TryReboot(_) => {
+                    return (
+                        Outcome::Failed,
+                        "nvfix tried every allowed remedy once; none fixed the host".into(),
+                    )
+                }
+            };
+        }
+    }
+
+    /// The first run after an nvfix reboot: record whether it fixed the host; when it did, run `after_reboot` hooks.
+    fn after_boot(&mut self, healthy: bool) -> Option<(Outcome, String)> {
+        let boot_id = self.facts.boot_id.clone()?;
+        let mut state = hostreboot::read_state(&self.input.root).ok()?;
+        match state.after_boot(&boot_id, self.input.now) {
+            AfterBoot::Nothing => None,
+            AfterBoot::Pending(r) => {
+                if healthy {
+                    return None;
+                }
+                let msg = format!(
+                    "a reboot nvfix requested from this boot is still due ({}, {}); nothing more to do until it happens",
+                    r.method, r.reason
+                );
+                Some((Outcome::RebootPending, msg))
+            }
+            AfterBoot::Rebooted(r) => {
+                let from = r.boot_id.clone();
+                self.report.detection.after_reboot = Some(AfterReboot {
+                    from_boot_id: from.clone(),
+                    verified: healthy,
+                });
+                let hooks = self.input.playbook.hooks.after_reboot.clone();
+                if self.input.dry_run {
+                    if healthy {
+                        self.report.actions.extend(planned_hooks(
+                            &hooks,
+                            &self.hostname,
+                            "after-reboot",
+                        ));
+                    }
+                    return None;
+                }
+                state.complete(&from, &boot_id, self.input.now, healthy);
+                if let Err(e) = hostreboot::write_state(&self.input.root, &state) {
+                    self.report.actions.push(ActionRecord {
+                        kind: "record".into(),
+                        label: "record the reboot's result".into(),
+                        command: None,
+                        ok: Some(false),
+                        detail: e.to_string(),
+                    });
+                }
+                if healthy {
+                    self.report.actions.extend(run_hooks(
+                        self.runner,
+                        &hooks,
+                        &self.hostname,
+                        "after-reboot",
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn try_reload(&mut self, engine: &mut dyn ReloadEngine, policy: &AutoPolicy) -> Step {
+        let rp = &self.input.playbook.reload;
+        let options = PlanOptions {
+            kill: rp.allow_sigkill,
+            allow_display_stop: rp
+                .stop_services
+                .iter()
+                .any(|p| p.matches("display-manager.service")),
+            grace_secs: rp.grace_period_seconds,
+        };
+        let mut plan = match make_plan(&self.facts, &self.diagnosis, &options) {
+            Ok(p) => p,
+            Err(refusal) => {
+                return after_reload(&ReloadResult::Refused(refusal.code, refusal.reason), policy)
+            }
+        };
+        if plan.baseline.device_count.is_none() {
+            plan.baseline.device_count = reload::view::gpu_count(&self.input.root);
+        }
+        let guards = evaluate_reload_policy(&plan, rp);
+        self.report.reload_plan = Some(plan.clone());
+        self.push_guards("reload", guards.clone());
+        if let Some(step) = after_reload_guards(&guards, policy) {
+            return step;
+        }
+        self.report.plan.push(PlannedStage {
+            stage: "reload",
+            why: "the module on disk for the running kernel matches the library".into(),
+        });
+        let hooks = &self.input.playbook.hooks;
+        if self.input.dry_run {
+            self.report.actions.extend(planned_hooks(
+                &hooks.before_reload,
+                &self.hostname,
+                "before-reload",
+            ));
+            self.report.actions.push(ActionRecord {
+                kind: "reload".into(),
+                label: "reload the NVIDIA modules".into(),
+                command: None,
+                ok: None,
+                detail: format!("dry run: {} step(s) planned", plan.steps.len()),
+            });
+            self.report.actions.extend(planned_hooks(
+                &hooks.after_reload,
+                &self.hostname,
+                "after-reload",
+            ));
+            return Step::Done(
+                Outcome::WouldReload,
+                "every reload guard passes (dry run: nothing was changed)".into(),
+            );
+        }
+        let before = run_hooks(
+            self.runner,
+            &hooks.before_reload,
+            &self.hostname,
+            "before-reload",
+        );
+        let aborted = hooks_aborted(&before, &hooks.before_reload);
+        self.report.actions.extend(before);
+        if aborted {
+            return Step::Done(
+                Outcome::Failed,
+                "a before_reload hook failed; nothing was changed".into(),
+            );
+        }
+        let (result, actions) = engine.reload(&plan);
+        self.report.actions.extend(actions);
+        if result == ReloadResult::Verified {
+            if let Some(expected) = self.input.playbook.verify.gpu_count {
+                let after = gather(
+                    &self.input.root,
+                    &GatherOptions {
+                        nvml_lib: self.input.nvml_lib.clone(),
+                        holders: false,
+                    },
+                );
+                if let Some(problem) = gpu_count_problem(&after, Some(expected)) {
+                    self.report.actions.push(ActionRecord {
+                        kind: "verify".into(),
+                        label: "playbook expectations".into(),
+                        command: None,
+                        ok: Some(false),
+                        detail: problem.clone(),
+                    });
+                    return Step::Done(Outcome::Failed, format!("reloaded, but {problem}"));
+                }
+            }
+            let after = run_hooks(
+                self.runner,
+                &hooks.after_reload,
+                &self.hostname,
+                "after-reload",
+            );
+            self.report.actions.extend(after);
+        }
+        after_reload(&result, policy)
+    }
+
+    fn try_reboot(&mut self, why: String) -> Step {
+        let pb = &self.input.playbook;
+        let a = super::reboot::assess(
+            &self.input.root,
+            &self.facts,
+            pb,
+            self.runner,
+            self.input.now,
+            None,
+            !pb.reboot.allow_gpu_holders,
+        );
+        self.report.reboot = Some(RebootView {
+            method: match pb.reboot.method {
+                RebootMethod::Shutdown => "shutdown",
+                RebootMethod::Handoff => "handoff",
+            },
+            next_boot: a.next_boot.clone(),
+            command: a.command.clone(),
+            delay_minutes: match a.how {
+                RebootHow::Delayed(n) => Some(n),
+                _ => None,
+            },
+        });
+        self.push_guards("reboot", a.guards.clone());
+        if let Some((o, why)) = after_reboot_guards(&a.guards) {
+            return Step::Done(o, why);
+        }
+        self.report.plan.push(PlannedStage {
+            stage: "reboot",
+            why,
+        });
+        let handoff = matches!(a.how, RebootHow::Handoff(_));
+        if self.input.dry_run {
+            self.report.actions.extend(planned_hooks(
+                &pb.hooks.before_reboot,
+                &self.hostname,
+                "before-reboot",
+            ));
+            match &a.how {
+                RebootHow::Handoff(h) => {
+                    self.report
+                        .actions
+                        .extend(planned_hooks(h, &self.hostname, "handoff"))
+                }
+                _ => self.report.actions.push(ActionRecord {
+                    kind: "schedule-reboot".into(),
+                    label: "schedule the reboot".into(),
+                    command: a.command.clone(),
+                    ok: None,
+                    detail: "dry run: not run".into(),
+                }),
+            }
+            return Step::Done(
+                Outcome::WouldReboot,
+                "every reboot guard passes (dry run: nothing was scheduled)".into(),
+            );
+        }
+        let before = run_hooks(
+            self.runner,
+            &pb.hooks.before_reboot,
+            &self.hostname,
+            "before-reboot",
+        );
+        let aborted = hooks_aborted(&before, &pb.hooks.before_reboot);
+        self.report.actions.extend(before);
+        if aborted {
+            return Step::Done(
+                Outcome::Failed,
+                "a before_reboot hook failed; no reboot was scheduled".into(),
+            );
+        }
+        let mut state = a.guard_facts.state.clone().unwrap_or_default();
+        let req = super::reboot::request(&a, &self.facts, &self.input.root, "nvfix auto");
+        let actions = schedule_reboot(&self.input.root, self.runner, &mut state, &req);
+        let ok = !actions.is_empty() && actions.iter().all(|r| r.ok == Some(true));
+        self.report.actions.extend(actions);
+        match (ok, handoff) {
+            (true, true) => Step::Done(
+                Outcome::RebootHandedOff,
+                "the reboot was handed to the cluster's engine".into(),
+            ),
+            (true, false) => Step::Done(Outcome::RebootScheduled, "the reboot is scheduled".into()),
+            (false, _) => Step::Done(
+                Outcome::Failed,
+                "the reboot could not be set in motion".into(),
+            ),
+        }
+    }
+
+    fn push_guards(&mut self, stage: &'static str, guards: Vec<GuardResult>) {
+        self.report
+            .guards
+            .extend(guards.into_iter().map(|guard| StagedGuard { stage, guard }));
+    }
+}
+
+/// The reload engine of `nvfix reload`, driven without questions: SIGTERM (SIGKILL when the playbook allows), journal,
+/// restore on failure.
+pub struct ExecutorEngine {
+    pub root: HostRoot,
+    pub nvml_lib: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+impl ReloadEngine for ExecutorEngine {
+    fn reload(&mut self, plan: &ReloadPlan) -> (ReloadResult, Vec<ActionRecord>) {
+        let _lock = match lock::acquire(&self.root) {
+            Ok(l) => l,
+            Err(e @ lock::LockError::Busy(_)) => {
+                return (
+                    ReloadResult::Refused(exit::TEMP_FAIL, e.to_string()),
+                    Vec::new(),
+                )
+            }
+            Err(e) => {
+                return (
+                    ReloadResult::Refused(exit::NO_PERMISSION, e.to_string()),
+                    Vec::new(),
+                )
+            }
+        };
+        let runner = SystemRunner;
+        let processes = PidfdControl;
+        let view = GatherView {
+            root: self.root.clone(),
+            nvml_lib: self.nvml_lib.clone(),
+        };
+        let clock = SystemClock;
+        let mut ui = AutoYes { quiet: self.quiet };
+        let mut opts = ExecOptions::new(Journal::path(&self.root));
+        opts.interrupted = signals::interrupted;
+        opts.syslog = true;
+        let seams = Seams {
+            runner: &runner,
+            processes: &processes,
+            view: &view,
+            clock: &clock,
+        };
+        let report = Executor::new(seams, &mut ui, opts).execute(plan);
+        let mut actions: Vec<ActionRecord> = report
+            .actions
+            .iter()
+            .map(|a| ActionRecord {
+                kind: "reload".into(),
+                label: a.clone(),
+                command: None,
+                ok: Some(true),
+                detail: String::new(),
+            })
+            .collect();
+        let reason = || {
+            let mut r = report
+                .reason
+                .clone()
+                .unwrap_or_else(|| "the reload did not complete".into());
+            if let Some(next) = &report.next {
+                r.push_str(&format!("; next: {next}"));
+            }
+            r
+        };
+        let result = match report.outcome {
+            reload::Outcome::Fixed | reload::Outcome::Resumed => ReloadResult::Verified,
+            reload::Outcome::RebootRequired => ReloadResult::Refused(exit::UNAVAILABLE, reason()),
+            _ => ReloadResult::FailedRestored(reason()),
+        };
+        actions.push(ActionRecord {
+            kind: "reload".into(),
+            label: "reload the NVIDIA modules".into(),
+            command: None,
+            ok: Some(result == ReloadResult::Verified),
+            detail: format!(
+                "{:?}{}",
+                report.outcome,
+                if report.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!("; problems: {}", report.problems.join("; "))
+                }
+            ),
+        });
+        (result, actions)
+    }
+}
+
+pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
+    let euid = super::playbook::effective_uid();
+    let (playbook, source) = match &args.playbook {
+        Some(p) => (
+            super::playbook::load(p, euid == 0)?,
+            p.display().to_string(),
+        ),
+        None => (default_playbook(), "built-in default".to_string()),
+    };
+    if !args.dry_run {
+        if !ctx.root.is_system() {
+            return Err(Failure::new(
+                exit::USAGE,
+                "--root other than / only works with --dry-run: nvfix never changes this machine on behalf of another \
+                 tree",
+            )
+            .into());
+        }
+        if euid != 0 {
+            return Err(Failure::new(
+                exit::NO_PERMISSION,
+                "nvfix auto needs root; --dry-run works as any user",
+            )
+            .into());
+        }
+        signals::install()?;
+    }
+    let input = AutoInput {
+        root: ctx.root.clone(),
+        nvml_lib: ctx.nvml_lib.clone(),
+        playbook,
+        playbook_source: source,
+        allow_reboot: args.allow_reboot,
+        dry_run: args.dry_run,
+        now: hostreboot::now(&ctx.root),
+    };
+    let mut pre_actions = Vec::new();
+    if !args.dry_run {
+        // An interrupted reload is undone before anything new is decided.
+        if let Some(journal) = Journal::load(&Journal::path(&ctx.root)).map_err(|e| {
+            Failure::new(
+                exit::DATA_ERROR,
+                format!("{e}; bring the modules and services back by hand, then remove it"),
+            )
+        })? {
+            pre_actions.push(resume(ctx, journal, args.json));
+        }
+    }
+    // Probes on a fixture tree are recorded, never run (dry runs only reach here with a non-/ root).
+    let recorder = crate::host::runner::RecordingRunner::new();
+    let runner: &dyn CommandRunner = if ctx.root.is_system() {
+        &SystemRunner
+    } else {
+        &recorder
+    };
+    let mut engine = ExecutorEngine {
+        root: ctx.root.clone(),
+        nvml_lib: ctx.nvml_lib.clone(),
+        quiet: args.json,
+    };
+    let mut report = run_auto(&input, runner, &mut engine);
+    if !pre_actions.is_empty() {
+        pre_actions.extend(report.actions);
+        report.actions = pre_actions;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report_text(&report));
+    }
+    Ok(report.exit_status)
+}
+
+fn resume(ctx: &Context, journal: Journal, quiet: bool) -> ActionRecord {
+    let runner = SystemRunner;
+    let processes = PidfdControl;
+    let view = GatherView {
+        root: ctx.root.clone(),
+        nvml_lib: ctx.nvml_lib.clone(),
+    };
+    let clock = SystemClock;
+    let mut ui = AutoYes { quiet };
+    let mut opts = ExecOptions::new(Journal::path(&ctx.root));
+    opts.interrupted = signals::interrupted;
+    opts.syslog = true;
+    let seams = Seams {
+        runner: &runner,
+        processes: &processes,
+        view: &view,
+        clock: &clock,
+    };
+    let report = Executor::new(seams, &mut ui, opts).resume(journal);
+    ActionRecord {
+        kind: "reload".into(),
+        label: "resume the interrupted reload from its journal".into(),
+        command: None,
+        ok: Some(report.exit_code() == exit::OK),
+        detail: format!("{:?}", report.outcome),
+    }
+}
+
+/// The report for people: what was found, each guard, what was done, the outcome and the exit status.
+pub fn report_text(r: &AutoReport) -> String {
+    let mut s = String::new();
+    let d = &r.detection;
+    s.push_str(&format!(
+        "nvfix auto{} — playbook: {}\n",
+        if r.dry_run { " (dry run)" } else { "" },
+        r.playbook.name.as_deref().unwrap_or(&r.playbook.source)
+    ));
+    s.push_str(&format!(
+        "Found: {} (loaded {}, library {}); suggested action: {}\n",
+        d.verdict,
+        d.loaded_version.as_deref().unwrap_or("none"),
+        d.library_version.as_deref().unwrap_or("none"),
+        d.action
+    ));
+    if let Some(a) = &d.after_reboot {
+        s.push_str(&format!(
+            "After nvfix's reboot (from boot {}): {}\n",
+            a.from_boot_id,
+            if a.verified {
+                "healthy"
+            } else {
+                "still broken"
+            }
+        ));
+    }
+    for stage in ["reload", "reboot"] {
+        let gs: Vec<GuardResult> = r
+            .guards
+            .iter()
+            .filter(|g| g.stage == stage)
+            .map(|g| g.guard.clone())
+            .collect();
+        if !gs.is_empty() {
+            s.push_str(&format!(
+                "{} guards:\n{}",
+                capitalise(stage),
+                super::reboot::guards_text(&gs)
+            ));
+        }
+    }
+    if !r.actions.is_empty() {
+        s.push_str("Actions:\n");
+        for a in &r.actions {
+            let mark = match a.ok {
+                Some(true) => "done ",
+                Some(false) => "FAIL ",
+                None => "would",
+            };
+            s.push_str(&format!(
+                "  {mark} {}{}{}\n",
+                a.label,
+                a.command
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                if a.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", a.detail)
+                }
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "Outcome: {} — {} (exit {})\n",
+        r.outcome.as_str(),
+        r.message,
+        r.exit_status
+    ));
+    s
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}

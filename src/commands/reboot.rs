@@ -1,0 +1,425 @@
+//! `nvfix reboot`: check and report every guard (next boot's module, package manager, inhibitors, GPU holders, loop,
+//! window), then schedule the reboot with a wall message, reboot now, or cancel nvfix's scheduled reboot.
+
+use super::Context;
+use crate::cli::RebootArgs;
+use crate::error::Failure;
+use crate::exit;
+use crate::host::gather::{gather, GatherOptions};
+use crate::host::reboot::{
+    self as hostreboot, gather_guard_facts, reboot_message, schedule_command, RebootHow,
+    RebootRequest,
+};
+use crate::host::runner::{CommandRunner, SystemRunner};
+use crate::host::HostRoot;
+use crate::model::auto::ActionRecord;
+use crate::model::facts::HostFacts;
+use crate::model::guards::{
+    evaluate_reboot_guards, strongest_block, GuardResult, GuardStatus, NextBoot, RebootGuardFacts,
+    RebootGuardPolicy,
+};
+use crate::model::playbook::{default_playbook, Playbook, RebootMethod};
+use crate::model::reboot_state::{AfterBoot, RebootRecord};
+use crate::model::verdict::{diagnose, Action};
+use serde::Serialize;
+use std::io::IsTerminal;
+
+/// What the guards found and how the reboot would be set in motion.
+#[derive(Debug, Clone)]
+pub struct RebootAssessment {
+    pub guards: Vec<GuardResult>,
+    pub next_boot: NextBoot,
+    pub how: RebootHow,
+    /// The command that schedules it (None for a handoff: the hooks do).
+    pub command: Option<String>,
+    /// A reboot nvfix already set up from this boot.
+    pub pending: Option<RebootRecord>,
+    pub guard_facts: RebootGuardFacts,
+}
+
+/// Gathers the guard facts and judges them. `delay` overrides the playbook's; `gpu_holders_block` is true for `auto`
+/// without `reboot.allow_gpu_holders`.
+pub fn assess(
+    root: &HostRoot,
+    facts: &HostFacts,
+    playbook: &Playbook,
+    runner: &dyn CommandRunner,
+    now: i64,
+    delay: Option<u32>,
+    gpu_holders_block: bool,
+) -> RebootAssessment {
+    let g = gather_guard_facts(root, facts, runner, now);
+    let delay = delay.unwrap_or(playbook.reboot.delay_minutes);
+    let how = match playbook.reboot.method {
+        RebootMethod::Handoff => RebootHow::Handoff(playbook.reboot.handoff.clone()),
+        RebootMethod::Shutdown if delay == 0 => RebootHow::Now,
+        RebootMethod::Shutdown => RebootHow::Delayed(delay),
+    };
+    let policy = RebootGuardPolicy {
+        delay_minutes: if matches!(how, RebootHow::Delayed(_)) {
+            delay
+        } else {
+            0
+        },
+        max_per_24h: playbook.reboot.max_per_24h,
+        window: playbook.reboot.maintenance_window.clone(),
+        gpu_holders_block,
+    };
+    let guards = evaluate_reboot_guards(facts, &g, &policy);
+    let version = facts.nvml_library.as_ref().map(|l| l.version.to_string());
+    let message = reboot_message(version.as_deref(), g.next_boot.kernel.as_deref());
+    let pending = match (&g.state, facts.boot_id.as_deref()) {
+        (Ok(s), Some(b)) => match s.after_boot(b, now) {
+            AfterBoot::Pending(r) => Some(r.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    RebootAssessment {
+        guards,
+        next_boot: g.next_boot.clone(),
+        command: schedule_command(&how, &message).map(|c| c.display()),
+        how,
+        pending,
+        guard_facts: g,
+    }
+}
+
+/// The request to record and run, from an assessment.
+pub fn request(
+    a: &RebootAssessment,
+    facts: &HostFacts,
+    root: &HostRoot,
+    reason: &str,
+) -> RebootRequest {
+    RebootRequest {
+        how: a.how.clone(),
+        boot_id: facts.boot_id.clone().unwrap_or_else(|| "unknown".into()),
+        now: a.guard_facts.now,
+        kernel: facts.kernel_release.clone(),
+        next_kernel: a.next_boot.kernel.clone(),
+        expected_version: facts.nvml_library.as_ref().map(|l| l.version.to_string()),
+        reason: reason.to_string(),
+        hostname: hostreboot::hostname(root),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RebootReport<'a> {
+    schema: &'static str,
+    dry_run: bool,
+    next_boot: &'a NextBoot,
+    guards: &'a [GuardResult],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<&'a RebootRecord>,
+    actions: &'a [ActionRecord],
+    outcome: &'a str,
+    message: String,
+    exit_status: i32,
+}
+
+pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
+    let euid = super::playbook::effective_uid();
+    if args.cancel {
+        may_act(&ctx.root, euid)?;
+        let facts = gather(
+            &ctx.root,
+            &GatherOptions {
+                nvml_lib: None,
+                holders: false,
+            },
+        );
+        let boot = facts.boot_id.clone().unwrap_or_default();
+        let action = hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot)
+            .map_err(|e| Failure::new(exit::PROBLEM, e))?;
+        let code = if action.ok == Some(true) {
+            exit::OK
+        } else {
+            exit::PROBLEM
+        };
+        print_outcome(
+            args.json,
+            None,
+            &[],
+            None,
+            None,
+            &[action],
+            "cancel",
+            "".into(),
+            code,
+        )?;
+        return Ok(code);
+    }
+    let playbook = match &args.playbook {
+        Some(p) => super::playbook::load(p, euid == 0)?,
+        None => default_playbook(),
+    };
+    let facts = gather(
+        &ctx.root,
+        &GatherOptions {
+            nvml_lib: ctx.nvml_lib.clone(),
+            holders: true,
+        },
+    );
+    let diagnosis = diagnose(&facts);
+    let delay = if args.now { Some(0) } else { args.delay };
+    // A reboot a human asks for has no `allowed` switch to pass: the person is the authority. Holders are listed.
+    let probe_runner: Box<dyn CommandRunner> = if ctx.root.is_system() {
+        Box::new(SystemRunner)
+    } else {
+        Box::new(crate::host::runner::RecordingRunner::new())
+    };
+    let a = assess(
+        &ctx.root,
+        &facts,
+        &playbook,
+        probe_runner.as_ref(),
+        hostreboot::now(&ctx.root),
+        delay,
+        false,
+    );
+    let mut notes = Vec::new();
+    if diagnosis.action == Action::Reload {
+        notes.push("a reload fixes this host without a reboot: sudo nvfix reload".to_string());
+    }
+    if let Some(p) = &a.pending {
+        let msg = format!(
+            "a reboot nvfix scheduled from this boot is still due ({} method); cancel it with nvfix reboot --cancel",
+            p.method
+        );
+        print_outcome(
+            args.json,
+            Some(&a),
+            &notes,
+            None,
+            Some(p),
+            &[],
+            "reboot-pending",
+            msg,
+            exit::OK,
+        )?;
+        return Ok(exit::OK);
+    }
+    if let Some(kind) = strongest_block(&a.guards) {
+        let msg = "a guard blocks the reboot".to_string();
+        print_outcome(
+            args.json,
+            Some(&a),
+            &notes,
+            None,
+            None,
+            &[],
+            "blocked",
+            msg,
+            kind.exit_status(),
+        )?;
+        return Ok(kind.exit_status());
+    }
+    if args.dry_run {
+        let msg = "every guard passes (dry run: nothing was scheduled)".to_string();
+        print_outcome(
+            args.json,
+            Some(&a),
+            &notes,
+            a.command.as_deref(),
+            None,
+            &[],
+            "would-reboot",
+            msg,
+            exit::OK,
+        )?;
+        return Ok(exit::OK);
+    }
+    may_act(&ctx.root, euid)?;
+    if !args.yes {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(Failure::new(
+                exit::USAGE,
+                "no terminal to confirm on: rerun with --yes, or --dry-run to see the guards",
+            )
+            .into());
+        }
+        print_guards_text(&a, &notes);
+        let question = match &a.how {
+            RebootHow::Delayed(n) => format!("Reboot this host in {n} minute(s)?"),
+            RebootHow::Now => "Reboot this host now?".into(),
+            RebootHow::Handoff(_) => "Hand the reboot to the cluster's engine?".into(),
+        };
+        let yes = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .unwrap_or(false);
+        if !yes {
+            eprintln!("nvfix: not rebooting");
+            return Ok(exit::OK);
+        }
+    }
+    let mut state = a.guard_facts.state.clone().unwrap_or_default();
+    let req = request(&a, &facts, &ctx.root, "nvfix reboot");
+    let actions = hostreboot::schedule_reboot(&ctx.root, &SystemRunner, &mut state, &req);
+    let ok = !actions.is_empty() && actions.iter().all(|r| r.ok == Some(true));
+    let code = if ok { exit::OK } else { exit::PROBLEM };
+    let msg = if ok {
+        "reboot set in motion".to_string()
+    } else {
+        "the reboot could not be set in motion".to_string()
+    };
+    print_outcome(
+        args.json,
+        Some(&a),
+        &notes,
+        a.command.as_deref(),
+        None,
+        &actions,
+        if ok { "scheduled" } else { "failed" },
+        msg,
+        code,
+    )?;
+    Ok(code)
+}
+
+/// Acting needs the live host and root; a fixture tree only ever gets checked.
+pub fn may_act(root: &HostRoot, euid: u32) -> Result<(), Failure> {
+    if !root.is_system() {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--root other than / only works with --dry-run: nvfix never reboots this machine on behalf of another tree",
+        ));
+    }
+    if euid != 0 {
+        return Err(Failure::new(
+            exit::NO_PERMISSION,
+            "rebooting needs root (sudo nvfix reboot); --dry-run works as any user",
+        ));
+    }
+    Ok(())
+}
+
+fn status_word(s: GuardStatus) -> &'static str {
+    match s {
+        GuardStatus::Pass => "pass ",
+        GuardStatus::Warn => "warn ",
+        GuardStatus::Block => "BLOCK",
+    }
+}
+
+/// The guards as lines: `pass  name  message`.
+pub fn guards_text(guards: &[GuardResult]) -> String {
+    let mut s = String::new();
+    for g in guards {
+        s.push_str(&format!(
+            "  {}  {:<22} {}\n",
+            status_word(g.status),
+            g.name,
+            g.message
+        ));
+    }
+    s
+}
+
+fn print_guards_text(a: &RebootAssessment, notes: &[String]) {
+    eprint!("Reboot guards:\n{}", guards_text(&a.guards));
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_outcome(
+    json: bool,
+    a: Option<&RebootAssessment>,
+    notes: &[String],
+    command: Option<&str>,
+    pending: Option<&RebootRecord>,
+    actions: &[ActionRecord],
+    outcome: &str,
+    message: String,
+    code: i32,
+) -> anyhow::Result<()> {
+    if json {
+        let unknown = NextBoot {
+            kernel: None,
+            rule: "not checked".into(),
+        };
+        let report = RebootReport {
+            schema: "nvfix.reboot/v1",
+            dry_run: outcome == "would-reboot",
+            next_boot: a.map_or(&unknown, |a| &a.next_boot),
+            guards: a.map_or(&[][..], |a| &a.guards[..]),
+            command,
+            pending,
+            actions,
+            outcome,
+            message,
+            exit_status: code,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if let Some(a) = a {
+        print!("Reboot guards:\n{}", guards_text(&a.guards));
+    }
+    for n in notes {
+        println!("note: {n}");
+    }
+    for act in actions {
+        println!(
+            "{} {}{}: {}",
+            if act.ok == Some(true) {
+                "done "
+            } else {
+                "FAIL "
+            },
+            act.label,
+            act.command
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            act.detail
+        );
+    }
+    if let Some(c) = command {
+        if outcome == "would-reboot" {
+            println!("would run: {c}");
+        }
+    }
+    if !message.is_empty() {
+        println!("{message}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acting_needs_the_live_host_and_root() {
+        assert_eq!(
+            may_act(&HostRoot::new("/tmp"), 0).unwrap_err().code,
+            exit::USAGE
+        );
+        assert_eq!(
+            may_act(&HostRoot::system(), 1000).unwrap_err().code,
+            exit::NO_PERMISSION
+        );
+        assert!(may_act(&HostRoot::system(), 0).is_ok());
+    }
+
+    #[test]
+    fn guards_text_marks_blocks() {
+        let t = guards_text(&[
+            GuardResult::pass("reboot-loop", "0 reboots"),
+            GuardResult::block(
+                "maintenance-window",
+                crate::model::guards::BlockKind::Defer,
+                "outside",
+            ),
+        ]);
+        assert!(t.contains("pass   reboot-loop"), "{t}");
+        assert!(t.contains("BLOCK  maintenance-window     outside"), "{t}");
+    }
+}
