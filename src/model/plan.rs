@@ -118,8 +118,10 @@ pub enum StepKind {
         processes: Vec<ProcessTarget>,
     },
     /// SIGTERM through a pidfd, then wait the grace period.
+    #[serde(rename = "terminate")]
     TerminateProcess { process: ProcessTarget },
     /// SIGKILL through a pidfd when it is still running (only with `--kill`).
+    #[serde(rename = "kill")]
     KillProcess { process: ProcessTarget },
     /// Re-read holders and refcounts right before unloading; abort when anything still holds the modules.
     Rescan,
@@ -128,6 +130,7 @@ pub enum StepKind {
     /// `modprobe <module>` (one module per call: a second name would be a module parameter).
     Load { module: String },
     /// `nvidia-modprobe -u -c=0`: recreate /dev/nvidia-uvm* and /dev/nvidia0 when nvidia-modprobe is installed.
+    #[serde(rename = "device-nodes")]
     CreateDeviceNodes,
     /// NVML initialises and every version agrees; no new API mismatch in the kernel log.
     Verify,
@@ -155,7 +158,7 @@ impl StepKind {
             _ => None,
         }
     }
-    /// Short name used by the journal, logs and the `NVFIX_TEST_PAUSE_AFTER_STEP` test hook.
+    /// Short name used by the JSON (`kind`), logs and the `NVFIX_TEST_PAUSE_AFTER_STEP` test hook.
     pub fn name(&self) -> &'static str {
         match self {
             StepKind::StopService { .. } => "stop-service",
@@ -815,7 +818,8 @@ fn blockers_from_modules(facts: &HostFacts, plan: &mut ReloadPlan) {
             module: Some(m.name.clone()),
             message,
             hint: Some(if pinned {
-                "sudo nvfix reboot (with nvidia_drm fbdev=0 the next driver update can be reloaded)".into()
+                "sudo nvfix reboot (with nvidia_drm fbdev=0 the next driver update can be reloaded)"
+                    .into()
             } else {
                 "sudo nvfix reboot".into()
             }),
@@ -930,6 +934,29 @@ mod tests {
             matches!(s.inverse(), Some(StepKind::StartService { unit, .. }) if unit == "a.service")
         );
         assert_eq!(StepKind::Rescan.inverse(), None);
+    }
+
+    #[test]
+    fn json_kind_is_the_name_the_test_hook_uses() {
+        let p = ProcessTarget {
+            pid: 1,
+            start_time: None,
+            user: "u".into(),
+            command: "c".into(),
+            container: None,
+            devices: vec![],
+        };
+        for k in [
+            StepKind::TerminateProcess { process: p.clone() },
+            StepKind::KillProcess { process: p },
+            StepKind::CreateDeviceNodes,
+            StepKind::QuitMps { processes: vec![] },
+            StepKind::Rescan,
+            StepKind::Verify,
+            StepKind::Load { module: "m".into() },
+        ] {
+            assert_eq!(serde_json::to_value(&k).unwrap()["kind"], k.name());
+        }
     }
 
     #[test]

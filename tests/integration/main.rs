@@ -6,3 +6,4 @@ mod diagnose;
 mod lab;
 mod nvml;
 mod ps;
+mod reload;

@@ -207,6 +207,27 @@ impl<'a> Executor<'a> {
         if let Some(r) = plan.refusal() {
             return self.report(Outcome::NotStarted, None, Some(r.reason), r.hint);
         }
+        // Every destructive group is confirmed before the first step runs: declining the unload must not leave
+        // processes terminated and services stopped for nothing.
+        let mut asked: Vec<StepGroup> = Vec::new();
+        for step in &plan.steps {
+            let group = step.kind.group();
+            if group != StepGroup::Restore && !asked.contains(&group) {
+                asked.push(group);
+                if !self.ask(plan, group) {
+                    self.act(format!(
+                        "declined by the admin before step {}: nothing changed",
+                        step.id
+                    ));
+                    return self.report(
+                        Outcome::Cancelled,
+                        None,
+                        Some("declined by the admin; nothing was changed".into()),
+                        None,
+                    );
+                }
+            }
+        }
         let journal = Journal::new(plan, self.seams.clock.now_unix());
         if let Err(e) = journal.save(&self.opts.journal_path) {
             return self.report(
@@ -225,7 +246,6 @@ impl<'a> Executor<'a> {
             plan.to_version.as_deref().unwrap_or("?"),
             plan.steps.len()
         ));
-        let mut asked: Vec<StepGroup> = Vec::new();
         for step in &plan.steps {
             if (self.opts.interrupted)() {
                 return self.abort(
@@ -234,18 +254,6 @@ impl<'a> Executor<'a> {
                     "interrupted by a signal".into(),
                     Outcome::Interrupted,
                 );
-            }
-            let group = step.kind.group();
-            if group != StepGroup::Restore && !asked.contains(&group) {
-                asked.push(group);
-                if !self.ask(plan, group) {
-                    return self.abort(
-                        plan,
-                        Some(step.id),
-                        "declined by the admin".into(),
-                        Outcome::Cancelled,
-                    );
-                }
             }
             if let StepKind::TerminateProcess { process } | StepKind::KillProcess { process } =
                 &step.kind
@@ -447,6 +455,13 @@ impl<'a> Executor<'a> {
                 Ok("stopped".into())
             }
             StepKind::StartService { unit, .. } => {
+                let stopped_by_us = self
+                    .journal
+                    .as_ref()
+                    .is_none_or(|j| j.stopped_services.contains(unit));
+                if !stopped_by_us {
+                    return Ok("not stopped by nvfix (not a systemd unit here): left alone".into());
+                }
                 let out = self.run_command(
                     CommandSpec::new("systemctl", &["start", unit])
                         .with_timeout(self.opts.service_timeout),
@@ -721,27 +736,64 @@ impl<'a> Executor<'a> {
             .filter(|m| !loaded.contains(*m))
             .cloned()
             .collect();
+        let mut failed: Vec<String> = Vec::new();
         for m in &missing {
-            // Loading one module can bring in another (its dependency) first.
-            if self.module_names().contains(m) {
-                continue;
+            if let Err(problem) = self.restore_load(m) {
+                failed.push(problem);
             }
-            let spec = CommandSpec::new("modprobe", &[m]).with_timeout(self.opts.module_timeout);
-            match self.seams.runner.run(&spec) {
-                Ok(out) if out.success() => {
-                    self.act(format!("restore: {} → exit 0", spec.display()));
-                    let _ = self.journal_mut(|j| j.loaded.push(m.clone()));
-                }
-                Ok(out) => {
-                    self.act(format!("restore: {} → exit {}", spec.display(), out.status));
-                    self.problems
-                        .push(format!("modprobe {m} failed: {}", first_line(&out)));
-                }
-                Err(e) => {
-                    self.act(format!("restore: {} → {e}", spec.display()));
-                    self.problems.push(format!("modprobe {m}: {e}"));
+        }
+        if !failed.is_empty() {
+            // Only the new version is on disk, and NVIDIA's upper modules refuse a base of another version: with the
+            // old base still in, the stack can only come back whole. Take out what is left (nothing holds it: the
+            // holders were stopped) and load everything from disk.
+            let left: Vec<String> = plan
+                .unload_order
+                .iter()
+                .filter(|m| self.module_names().contains(*m))
+                .cloned()
+                .collect();
+            let mut unloaded_all = !left.is_empty();
+            if unloaded_all {
+                self.ui.note(&format!(
+                    "the modules could not be loaded on top of what is left ({}); reloading the whole stack",
+                    left.join(", ")
+                ));
+            }
+            for m in &left {
+                let spec =
+                    CommandSpec::new("modprobe", &["-r", m]).with_timeout(self.opts.module_timeout);
+                let result = self.seams.runner.run(&spec);
+                let ok =
+                    matches!(&result, Ok(o) if o.success()) && !self.module_names().contains(m);
+                self.act(format!(
+                    "restore: {} → {}",
+                    spec.display(),
+                    match &result {
+                        Ok(o) => format!("exit {}", o.status),
+                        Err(e) => e.to_string(),
+                    }
+                ));
+                if !ok {
+                    unloaded_all = false;
+                    break;
                 }
             }
+            if unloaded_all {
+                let _ = self.journal_mut(|j| {
+                    for m in &left {
+                        if !j.unloaded.contains(m) {
+                            j.unloaded.push(m.clone());
+                        }
+                    }
+                });
+                failed.clear();
+                for m in &plan.modules_before {
+                    if let Err(problem) = self.restore_load(m) {
+                        failed.push(problem);
+                    }
+                }
+            }
+            self.problems.extend(failed);
         }
         if !missing.is_empty() && self.seams.view.has_program("nvidia-modprobe") {
             let spec = CommandSpec::new("nvidia-modprobe", &["-u", "-c=0"])
@@ -786,6 +838,29 @@ impl<'a> Executor<'a> {
             self.finish_journal();
         } else if let Some(j) = &self.journal {
             let _ = j.save(&self.opts.journal_path);
+        }
+    }
+
+    /// Loads one module while restoring (skipped when already loaded, e.g. as a dependency).
+    fn restore_load(&mut self, m: &str) -> Result<(), String> {
+        if self.module_names().contains(m) {
+            return Ok(());
+        }
+        let spec = CommandSpec::new("modprobe", &[m]).with_timeout(self.opts.module_timeout);
+        match self.seams.runner.run(&spec) {
+            Ok(out) if out.success() => {
+                self.act(format!("restore: {} → exit 0", spec.display()));
+                let _ = self.journal_mut(|j| j.loaded.push(m.to_string()));
+                Ok(())
+            }
+            Ok(out) => {
+                self.act(format!("restore: {} → exit {}", spec.display(), out.status));
+                Err(format!("modprobe {m} failed: {}", first_line(&out)))
+            }
+            Err(e) => {
+                self.act(format!("restore: {} → {e}", spec.display()));
+                Err(format!("modprobe {m}: {e}"))
+            }
         }
     }
 
