@@ -1198,3 +1198,38 @@ fn a_blocked_plan_never_starts() {
     assert!(host.0.borrow().holders.iter().any(|h| h.pid == 4242));
     assert!(Journal::load(&journal_path(dir.path())).unwrap().is_none());
 }
+
+#[test]
+fn a_display_server_blocks_unless_its_stop_is_allowed() {
+    let dir = unpinned_incident();
+    // pid 4242 becomes Xorg.
+    write_file(dir.path(), "/proc/4242/comm", b"Xorg\n");
+    write_file(dir.path(), "/proc/4242/exe", b"");
+    write_file(
+        dir.path(),
+        "/proc/4242/cmdline",
+        b"/usr/lib/xorg/Xorg\0:0\0",
+    );
+    let (status, v) = dry_run_json(dir.path(), &[]);
+    assert_eq!(status, 69, "{v}");
+    assert_eq!(v["plan"]["blockers"][0]["code"], "display-in-use");
+    assert!(v["refusal"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-display-stop"));
+    let (status, v) = dry_run_json(dir.path(), &["--allow-display-stop"]);
+    assert_eq!(status, 0, "{v}");
+    let k = kinds(&v);
+    assert_eq!(k[0], "stop-service display-manager.service", "{k:?}");
+    assert!(!k.iter().any(|s| s.starts_with("terminate")), "{k:?}");
+    assert!(k.contains(&"start-service display-manager.service".to_string()));
+}
+
+#[test]
+fn snapshots_of_the_incident_plan() {
+    let run = nvfix(&fixture("incident"), &["reload", "--dry-run"]);
+    insta::assert_snapshot!("dry-run-incident", run.stdout);
+    let dir = unpinned_incident();
+    let (_, v) = dry_run_json(dir.path(), &[]);
+    insta::assert_json_snapshot!("dry-run-incident-unpinned-json", v["plan"]);
+}
