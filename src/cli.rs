@@ -88,6 +88,10 @@ pub struct PsArgs {
     /// Print the holders as a JSON array
     #[arg(long)]
     pub json: bool,
+    /// Only processes with an NVIDIA device open (what blocks an unload; fuser's view). Faster: skips reading every
+    /// process's memory maps for driver libraries
+    #[arg(long)]
+    pub devices_only: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,16 +4,27 @@ use super::Context;
 use crate::cli::PsArgs;
 use crate::exit;
 use crate::host::gather::nvidia_drm_nodes;
-use crate::host::procscan::{scan_holders, ScanOptions};
+use crate::host::procscan::{scan_holders_report, LibraryMaps, ScanOptions};
 use crate::render;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
     let options = ScanOptions {
         nvidia_drm_nodes: nvidia_drm_nodes(&ctx.root),
-        include_library_maps: true,
+        library_maps: if args.devices_only {
+            LibraryMaps::Skip
+        } else {
+            LibraryMaps::All
+        },
     };
-    let holders = scan_holders(&ctx.root, &options).context("scanning processes")?;
+    let scan = scan_holders_report(&ctx.root, &options).context("scanning processes")?;
+    let holders = scan.holders;
+    if scan.unreadable > 0 {
+        eprintln!(
+            "nvfix: {} process(es) could not be inspected (run as root to see them all)",
+            scan.unreadable
+        );
+    }
     if args.json {
         render::emitln(&serde_json::to_string_pretty(&render::json::holders_json(
             &holders,

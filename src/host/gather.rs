@@ -410,13 +410,26 @@ impl Gatherer<'_> {
         }
     }
 
+    /// Device holders (what blocks a reload), with the libraries of those holders. Processes that only map the driver
+    /// libraries are `nvfix ps`'s job: reading every process's maps would make diagnose several times slower.
     fn holders(&mut self) {
         let options = procscan::ScanOptions {
             nvidia_drm_nodes: nvidia_drm_nodes(self.root),
-            include_library_maps: true,
+            library_maps: procscan::LibraryMaps::OfDeviceHolders,
         };
-        match procscan::scan_holders(self.root, &options) {
-            Ok(h) => self.facts.holders = h,
+        match procscan::scan_holders_report(self.root, &options) {
+            Ok(scan) => {
+                self.facts.holders = scan.holders;
+                if scan.unreadable > 0 {
+                    let n = scan.unreadable;
+                    self.warn(
+                        "/proc",
+                        format!(
+                            "{n} process(es) could not be inspected (run as root to see them all)"
+                        ),
+                    );
+                }
+            }
             Err(e) => self.warn("/proc", e.to_string()),
         }
     }

@@ -42,8 +42,22 @@ use std::path::Path;
 pub struct ScanOptions {
     /// Host paths of DRM nodes driven by nvidia_drm (`/dev/dri/card1`, `/dev/dri/renderD128`), from sysfs.
     pub nvidia_drm_nodes: Vec<String>,
-    /// Also read `/proc/<pid>/maps` for driver libraries (slower; `ps` does, `reload`'s re-scan too).
-    pub include_library_maps: bool,
+    /// Which processes' `/proc/<pid>/maps` to read for driver libraries.
+    pub library_maps: LibraryMaps,
+}
+
+/// Reading `maps` is most of a scan's cost (the kernel formats every mapping), so callers choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LibraryMaps {
+    /// Devices only: what blocks an unload (fuser's job). The fast scan.
+    #[default]
+    Skip,
+    /// Devices, then the libraries of the processes found holding one (to flag `(deleted)` old libraries).
+    /// `diagnose` uses this: it stays fast on hosts with thousands of processes.
+    OfDeviceHolders,
+    /// Every process: also finds processes that only map libcuda/libnvidia-ml — e.g. a job whose CUDA init failed
+    /// during the mismatch and will keep failing until restarted. `nvfix ps` does this.
+    All,
 }
 
 /// The result of one scan: the holders, and how many processes could not be looked into.
@@ -224,7 +238,12 @@ fn collect_held_files(
         Err(_) => {}
     }
 
-    if options.include_library_maps && !denied {
+    let read_maps = match options.library_maps {
+        LibraryMaps::Skip => false,
+        LibraryMaps::OfDeviceHolders => !scratch.devices.is_empty(),
+        LibraryMaps::All => true,
+    };
+    if read_maps && !denied {
         scratch.file_bytes.clear();
         let read = process
             .open_relative("maps")
@@ -608,7 +627,7 @@ mod tests {
     fn maps_options() -> ScanOptions {
         ScanOptions {
             nvidia_drm_nodes: vec!["/dev/dri/renderD128".into()],
-            include_library_maps: true,
+            library_maps: LibraryMaps::All,
         }
     }
 
@@ -753,7 +772,7 @@ mod tests {
         assert!(nvtop.maps_deleted_library());
 
         let fds_only = ScanOptions {
-            include_library_maps: false,
+            library_maps: LibraryMaps::Skip,
             ..maps_options()
         };
         let scan = scan_holders_report(&root, &fds_only).unwrap();
@@ -938,7 +957,7 @@ mod tests {
             .unwrap();
         let options = ScanOptions {
             nvidia_drm_nodes: vec![node.clone()],
-            include_library_maps: true,
+            library_maps: LibraryMaps::All,
         };
         let scan = scan_holders_report(&HostRoot::system(), &options);
         let _ = child.kill();
