@@ -627,7 +627,7 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
     let euid = super::playbook::effective_uid();
     let (playbook, source) = match &args.playbook {
         Some(p) => (
-            super::playbook::load(p, euid == 0)?,
+            super::playbook::load_policy(p, euid == 0)?,
             p.display().to_string(),
         ),
         None => (default_playbook(), "built-in default".to_string()),

@@ -44,6 +44,14 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// [`load`] for `auto` and `reboot`, whose contract has one status for every playbook error: 78.
+pub fn load_policy(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {
+    load(path, running_as_root).map_err(|f| match f.code {
+        exit::DATA_ERROR => Failure::new(exit::CONFIG, f.message),
+        _ => f,
+    })
+}
+
 /// Reads and parses a playbook. The ownership is checked on the opened file (fstat), so it cannot be swapped between
 /// the check and the read. Exit statuses: 66 missing, 77 unsafe ownership, 65 not YAML, 78 not a valid playbook.
 pub fn load(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {

@@ -153,7 +153,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         return Ok(code);
     }
     let playbook = match &args.playbook {
-        Some(p) => super::playbook::load(p, euid == 0)?,
+        Some(p) => super::playbook::load_policy(p, euid == 0)?,
         None => default_playbook(),
     };
     let facts = gather(

@@ -2,8 +2,10 @@
 
 mod harness;
 
+mod auto;
 mod diagnose;
 mod lab;
 mod nvml;
 mod ps;
+mod reboot;
 mod reload;
