@@ -301,7 +301,11 @@ impl ReloadPlan {
             .or_else(|| Some("sudo nvfix reboot".into()));
         Some(Refusal {
             code: exit::UNAVAILABLE,
-            reason: format!("the reload cannot run: {reason}"),
+            reason: if self.blockers.iter().all(|b| b.code == "display-in-use") {
+                format!("the reload cannot run without stopping the display: {reason}")
+            } else {
+                format!("the reload cannot run (reboot required): {reason}")
+            },
             hint,
         })
     }
