@@ -169,6 +169,40 @@ impl RebootState {
     }
 }
 
+/// For `nvfix verify` (and the unit that runs it after boot): the check that an nvfix reboot happened and brought the
+/// driver it was for. None when no nvfix reboot awaits checking; Some((ok, detail)) otherwise. Pure: the caller reads
+/// the record (`host::reboot::read_state`) and the loaded version, and records the result with
+/// [`RebootState::complete`] if it wants later runs to know.
+pub fn boot_check(
+    state: &RebootState,
+    current_boot_id: &str,
+    loaded_version: Option<&str>,
+    now: i64,
+) -> Option<(bool, String)> {
+    match state.after_boot(current_boot_id, now) {
+        AfterBoot::Nothing => None,
+        AfterBoot::Pending(r) => Some((
+            false,
+            format!("the reboot nvfix requested ({}) has not happened yet: the boot id is unchanged", r.reason),
+        )),
+        AfterBoot::Rebooted(r) => match (r.expected_version.as_deref(), loaded_version) {
+            (Some(want), Some(got)) if want == got => Some((
+                true,
+                format!("rebooted (boot id changed from {}); driver {got} is loaded as expected", r.boot_id),
+            )),
+            (Some(want), got) => Some((
+                false,
+                format!(
+                    "rebooted (boot id changed from {}), but the loaded driver is {}, not the expected {want}",
+                    r.boot_id,
+                    got.unwrap_or("none")
+                ),
+            )),
+            (None, _) => Some((true, format!("rebooted (boot id changed from {})", r.boot_id))),
+        },
+    }
+}
+
 /// Parses the state file. A garbled file is an error the caller must not treat as "no reboots" (that would fail open:
 /// the loop guard would pass).
 pub fn parse_state(text: &str) -> Result<RebootState, String> {
@@ -261,6 +295,32 @@ mod tests {
         s.reboots.push(record("a", 5));
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(parse_state(&text).unwrap(), s);
+    }
+
+    #[test]
+    fn boot_check_for_verify() {
+        let now = 1_000_000;
+        let mut s = RebootState::default();
+        assert_eq!(boot_check(&s, "b2", Some("580.95.05"), now), None);
+        let mut r = record("b1", now - 600);
+        r.expected_version = Some("580.95.05".into());
+        s.reboots.push(r);
+        assert!(
+            !boot_check(&s, "b1", Some("580.65.06"), now).unwrap().0,
+            "same boot: not yet"
+        );
+        assert!(boot_check(&s, "b2", Some("580.95.05"), now).unwrap().0);
+        let (ok, detail) = boot_check(&s, "b2", Some("580.65.06"), now).unwrap();
+        assert!(
+            !ok && detail.contains("not the expected 580.95.05"),
+            "{detail}"
+        );
+        s.complete("b1", "b2", now, true);
+        assert_eq!(
+            boot_check(&s, "b2", Some("580.95.05"), now),
+            None,
+            "checked once"
+        );
     }
 
     #[test]
