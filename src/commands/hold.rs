@@ -77,6 +77,18 @@ fn step_failure(e: StepError) -> anyhow::Error {
 /// Holds the driver packages under `root`: the library entry the CLI and tests share. `Mode::DryRun` runs nothing.
 pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::Result<Outcome> {
     let host = host_packages(root, runner)?;
+    if let Some(text) = &host.dropin {
+        if !hold::is_nvfix_dropin(text) {
+            return Err(Failure::new(
+                exit::CONFIG,
+                format!(
+                    "{} exists but nvfix did not write it: move it away, then run nvfix hold again",
+                    hold::DROPIN_PATH
+                ),
+            )
+            .into());
+        }
+    }
     let plan = hold::plan_hold(
         host.manager,
         &host.installed,

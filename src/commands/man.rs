@@ -166,7 +166,9 @@ fn render_page(
         man.render_subcommands_section(&mut buf)?;
     }
     extra_sections(&cmd, command, subcommands).to_writer(&mut buf)?;
-    man.render_version_section(&mut buf)?;
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut buf)?;
+    }
     Ok(buf)
 }
 

@@ -4,7 +4,10 @@ mod harness;
 
 mod auto;
 mod diagnose;
+mod generated;
+mod hold;
 mod lab;
+mod metrics;
 mod nvml;
 mod ps;
 mod reboot;

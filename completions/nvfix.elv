@@ -1,0 +1,210 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[nvfix] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'nvfix'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'nvfix'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
+            cand ps 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
+            cand reload 'Swap the NVIDIA kernel modules without a reboot: stop the GPU''s holders, unload, load, verify (journaled)'
+            cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
+            cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
+            cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
+            cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
+            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
+            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nvfix;diagnose'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --json 'Print one JSON object (the documented, stable contract) instead of the report'
+            cand --no-holders 'Do not scan processes for GPU holders'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;ps'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --json 'Print the holders as a JSON array'
+            cand --devices-only 'Only processes with an NVIDIA device open (what blocks an unload; fuser''s view). Faster: skips reading every process''s memory maps for driver libraries'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;reload'= {
+            cand --grace 'Seconds a process gets to exit after SIGTERM'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --dry-run 'Print the plan (steps, holders, blockers) and change nothing'
+            cand --json 'Print JSON (the plan with --dry-run, the run''s report otherwise) instead of text'
+            cand -y 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
+            cand --yes 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
+            cand --kill 'SIGKILL processes still running after the grace period'
+            cand --resume 'Undo an interrupted reload from its journal (/run/nvfix/journal.json): load the modules, start the services'
+            cand --allow-display-stop 'Allow stopping the display manager (the local console and graphical sessions go dark)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;verify'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --json 'Print the checks as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;hold'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --undo 'Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in'
+            cand --status 'Show what is held and whether an automatic upgrade could still replace the driver (exit 1 when it could)'
+            cand --dry-run 'Show the commands and files without running or writing anything'
+            cand --json 'Print one JSON object instead of text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;metrics'= {
+            cand --textfile 'Where to write the textfile (atomically); `-` prints to stdout [default: under --root, /var/lib/prometheus/node-exporter/nvfix.prom]'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --no-holders 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;auto'= {
+            cand --playbook 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --allow-reboot 'Allow a reboot for this run even if the playbook does not (--yes never does)'
+            cand --dry-run 'Decide and check every guard, but change nothing'
+            cand --json 'Print the report as JSON (schema nvfix.auto/v1)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;reboot'= {
+            cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook''s, 5]'
+            cand --playbook 'Take the delay, the maintenance window and the reboot limit from this playbook'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -y 'Do not ask for confirmation (needed without a terminal)'
+            cand --yes 'Do not ask for confirmation (needed without a terminal)'
+            cand --dry-run 'Check and report every guard, schedule nothing'
+            cand --json 'Print the report as JSON (schema nvfix.reboot/v1)'
+            cand --now 'Reboot now, through systemctl reboot --check-inhibitors=yes'
+            cand --cancel 'Cancel the reboot nvfix scheduled (shutdown -c)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;playbook'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nvfix;playbook;check'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;playbook;help'= {
+            cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nvfix;playbook;help;check'= {
+        }
+        &'nvfix;playbook;help;help'= {
+        }
+        &'nvfix;completions'= {
+            cand --dir 'Write the file(s) into this folder under their standard names instead of printing'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;man'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'nvfix;help'= {
+            cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
+            cand ps 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
+            cand reload 'Swap the NVIDIA kernel modules without a reboot: stop the GPU''s holders, unload, load, verify (journaled)'
+            cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
+            cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
+            cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
+            cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
+            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
+            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nvfix;help;diagnose'= {
+        }
+        &'nvfix;help;ps'= {
+        }
+        &'nvfix;help;reload'= {
+        }
+        &'nvfix;help;verify'= {
+        }
+        &'nvfix;help;hold'= {
+        }
+        &'nvfix;help;metrics'= {
+        }
+        &'nvfix;help;auto'= {
+        }
+        &'nvfix;help;reboot'= {
+        }
+        &'nvfix;help;playbook'= {
+            cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+        }
+        &'nvfix;help;playbook;check'= {
+        }
+        &'nvfix;help;completions'= {
+        }
+        &'nvfix;help;man'= {
+        }
+        &'nvfix;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

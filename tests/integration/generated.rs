@@ -1,0 +1,111 @@
+//! The committed completions/ and man/ must be what the clap definitions generate today.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const REFRESH: &str =
+    "run `cargo run -q -- completions --dir completions && cargo run -q -- man man` to refresh";
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}; {REFRESH}", dir.display()))
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Compares a committed folder with a fresh generation; names every stale, missing or extra file.
+fn assert_same(committed: &Path, fresh: &Path) {
+    let (want, have) = (files(fresh), files(committed));
+    let mut problems = Vec::new();
+    for (name, bytes) in &want {
+        match have.get(name) {
+            None => problems.push(format!("missing {name}")),
+            Some(b) if b != bytes => problems.push(format!("stale {name}")),
+            Some(_) => {}
+        }
+    }
+    for name in have.keys().filter(|n| !want.contains_key(*n)) {
+        problems.push(format!("not generated any more: {name}"));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differs from the clap definitions ({}); {REFRESH}",
+        committed.display(),
+        problems.join(", ")
+    );
+}
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn committed_completions_match_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let written = nvfix::commands::completions::write_all(tmp.path()).unwrap();
+    assert_eq!(written.len(), 5, "bash, zsh, fish, elvish, powershell");
+    assert_same(&repo("completions"), tmp.path());
+}
+
+#[test]
+fn committed_man_pages_match_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    nvfix::commands::man::write_all(tmp.path()).unwrap();
+    assert_same(&repo("man"), tmp.path());
+}
+
+#[test]
+fn every_visible_subcommand_has_a_page_with_exit_status_and_examples() {
+    use clap::CommandFactory;
+    let cli = nvfix::cli::Cli::command();
+    let pages = nvfix::commands::man::pages().unwrap();
+    let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"nvfix.1"));
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let file = format!("nvfix-{}.1", sub.get_name());
+        let (_, text) = pages
+            .iter()
+            .find(|(n, _)| *n == file)
+            .unwrap_or_else(|| panic!("no {file} in {names:?}"));
+        let text = String::from_utf8_lossy(text);
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH \"EXIT STATUS\"",
+            ".SH EXAMPLES",
+        ] {
+            assert!(text.contains(section), "{file} lacks {section}");
+        }
+    }
+    assert!(
+        !names.contains(&"nvfix-completions.1"),
+        "hidden helper commands get no page"
+    );
+}
+
+#[test]
+fn the_binary_prints_one_shell_and_writes_all() {
+    let run = crate::harness::nvfix(Path::new("/"), &["completions", "bash"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("_nvfix()"),
+        "{}",
+        &run.stdout[..run.stdout.len().min(200)]
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let run = crate::harness::nvfix(
+        Path::new("/"),
+        &["completions", "--dir", tmp.path().to_str().unwrap()],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_same(&repo("completions"), tmp.path());
+    let run = crate::harness::nvfix(Path::new("/"), &["completions"]);
+    assert_eq!(run.status, 64, "a shell or --dir is required");
+}
