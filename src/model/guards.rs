@@ -818,13 +818,15 @@ fn loop_guard(g: &RebootGuardFacts, max: u32) -> GuardResult {
     let state = match &g.state {
         Ok(s) => s,
         // Fail closed: a record nvfix cannot read must not let it reboot again and again.
-        Err(e) => return GuardResult::block(
-            NAME,
-            BlockKind::Defer,
-            format!(
+        Err(e) => {
+            return GuardResult::block(
+                NAME,
+                BlockKind::Defer,
+                format!(
                 "the reboot record cannot be read ({e}); fix or remove /var/lib/nvfix/reboots.json"
             ),
-        ),
+            )
+        }
     };
     if let Some(r) = state.recent_unfixed(g.now) {
         return GuardResult::block(
