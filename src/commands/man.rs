@@ -57,6 +57,10 @@ fn ok_and_problem(command: &str) -> (&'static str, &'static str) {
             "Not used.",
         ),
         "completions" | "man" => ("The files were written.", "Not used."),
+        "playbook check" => (
+            "The playbook is valid.",
+            "Not used: a broken playbook exits 65 (not YAML) or 78 (not a valid playbook), an unsafe owner 77.",
+        ),
         _ => (
             "The host is healthy, or the requested action succeeded.",
             "A problem was found, or the action failed and the host was restored.",
@@ -98,6 +102,33 @@ fn examples(cmd: &clap::Command, command: &str) -> Vec<(String, String)> {
             ex("nvfix completions --dir completions", "Regenerate the committed completion files (every shell)."),
         ],
         "man" => vec![ex("nvfix man man", "Regenerate the committed man pages.")],
+        "reload" => vec![
+            ex("sudo nvfix reload --dry-run", "The plan: holders to stop, modules to unload and load, blockers."),
+            ex("sudo nvfix reload", "Swap the modules, asking before each step."),
+            ex("sudo nvfix reload --yes --grace 30", "Without questions; processes get 30 s after SIGTERM."),
+            ex("sudo nvfix reload --resume", "Finish or undo an interrupted reload from its journal."),
+        ],
+        "verify" => vec![
+            ex("nvfix verify", "NVML initialises and NVML, module and library versions agree (what nvfix-verify.service runs)."),
+            ex("nvfix verify --json", "The checks as JSON."),
+        ],
+        "reboot" => vec![
+            ex("sudo nvfix reboot --dry-run", "Check every guard, schedule nothing."),
+            ex("sudo nvfix reboot --delay 15", "Reboot in 15 minutes, warning logged-in users."),
+            ex("sudo nvfix reboot --cancel", "Cancel the reboot nvfix scheduled."),
+        ],
+        "auto" => vec![
+            ex("sudo nvfix auto --dry-run", "Decide what the playbook allows and check every guard, changing nothing."),
+            ex("sudo nvfix auto --playbook /usr/share/nvfix/playbooks/slurm-node.yaml", "Act within a shipped playbook."),
+        ],
+        "playbook check" => vec![
+            ex("nvfix playbook check ./my-node.yaml", "Validate your playbook before nvfix auto uses it."),
+            ex("nvfix playbook check /usr/share/nvfix/playbooks/slurm-node.yaml", "Validate a shipped one."),
+        ],
+        "playbook" => vec![ex(
+            "nvfix playbook check /usr/share/nvfix/playbooks/kubernetes-node.yaml",
+            "Validate a playbook: exit 0, or FILE:LINE:COLUMN errors.",
+        )],
         _ => {
             // A command without examples of its own yet: derive them from its flags.
             let has = |id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
@@ -153,7 +184,8 @@ fn render_page(
     command: &str,
     subcommands: &[String],
 ) -> std::io::Result<Vec<u8>> {
-    let man = Man::new(cmd.clone());
+    // The footer names the program and its version on every page, not the bare subcommand name.
+    let man = Man::new(cmd.clone()).source(format!("nvfix {}", env!("CARGO_PKG_VERSION")));
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
     man.render_name_section(&mut buf)?;
@@ -162,7 +194,11 @@ fn render_page(
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(&mut buf)?;
     }
-    if !subcommands.is_empty() {
+    // `nvfix` lists its commands; a command with its own subcommands (`playbook check`) lists those.
+    if cmd
+        .get_subcommands()
+        .any(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         man.render_subcommands_section(&mut buf)?;
     }
     extra_sections(&cmd, command, subcommands).to_writer(&mut buf)?;
@@ -176,22 +212,37 @@ fn render_page(
 pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut top = documented_command().disable_help_subcommand(true);
     top.build();
-    let visible: Vec<clap::Command> = top
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set())
-        .cloned()
+    let names: Vec<String> = visible_subcommands(&top)
+        .iter()
+        .map(|s| s.get_name().to_string())
         .collect();
-    let names: Vec<String> = visible.iter().map(|s| s.get_name().to_string()).collect();
     let mut out = vec![(
         "nvfix.1".to_string(),
         render_page(top.clone(), "nvfix", &names)?,
     )];
-    for sub in visible {
-        let name = sub.get_name().to_string();
+    let mut pending = visible_subcommands(&top);
+    // Nested commands (`playbook check`) get their own page too: `nvfix-playbook-check.1`.
+    while let Some(sub) = pending.pop() {
+        pending.extend(visible_subcommands(&sub));
+        // `playbook check` for a nested command: clap's bin name after build is `nvfix playbook check`.
+        let name = sub
+            .get_bin_name()
+            .and_then(|b| b.strip_prefix("nvfix "))
+            .unwrap_or(sub.get_name())
+            .to_string();
         let file = Man::new(sub.clone()).get_filename();
         out.push((file, render_page(sub, &name, &[])?));
     }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// Subcommands that get a page: not hidden, not clap's generated `help`.
+fn visible_subcommands(cmd: &clap::Command) -> Vec<clap::Command> {
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        .cloned()
+        .collect()
 }
 
 /// Writes every page into `dir` (created if missing); returns the paths written.
