@@ -73,13 +73,33 @@ fn run(input: &AutoInput, runner: &RecordingRunner, engine: &mut Scripted) -> Au
     r
 }
 
+/// Sets a module's reference count in `/proc/modules` and sysfs, whatever the fixture had.
+fn set_refcount(root: &Path, module: &str, count: u32) {
+    write_file(
+        root,
+        &format!("/sys/module/{module}/refcnt"),
+        format!("{count}\n").as_bytes(),
+    );
+    let modules = std::fs::read_to_string(root.join("proc/modules")).unwrap();
+    let lines: Vec<String> = modules
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(' ').collect();
+            if f.first() == Some(&module) && f.len() > 2 {
+                let c = count.to_string();
+                f[2] = &c;
+                return f.join(" ");
+            }
+            l.to_string()
+        })
+        .collect();
+    write_file(root, "/proc/modules", (lines.join("\n") + "\n").as_bytes());
+}
+
 /// The incident with nvidia_drm not pinned by the console, so a reload plan can run (the user's job still holds it).
 fn reloadable_incident() -> tempfile::TempDir {
     let t = copy_fixture("incident");
-    write_file(t.path(), "/sys/module/nvidia_drm/refcnt", b"0\n");
-    let modules = std::fs::read_to_string(t.path().join("proc/modules")).unwrap();
-    let modules = modules.replace("nvidia_drm 135168 2", "nvidia_drm 135168 0");
-    write_file(t.path(), "/proc/modules", modules.as_bytes());
+    set_refcount(t.path(), "nvidia_drm", 0);
     write_file(t.path(), "/proc/sys/kernel/hostname", b"gpu07\n");
     t
 }
@@ -88,15 +108,9 @@ fn reloadable_incident() -> tempfile::TempDir {
 fn idle_incident() -> tempfile::TempDir {
     let t = reloadable_incident();
     std::fs::remove_dir_all(t.path().join("proc/4242")).unwrap();
-    write_file(t.path(), "/sys/module/nvidia_uvm/refcnt", b"0\n");
-    let modules = std::fs::read_to_string(t.path().join("proc/modules")).unwrap();
-    write_file(
-        t.path(),
-        "/proc/modules",
-        modules
-            .replace("nvidia_uvm 2076672 2", "nvidia_uvm 2076672 0")
-            .as_bytes(),
-    );
+    set_refcount(t.path(), "nvidia_uvm", 0);
+    // nvidia: one reference from each holder module (uvm, modeset) and two from persistenced's open devices.
+    set_refcount(t.path(), "nvidia", 4);
     t
 }
 
@@ -124,7 +138,6 @@ fn state(root: &Path) -> RebootState {
 fn dry_run_on_every_fixture_exits_as_documented() {
     for (scenario, args, status, outcome) in [
         ("healthy", vec![], 0, "healthy"),
-        ("incident", vec![], 10, "reboot-required"),
         ("reboot-needed", vec![], 10, "reboot-required"),
         ("reboot-needed", vec!["--allow-reboot"], 0, "would-reboot"),
         ("repair-needed", vec!["--allow-reboot"], 69, "repair-needed"),
@@ -146,6 +159,27 @@ fn dry_run_on_every_fixture_exits_as_documented() {
         assert!(v["detection"]["verdict"].is_string());
         assert!(v["guards"].is_array() && v["actions"].is_array() && v["plan"].is_array());
     }
+}
+
+#[test]
+fn incident_defers_for_the_users_job_or_needs_a_reboot_when_drm_is_pinned() {
+    let t = reloadable_incident();
+    let run = nvfix(t.path(), &["auto", "--dry-run", "--json"]);
+    assert_eq!(run.status, 75, "{}", run.stdout);
+    let v = run.json();
+    assert_eq!(v["outcome"], "deferred");
+    let busy = v["guards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "gpu-busy")
+        .unwrap();
+    assert_eq!(busy["block"], "defer");
+    // The console pins nvidia_drm (modeset=1, fbdev=1): the plan cannot run, and only a reboot helps.
+    set_refcount(t.path(), "nvidia_drm", 2);
+    let run = nvfix(t.path(), &["auto", "--dry-run", "--json"]);
+    assert_eq!(run.status, 10, "{}", run.stdout);
+    assert_eq!(run.json()["outcome"], "reboot-required");
 }
 
 #[test]
