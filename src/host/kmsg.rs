@@ -14,7 +14,10 @@ pub fn read_kmsg() -> Result<String, HostError> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&path)
-        .map_err(|source| HostError::Read { path: path.clone(), source })?;
+        .map_err(|source| HostError::Read {
+            path: path.clone(),
+            source,
+        })?;
     let mut out = String::new();
     // Each read returns one record; EAGAIN means the end of the buffer; EPIPE means a record was overwritten
     // while reading, which is fine to skip.
@@ -35,10 +38,23 @@ pub fn read_kmsg() -> Result<String, HostError> {
 /// (` KEY=value` dictionary entries) are dropped.
 pub fn render_record(record: &str) -> String {
     let mut lines = record.lines();
-    let Some(first) = lines.next() else { return String::new() };
-    let Some((prefix, message)) = first.split_once(';') else { return String::new() };
-    let micros: u64 = prefix.split(',').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
-    format!("[{:5}.{:06}] {}\n", micros / 1_000_000, micros % 1_000_000, message)
+    let Some(first) = lines.next() else {
+        return String::new();
+    };
+    let Some((prefix, message)) = first.split_once(';') else {
+        return String::new();
+    };
+    let micros: u64 = prefix
+        .split(',')
+        .nth(2)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    format!(
+        "[{:5}.{:06}] {}\n",
+        micros / 1_000_000,
+        micros % 1_000_000,
+        message
+    )
 }
 
 #[cfg(test)]

@@ -9,13 +9,23 @@ use serde_json::{json, Value};
 pub const DIAGNOSE_SCHEMA: &str = "nvfix.diagnose/v1";
 
 pub fn diagnose_json(facts: &HostFacts, d: &Diagnosis) -> Value {
-    let loaded_module = facts.loaded_driver.as_ref().map(|l| json!({ "version": l.version, "flavor": l.flavor })).or_else(
-        || facts.sysfs_driver_version.as_ref().map(|v| json!({ "version": v, "flavor": null })),
+    let loaded_module = facts
+        .loaded_driver
+        .as_ref()
+        .map(|l| json!({ "version": l.version, "flavor": l.flavor }))
+        .or_else(|| {
+            facts
+                .sysfs_driver_version
+                .as_ref()
+                .map(|v| json!({ "version": v, "flavor": null }))
+        });
+    let library = facts
+        .nvml_library
+        .as_ref()
+        .map(|l| json!({ "version": l.version, "path": l.path }));
+    let installed_module = d.installed_module.as_ref().map(
+        |m| json!({ "version": m.version, "kernel": m.kernel, "path": m.path, "flavor": m.flavor }),
     );
-    let library = facts.nvml_library.as_ref().map(|l| json!({ "version": l.version, "path": l.path }));
-    let installed_module = d.installed_module.as_ref().map(|m| {
-        json!({ "version": m.version, "kernel": m.kernel, "path": m.path, "flavor": m.flavor })
-    });
     let upgrade = d.upgrade.as_ref().map(|u| {
         json!({ "from": u.from, "to": u.to, "at": u.at, "by": u.by.describe(), "package": u.package,
                 "evidence": u.evidence })

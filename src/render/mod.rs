@@ -1,8 +1,8 @@
 //! Rendering: the human report (colour on a TTY) and the stable JSON contract.
 
 pub mod json;
-pub mod plan;
 pub mod metrics;
+pub mod plan;
 pub mod report;
 
 use std::io::Write;

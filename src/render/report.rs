@@ -14,19 +14,39 @@ pub struct Style {
 
 impl Style {
     pub fn bold(&self, s: &str) -> String {
-        if self.color { s.bold().to_string() } else { s.to_string() }
+        if self.color {
+            s.bold().to_string()
+        } else {
+            s.to_string()
+        }
     }
     pub fn bad(&self, s: &str) -> String {
-        if self.color { s.red().bold().to_string() } else { s.to_string() }
+        if self.color {
+            s.red().bold().to_string()
+        } else {
+            s.to_string()
+        }
     }
     pub fn good(&self, s: &str) -> String {
-        if self.color { s.green().bold().to_string() } else { s.to_string() }
+        if self.color {
+            s.green().bold().to_string()
+        } else {
+            s.to_string()
+        }
     }
     pub fn warn(&self, s: &str) -> String {
-        if self.color { s.yellow().bold().to_string() } else { s.to_string() }
+        if self.color {
+            s.yellow().bold().to_string()
+        } else {
+            s.to_string()
+        }
     }
     pub fn dim(&self, s: &str) -> String {
-        if self.color { s.dimmed().to_string() } else { s.to_string() }
+        if self.color {
+            s.dimmed().to_string()
+        } else {
+            s.to_string()
+        }
     }
 }
 
@@ -51,7 +71,11 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
     let st = Style { color };
     let mut o = String::new();
     let kernel = facts.kernel_release.as_deref().unwrap_or("unknown kernel");
-    let _ = writeln!(o, "{}", st.bold(&format!("nvfix diagnose — kernel {kernel}")));
+    let _ = writeln!(
+        o,
+        "{}",
+        st.bold(&format!("nvfix diagnose — kernel {kernel}"))
+    );
     let _ = writeln!(o);
     let _ = writeln!(o, "{}", headline(facts, d, st));
     let _ = writeln!(o);
@@ -59,31 +83,58 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
     // The state table: one line per fact, with where it came from.
     let mut rows: Vec<(String, String, String)> = Vec::new();
     match (&facts.loaded_driver, &facts.sysfs_driver_version) {
-        (Some(l), _) => rows.push(("Loaded module".into(), format!("{} ({})", l.version, l.flavor.as_str()), "/proc/driver/nvidia/version".into())),
-        (None, Some(v)) => rows.push(("Loaded module".into(), v.to_string(), "/sys/module/nvidia/version".into())),
+        (Some(l), _) => rows.push((
+            "Loaded module".into(),
+            format!("{} ({})", l.version, l.flavor.as_str()),
+            "/proc/driver/nvidia/version".into(),
+        )),
+        (None, Some(v)) => rows.push((
+            "Loaded module".into(),
+            v.to_string(),
+            "/sys/module/nvidia/version".into(),
+        )),
         (None, None) => rows.push(("Loaded module".into(), "none".into(), String::new())),
     }
     match &facts.nvml_library {
-        Some(l) => rows.push(("Library".into(), format!("{} (libnvidia-ml)", l.version), l.path.clone())),
+        Some(l) => rows.push((
+            "Library".into(),
+            format!("{} (libnvidia-ml)", l.version),
+            l.path.clone(),
+        )),
         None => rows.push(("Library".into(), "none found".into(), String::new())),
     }
     if let Some(c) = &facts.cuda_library {
-        rows.push(("CUDA library".into(), format!("{} (libcuda)", c.version), c.path.clone()));
+        rows.push((
+            "CUDA library".into(),
+            format!("{} (libcuda)", c.version),
+            c.path.clone(),
+        ));
     }
     match &d.installed_module {
         Some(m) => rows.push((
             "Module on disk".into(),
             format!(
                 "{} for {}",
-                m.version.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "unknown version".into()),
+                m.version
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown version".into()),
                 m.kernel
             ),
             m.path.clone(),
         )),
-        None => rows.push(("Module on disk".into(), format!("none for {kernel}"), String::new())),
+        None => rows.push((
+            "Module on disk".into(),
+            format!("none for {kernel}"),
+            String::new(),
+        )),
     }
     if !d.matching_kernels.is_empty() {
-        rows.push(("Matching kernels".into(), d.matching_kernels.join(", "), String::new()));
+        rows.push((
+            "Matching kernels".into(),
+            d.matching_kernels.join(", "),
+            String::new(),
+        ));
     }
     rows.push(("NVML".into(), nvml_line(facts.nvml.as_ref()), String::new()));
     if let Some(u) = &d.upgrade {
@@ -92,11 +143,19 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
             (None, Some(t)) => format!("installed {t}"),
             _ => String::new(),
         };
-        rows.push(("Changed".into(), format!("{} by {}: {} {change}", u.at, u.by.describe(), u.package), u.evidence.to_string()));
+        rows.push((
+            "Changed".into(),
+            format!("{} by {}: {} {change}", u.at, u.by.describe(), u.package),
+            u.evidence.to_string(),
+        ));
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (k, v, src) in rows {
-        let src = if src.is_empty() { String::new() } else { format!("  {}", st.dim(&src)) };
+        let src = if src.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", st.dim(&src))
+        };
         let _ = writeln!(o, "  {:width$}  {v}{src}", k);
     }
 
@@ -108,7 +167,14 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
             let ev = if r.evidence.is_empty() {
                 String::new()
             } else {
-                format!("  [{}]", r.evidence.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "  [{}]",
+                    r.evidence
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             let _ = writeln!(o, "  - {}{}", r.message, st.dim(&ev));
         }
@@ -116,7 +182,11 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
 
     if !facts.holders.is_empty() {
         let _ = writeln!(o);
-        let _ = writeln!(o, "{}", st.bold(&format!("Who holds the GPU ({})", facts.holders.len())));
+        let _ = writeln!(
+            o,
+            "{}",
+            st.bold(&format!("Who holds the GPU ({})", facts.holders.len()))
+        );
         for line in holders_table(&facts.holders, color).lines() {
             let _ = writeln!(o, "  {line}");
         }
@@ -125,7 +195,15 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
     let _ = writeln!(o);
     let _ = writeln!(o, "{}", st.bold("What to do"));
     if d.next_steps.is_empty() {
-        let _ = writeln!(o, "  Nothing: {}", if d.action == Action::None { "no action needed." } else { "see above." });
+        let _ = writeln!(
+            o,
+            "  Nothing: {}",
+            if d.action == Action::None {
+                "no action needed."
+            } else {
+                "see above."
+            }
+        );
     }
     for s in &d.next_steps {
         let _ = writeln!(o, "  - {}:", s.summary);
@@ -134,7 +212,14 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
 
     if !facts.warnings.is_empty() {
         let _ = writeln!(o);
-        let _ = writeln!(o, "{}", st.warn(&format!("Could not read everything ({})", facts.warnings.len())));
+        let _ = writeln!(
+            o,
+            "{}",
+            st.warn(&format!(
+                "Could not read everything ({})",
+                facts.warnings.len()
+            ))
+        );
         for w in &facts.warnings {
             let _ = writeln!(o, "  - {}: {}", w.file, w.message);
         }
@@ -144,12 +229,29 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
 
 fn nvml_line(p: Option<&NvmlProbe>) -> String {
     match p {
-        Some(NvmlProbe::Ok { driver_version, cuda_driver_version, device_count, .. }) => format!(
+        Some(NvmlProbe::Ok {
+            driver_version,
+            cuda_driver_version,
+            device_count,
+            ..
+        }) => format!(
             "ok: driver {driver_version}{}, {device_count} GPU(s)",
-            cuda_driver_version.as_ref().map(|c| format!(", CUDA {c}")).unwrap_or_default()
+            cuda_driver_version
+                .as_ref()
+                .map(|c| format!(", CUDA {c}"))
+                .unwrap_or_default()
         ),
-        Some(NvmlProbe::Error { code: Some(c), name, message, .. }) => format!("error {c} ({name}): {message}"),
-        Some(NvmlProbe::Error { code: None, message, .. }) => format!("not loadable: {message}"),
+        Some(NvmlProbe::Error {
+            code: Some(c),
+            name,
+            message,
+            ..
+        }) => format!("error {c} ({name}): {message}"),
+        Some(NvmlProbe::Error {
+            code: None,
+            message,
+            ..
+        }) => format!("not loadable: {message}"),
         Some(NvmlProbe::NotChecked { reason }) => format!("not checked ({reason})"),
         None => "not checked".into(),
     }

@@ -58,10 +58,9 @@ fn kinds(v: &Value) -> Vec<String> {
 }
 
 /// The incident with nvidia_drm not pinned (refcount 0): the plan that runs.
+/// A writable copy of the incident (a headless server: nothing pins nvidia_drm).
 fn unpinned_incident() -> tempfile::TempDir {
-    let dir = copy_fixture("incident");
-    write_file(dir.path(), "/sys/module/nvidia_drm/refcnt", b"0\n");
-    dir
+    copy_fixture("incident")
 }
 
 #[test]
@@ -104,8 +103,8 @@ fn incident_plan_stops_holders_unloads_by_the_graph_loads_back_and_verifies() {
 }
 
 #[test]
-fn incident_as_shipped_is_blocked_by_the_pinned_drm_module() {
-    let run = nvfix(&fixture("incident"), &["reload", "--dry-run"]);
+fn a_console_pinned_drm_module_blocks_the_reload() {
+    let run = nvfix(&fixture("drm-pinned"), &["reload", "--dry-run"]);
     assert_eq!(run.status, 69, "{}", run.stdout);
     assert!(
         run.stdout
@@ -123,7 +122,7 @@ fn incident_as_shipped_is_blocked_by_the_pinned_drm_module() {
     assert!(run.stdout.contains("modeset=1 and fbdev=1"));
     assert!(run.stdout.contains("sudo nvfix reboot"));
     assert!(run.stdout.contains("nothing was changed"));
-    let (status, v) = dry_run_json(&fixture("incident"), &[]);
+    let (status, v) = dry_run_json(&fixture("drm-pinned"), &[]);
     assert_eq!(status, 69);
     assert_eq!(v["status"], "blocked");
     assert_eq!(v["plan"]["blockers"][0]["code"], "unexplained-references");
@@ -229,8 +228,10 @@ fn peermem_and_gdrdrv_come_off_before_nvidia_and_back_after_it() {
 
 #[test]
 fn unexplained_references_block_by_module() {
-    // open-module as shipped: nvidia_uvm has 2 references and nobody has /dev/nvidia-uvm open.
-    let (status, v) = dry_run_json(&fixture("open-module"), &[]);
+    // nvidia_uvm has 2 references and nobody has /dev/nvidia-uvm open.
+    let dir = copy_fixture("open-module");
+    write_file(dir.path(), "/sys/module/nvidia_uvm/refcnt", b"2\n");
+    let (status, v) = dry_run_json(dir.path(), &[]);
     assert_eq!(status, 69);
     let blocked: Vec<&str> = v["plan"]["blockers"]
         .as_array()
@@ -1173,7 +1174,7 @@ fn a_service_outside_systemd_is_terminated_and_reported_not_restarted() {
 
 #[test]
 fn a_blocked_plan_never_starts() {
-    let facts = facts_of(&fixture("incident"));
+    let facts = facts_of(&fixture("drm-pinned"));
     let plan = make_plan(&facts, &diagnose(&facts), &PlanOptions::default()).unwrap();
     assert!(!plan.blockers.is_empty());
     let runner = RecordingRunner::new();
