@@ -3,6 +3,26 @@
 //! Three layers: [`model`] (pure facts, verdict, plans), [`host`] (every effect, relative to a root) and the CLI
 //! ([`cli`], [`commands`], [`render`]). `main` only calls [`run`] and maps its result to an exit status.
 
+/// `println!` for command output: a closed pipe ends the output quietly instead of panicking (see
+/// [`render::emit`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::render::emit("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::render::emitln(&format!($($arg)*))
+    };
+}
+
+/// `print!` for command output, without the panic on a closed pipe.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::render::emit(&format!($($arg)*))
+    };
+}
+
 pub mod cli;
 pub mod commands;
 pub mod error;

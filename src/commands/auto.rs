@@ -689,9 +689,9 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         report.actions = pre_actions;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report_text(&report));
+        crate::out!("{}", report_text(&report));
     }
     Ok(report.exit_status)
 }

@@ -61,11 +61,11 @@ pub fn run(args: &CompletionsArgs) -> anyhow::Result<i32> {
             let path = dir.join(file_name(*shell));
             std::fs::write(&path, completion_script(*shell))
                 .with_context(|| format!("writing {}", path.display()))?;
-            println!("{}", path.display());
+            crate::outln!("{}", path.display());
         }
         (None, Some(dir)) => {
             for path in write_all(dir).with_context(|| format!("writing into {}", dir.display()))? {
-                println!("{}", path.display());
+                crate::outln!("{}", path.display());
             }
         }
         // clap requires SHELL unless --dir is given.

@@ -3,18 +3,11 @@
 use super::Context;
 use crate::cli::DiagnoseArgs;
 use crate::exit;
-use crate::host::gather::{gather, GatherOptions};
 use crate::model::verdict::{diagnose, Verdict};
 use crate::render;
 
 pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: !args.no_holders,
-        },
-    );
+    let facts = ctx.gather(!args.no_holders);
     let diagnosis = diagnose(&facts);
     if args.json {
         render::emitln(&serde_json::to_string_pretty(

@@ -170,9 +170,9 @@ pub fn run(ctx: &Context, args: &HoldArgs) -> anyhow::Result<i32> {
     if args.status {
         let st = status(&ctx.root, runner)?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&st)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&st)?);
         } else {
-            print!("{}", status_text(&st));
+            crate::out!("{}", status_text(&st));
         }
         return Ok(if st.at_risk { exit::PROBLEM } else { exit::OK });
     }
@@ -194,12 +194,12 @@ pub fn run(ctx: &Context, args: &HoldArgs) -> anyhow::Result<i32> {
         hold(&ctx.root, runner, mode)?
     };
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&outcome_json(&outcome, args.undo, live))?
         );
     } else {
-        print!("{}", outcome_text(&outcome, args.undo, live));
+        crate::out!("{}", outcome_text(&outcome, args.undo, live));
     }
     Ok(exit::OK)
 }

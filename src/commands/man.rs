@@ -261,7 +261,7 @@ pub fn run(args: &ManArgs) -> anyhow::Result<i32> {
     for path in write_all(&args.dir)
         .with_context(|| format!("writing man pages into {}", args.dir.display()))?
     {
-        println!("{}", path.display());
+        crate::outln!("{}", path.display());
     }
     Ok(exit::OK)
 }

@@ -3,7 +3,6 @@
 use super::Context;
 use crate::cli::MetricsArgs;
 use crate::exit;
-use crate::host::gather::{gather, GatherOptions};
 use crate::host::hold::{write_atomic, write_atomic_local};
 use crate::model::verdict::diagnose;
 use crate::render;
@@ -13,13 +12,7 @@ use std::path::Path;
 pub const DEFAULT_TEXTFILE: &str = "/var/lib/prometheus/node-exporter/nvfix.prom";
 
 pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: !args.no_holders,
-        },
-    );
+    let facts = ctx.gather(!args.no_holders);
     let diagnosis = diagnose(&facts);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -27,7 +20,7 @@ pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
         .unwrap_or(0);
     let text = render::metrics::textfile(&facts, &diagnosis, !args.no_holders, now);
     match &args.textfile {
-        Some(p) if p == Path::new("-") => print!("{text}"),
+        Some(p) if p == Path::new("-") => crate::out!("{text}"),
         // Named on the command line: a path on this machine, as given.
         Some(p) => write_atomic_local(p, &text)?,
         // The default lives on the host being checked: under --root.

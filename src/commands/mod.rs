@@ -59,6 +59,19 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Gathers the host's facts the way every command does (NVML per `--nvml-lib`), with or without the holder scan.
+    pub fn gather(&self, holders: bool) -> crate::model::facts::HostFacts {
+        crate::host::gather::gather(
+            &self.root,
+            &crate::host::gather::GatherOptions {
+                nvml_lib: self.nvml_lib.clone(),
+                holders,
+            },
+        )
+    }
+}
+
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context::from_args(&cli.global)?;
     match &cli.command {

@@ -16,7 +16,7 @@ pub fn run(_ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
     match &args.command {
         PlaybookCommand::Check(check) => {
             let p = load(&check.file, effective_uid() == 0)?;
-            println!(
+            crate::outln!(
                 "{}: ok (playbook{} version 1; reload {}, reboot {})",
                 check.file.display(),
                 p.name

@@ -156,13 +156,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         Some(p) => super::playbook::load_policy(p, euid == 0)?,
         None => default_playbook(),
     };
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: true,
-        },
-    );
+    let facts = ctx.gather(true);
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };
     // A reboot a human asks for has no `allowed` switch to pass: the person is the authority. Holders are listed.
@@ -356,17 +350,17 @@ fn print_outcome(
             message,
             exit_status: code,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     if let Some(a) = a {
-        print!("Reboot guards:\n{}", guards_text(&a.guards));
+        crate::out!("Reboot guards:\n{}", guards_text(&a.guards));
     }
     for n in notes {
-        println!("note: {n}");
+        crate::outln!("note: {n}");
     }
     for act in actions {
-        println!(
+        crate::outln!(
             "{} {}{}: {}",
             if act.ok == Some(true) {
                 "done "
@@ -383,11 +377,11 @@ fn print_outcome(
     }
     if let Some(c) = command {
         if outcome == "would-reboot" {
-            println!("would run: {c}");
+            crate::outln!("would run: {c}");
         }
     }
     if !message.is_empty() {
-        println!("{message}");
+        crate::outln!("{message}");
     }
     Ok(())
 }

@@ -9,7 +9,6 @@ use super::Context;
 use crate::cli::ReloadArgs;
 use crate::error::Failure;
 use crate::exit;
-use crate::host::gather::{gather, GatherOptions};
 use crate::host::reload::lock::{self, LockError};
 use crate::host::reload::view::gpu_count;
 use crate::host::reload::{
@@ -86,26 +85,20 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         return Ok(report.exit_code());
     }
     if args.resume {
-        println!(
+        crate::outln!(
             "nothing to resume: no journal at {}",
             journal_path.display()
         );
         return Ok(exit::OK);
     }
 
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: true,
-        },
-    );
+    let facts = ctx.gather(true);
     let diagnosis = diagnose(&facts);
     let mut plan = match make_plan(&facts, &diagnosis, &options) {
         Ok(p) => p,
         Err(refusal) => {
             if args.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&render::plan::dry_run_json(
                         None,
@@ -114,7 +107,7 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
                     ))?
                 );
             } else {
-                print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+                crate::out!("{}", render::plan::refusal_text(&refusal, ctx.color));
             }
             return Ok(refusal.code);
         }
@@ -133,12 +126,12 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     }
     if let Some(refusal) = plan.refusal() {
         if args.json {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&render::plan::dry_run_json(Some(&plan), None, None))?
             );
         } else {
-            print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+            crate::out!("{}", render::plan::refusal_text(&refusal, ctx.color));
         }
         return Ok(refusal.code);
     }
@@ -155,22 +148,16 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
     });
     if let Some(j) = &journal {
         if args.json {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&render::plan::dry_run_json(None, None, Some(j)))?
             );
         } else {
-            print!("{}", render::plan::pending_journal_text(j, ctx.color));
+            crate::out!("{}", render::plan::pending_journal_text(j, ctx.color));
         }
         return Ok(exit::OK);
     }
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: true,
-        },
-    );
+    let facts = ctx.gather(true);
     let diagnosis = diagnose(&facts);
     match make_plan(&facts, &diagnosis, options) {
         Ok(mut plan) => {
@@ -183,7 +170,7 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
                 );
             }
             if args.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&render::plan::dry_run_json(
                         Some(&plan),
@@ -192,14 +179,14 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
                     ))?
                 );
             } else {
-                print!("{}", render::plan::plan_text(&plan, ctx.color));
-                println!("\n(dry run: nothing was changed)");
+                crate::out!("{}", render::plan::plan_text(&plan, ctx.color));
+                crate::outln!("\n(dry run: nothing was changed)");
             }
             Ok(plan.refusal().map_or(exit::OK, |r| r.code))
         }
         Err(refusal) => {
             if args.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&render::plan::dry_run_json(
                         None,
@@ -208,7 +195,7 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
                     ))?
                 );
             } else {
-                print!("{}", render::plan::refusal_text(&refusal, ctx.color));
+                crate::out!("{}", render::plan::refusal_text(&refusal, ctx.color));
             }
             Ok(refusal.code)
         }
@@ -228,9 +215,9 @@ fn print_report(
     report: &crate::host::reload::ExecReport,
 ) -> anyhow::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print!("{}", render::plan::exec_report_text(report, ctx.color));
+        crate::out!("{}", render::plan::exec_report_text(report, ctx.color));
     }
     Ok(())
 }

@@ -4,25 +4,18 @@
 use super::Context;
 use crate::cli::VerifyArgs;
 use crate::exit;
-use crate::host::gather::{gather, GatherOptions};
 use crate::model::verify::verify_host;
 use crate::render;
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // gather() itself refuses to call NVML on the live host while the nvidia module is out (NVIDIA's library would
     // load it as a side effect).
-    let facts = gather(
-        &ctx.root,
-        &GatherOptions {
-            nvml_lib: ctx.nvml_lib.clone(),
-            holders: false,
-        },
-    );
+    let facts = ctx.gather(false);
     let report = verify_host(&facts, None);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render::plan::verify_text(&report, ctx.color));
+        crate::out!("{}", render::plan::verify_text(&report, ctx.color));
     }
     Ok(if report.verified {
         exit::OK
