@@ -16,7 +16,7 @@ use crate::host::reload::{
     Prompter, Seams, SystemClock,
 };
 use crate::host::runner::SystemRunner;
-use crate::model::plan::{make_plan, PlanOptions, ReloadPlan};
+use crate::model::plan::{make_plan, PlanOptions, Refusal, ReloadPlan};
 use crate::model::verdict::diagnose;
 use crate::render;
 use std::io::IsTerminal;
@@ -96,21 +96,7 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     let diagnosis = diagnose(&facts);
     let mut plan = match make_plan(&facts, &diagnosis, &options) {
         Ok(p) => p,
-        Err(refusal) => {
-            if args.json {
-                crate::outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::plan::dry_run_json(
-                        None,
-                        Some(&refusal),
-                        None
-                    ))?
-                );
-            } else {
-                crate::out!("{}", render::plan::refusal_text(&refusal, ctx.color));
-            }
-            return Ok(refusal.code);
-        }
+        Err(refusal) => return print_refusal(ctx, args, &refusal),
     };
     fill_baseline(ctx, &mut plan);
     if !args.json {
@@ -138,6 +124,17 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     let report = Executor::new(seams, ui, exec_options).execute(&plan);
     print_report(ctx, args, &report)?;
     Ok(report.exit_code())
+}
+
+/// Prints why nothing will be done (JSON or text) and returns the refusal's exit status.
+fn print_refusal(ctx: &Context, args: &ReloadArgs, refusal: &Refusal) -> anyhow::Result<i32> {
+    if args.json {
+        let json = render::plan::dry_run_json(None, Some(refusal), None);
+        crate::outln!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        crate::out!("{}", render::plan::refusal_text(refusal, ctx.color));
+    }
+    Ok(refusal.code)
 }
 
 fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::Result<i32> {
@@ -184,21 +181,7 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
             }
             Ok(plan.refusal().map_or(exit::OK, |r| r.code))
         }
-        Err(refusal) => {
-            if args.json {
-                crate::outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::plan::dry_run_json(
-                        None,
-                        Some(&refusal),
-                        None
-                    ))?
-                );
-            } else {
-                crate::out!("{}", render::plan::refusal_text(&refusal, ctx.color));
-            }
-            Ok(refusal.code)
-        }
+        Err(refusal) => print_refusal(ctx, args, &refusal),
     }
 }
 
