@@ -28,6 +28,7 @@ pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
     if args.json {
         render::emitln(&serde_json::to_string_pretty(&render::json::holders_json(
             &holders,
+            crate::host::gather::boot_time(&ctx.root),
         ))?);
     } else {
         render::emit(&render::report::holders_table(&holders, ctx.color));

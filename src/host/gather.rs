@@ -96,6 +96,7 @@ impl Gatherer<'_> {
     fn kernel(&mut self) {
         self.facts.kernel_release = self.first_line("/proc/sys/kernel/osrelease");
         self.facts.boot_id = self.first_line("/proc/sys/kernel/random/boot_id");
+        self.facts.boot_time = boot_time(self.root);
     }
 
     fn first_line(&mut self, path: &str) -> Option<String> {
@@ -464,4 +465,12 @@ pub fn nvidia_drm_nodes(root: &HostRoot) -> Vec<String> {
         })
         .map(|n| format!("/dev/dri/{n}"))
         .collect()
+}
+
+/// `btime` from `/proc/stat`: when the host booted, in seconds since the epoch.
+pub fn boot_time(root: &HostRoot) -> Option<u64> {
+    let text = root.read_to_string("/proc/stat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
 }

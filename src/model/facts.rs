@@ -66,6 +66,8 @@ pub struct HostFacts {
     pub kernel_release: Option<String>,
     /// Boot id from `/proc/sys/kernel/random/boot_id`.
     pub boot_id: Option<String>,
+    /// Boot time (seconds since the epoch) from `btime` in `/proc/stat`.
+    pub boot_time: Option<u64>,
     /// From `/proc/driver/nvidia/version`.
     pub loaded_driver: Option<LoadedDriver>,
     pub loaded_driver_evidence: Option<Evidence>,

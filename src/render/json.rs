@@ -41,7 +41,7 @@ pub fn diagnose_json(facts: &HostFacts, d: &Diagnosis) -> Value {
         "matching_kernels": d.matching_kernels,
         "nvml": nvml_json(facts.nvml.as_ref()),
         "upgrade": upgrade,
-        "holders": holders_json(&facts.holders),
+        "holders": holders_json(&facts.holders, facts.boot_time),
         "modules": facts.loaded_modules,
         "reasons": d.reasons,
         "next_steps": d.next_steps,
@@ -56,7 +56,21 @@ fn nvml_json(probe: Option<&NvmlProbe>) -> Value {
     }
 }
 
-/// The holders list: the same objects in `diagnose --json` and `ps --json`.
-pub fn holders_json(holders: &[GpuHolder]) -> Value {
-    serde_json::to_value(holders).unwrap_or_else(|_| json!([]))
+/// The holders list: the same objects in `diagnose --json` and `ps --json`. With the host's boot time (`btime`),
+/// each holder also gets `started_at`, its start as an RFC 3339 UTC time.
+pub fn holders_json(holders: &[GpuHolder], boot_time: Option<u64>) -> Value {
+    let mut list = serde_json::to_value(holders).unwrap_or_else(|_| json!([]));
+    if let (Some(btime), Some(items)) = (boot_time, list.as_array_mut()) {
+        for (item, h) in items.iter_mut().zip(holders) {
+            if let (Some(after), Some(obj)) = (h.started_secs_after_boot, item.as_object_mut()) {
+                let at = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(btime.saturating_add(after));
+                obj.insert(
+                    "started_at".into(),
+                    json!(humantime::format_rfc3339_seconds(at).to_string()),
+                );
+            }
+        }
+    }
+    list
 }
