@@ -384,15 +384,24 @@ fn incident_json_snapshot() {
     insta::assert_json_snapshot!("incident-json", v);
 }
 
-/// README shows the real incident report; it must not drift from what nvfix prints.
+/// README shows nvfix's real output on the incident; it must not drift from what nvfix prints.
 #[test]
 fn readme_shows_the_real_incident_report() {
     let readme =
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
             .unwrap();
-    let run = nvfix(&fixture("incident"), &["diagnose"]);
-    assert!(
-        readme.contains(&run.stdout),
-        "README's incident report differs from nvfix's output; paste the output of\n  nvfix --root tests/fixtures/incident diagnose\ninto README.md"
-    );
+    for (scenario, args) in [
+        ("incident", &["diagnose"][..]),
+        ("incident", &["ps"][..]),
+        ("incident", &["reload", "--dry-run"][..]),
+    ] {
+        let run = nvfix(&fixture(scenario), args);
+        assert!(
+            readme.contains(&run.stdout),
+            "README's output of `nvfix --root tests/fixtures/{scenario} {}` differs from nvfix's; paste the new output \
+             into README.md:\n{}",
+            args.join(" "),
+            run.stdout
+        );
+    }
 }
