@@ -53,6 +53,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
     g.facts.module_files = files;
     g.facts.warnings.extend(warnings);
     g.facts.dkms = modfiles::read_dkms_tree(root);
+    g.facts.dkms_build_logs = dkms_build_logs(root);
     g.package_logs();
     g.kernel_log();
     g.facts.driver_container = root.exists("/run/nvidia/driver");
@@ -473,4 +474,17 @@ pub fn boot_time(root: &HostRoot) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// `make.log` files DKMS leaves in `/var/lib/dkms/nvidia/<version>/build/` when a build fails (a successful build
+/// moves its log next to the built modules).
+fn dkms_build_logs(root: &HostRoot) -> Vec<String> {
+    let Ok(versions) = root.read_dir_names("/var/lib/dkms/nvidia") else {
+        return Vec::new();
+    };
+    versions
+        .into_iter()
+        .map(|v| format!("/var/lib/dkms/nvidia/{v}/build/make.log"))
+        .filter(|p| root.exists(p))
+        .collect()
 }

@@ -88,6 +88,8 @@ pub struct HostFacts {
     /// nvidia module files for every kernel under /lib/modules.
     pub module_files: Vec<ModuleFile>,
     pub dkms: Vec<DkmsEntry>,
+    /// DKMS build logs left behind by a failed build (`/var/lib/dkms/nvidia/<version>/build/make.log`).
+    pub dkms_build_logs: Vec<String>,
     /// Driver package changes from apt/dpkg/dnf logs, oldest first.
     pub package_changes: Vec<PackageChange>,
     pub unattended: Option<UnattendedConfig>,
