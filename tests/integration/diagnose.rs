@@ -173,10 +173,19 @@ fn nothing_on_disk_matches_needs_repair() {
     let (_, v) = diagnose("repair-needed");
     assert_eq!(v["action"], "repair");
     assert!(reason_codes(&v).contains(&"no-matching-module".to_string()));
-    let first = v["next_steps"][0]["command"].as_str().unwrap();
+    assert!(reason_codes(&v).contains(&"dkms-build-failed".to_string()));
+    let steps: Vec<&str> = v["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["command"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        first,
-        "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic"
+        &steps[..2],
+        [
+            "less /var/lib/dkms/nvidia/580.95.05/build/make.log",
+            "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic"
+        ]
     );
 }
 
