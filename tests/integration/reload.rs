@@ -908,7 +908,8 @@ fn an_unload_that_stays_in_use_is_retried_then_restored_when_the_old_version_is_
     sim.pin_after_unload = Some(("nvidia_uvm".into(), "nvidia".into()));
     sim.disk_version = "580.65.06".into();
     let host = SimHost(RefCell::new(sim));
-    let run = execute(&host, &plan, None, |_| {});
+    // No settle period before unloading: only the backoff between tries sleeps here.
+    let run = execute(&host, &plan, None, |o| o.rescan_settle = Duration::ZERO);
     assert_eq!(run.report.outcome, Outcome::Restored, "{:#?}", run.report);
     assert!(run
         .report
@@ -1123,7 +1124,9 @@ fn the_test_hook_pauses_after_the_last_step_of_its_kind() {
     let (facts, plan) = incident_plan(&PlanOptions::default());
     let host = SimHost(RefCell::new(Sim::from_facts(&facts)));
     let run = execute(&host, &plan, None, |o| {
-        o.pause_after = Some("unload".into())
+        o.pause_after = Some("unload".into());
+        // No settle period before unloading: only the hook sleeps here.
+        o.rescan_settle = Duration::ZERO;
     });
     assert_eq!(run.report.outcome, Outcome::Fixed);
     assert_eq!(run.slept, vec![Duration::from_secs(60)]);

@@ -75,6 +75,8 @@ pub struct ExecOptions {
     pub unload_attempts: u32,
     pub module_timeout: Duration,
     pub service_timeout: Duration,
+    /// How long the re-scan before unloading must find nothing holding the GPU before the unload starts.
+    pub rescan_settle: Duration,
 }
 
 impl ExecOptions {
@@ -88,6 +90,7 @@ impl ExecOptions {
             unload_attempts: 5,
             module_timeout: Duration::from_secs(60),
             service_timeout: Duration::from_secs(120),
+            rescan_settle: Duration::from_secs(2),
         }
     }
 }
@@ -339,12 +342,12 @@ impl<'a> Executor<'a> {
             self.opts.journal_path.display()
         ));
         self.journal = Some(journal);
-        self.restore(&plan);
-        if !self.problems.is_empty() {
+        let failures = self.restore(&plan);
+        if !failures.is_empty() {
             return self.report(
                 Outcome::RestoreIncomplete,
                 None,
-                Some(self.problems.join("; ")),
+                Some(failures.join("; ")),
                 Some("sudo nvfix reboot".into()),
             );
         }
@@ -417,6 +420,17 @@ impl<'a> Executor<'a> {
             StepKind::StopService {
                 unit, processes, ..
             } => {
+                if !self.seams.view.runs_systemd() {
+                    // No systemd to ask (systemctl missing or unable to operate): stop the processes directly, as
+                    // for a unit systemd does not know. Nothing can start it again.
+                    for p in processes {
+                        self.terminate(p, grace, plan.kill)?;
+                    }
+                    self.problems.push(format!(
+                        "{unit}: systemd is not running here: its processes were terminated and will not be restarted"
+                    ));
+                    return Ok("no systemd: processes terminated".into());
+                }
                 // Remembered before it runs: if nvfix dies during the stop, resume starts it again (harmless if
                 // it was still running).
                 self.journal_mut(|j| {
@@ -543,12 +557,32 @@ impl<'a> Executor<'a> {
     }
 
     /// Right before unloading: nothing may hold the devices, and every reference must be explained by a module
-    /// the plan unloads first. Waits up to the grace period for stragglers, then names what is in the way.
+    /// the plan unloads first. Waits up to the grace period for stragglers, then names what is in the way. A clean
+    /// scan must stay clean for [`ExecOptions::rescan_settle`]: a supervisor (Restart=always, a container restart
+    /// policy, a shell loop) restarts what was just terminated a moment later, and a holder that reopens the device
+    /// between two unloads leaves the stack half unloaded with only the new version on disk to load back.
     fn rescan(&mut self, plan: &ReloadPlan) -> Result<String, StepError> {
+        const SCAN_EVERY: Duration = Duration::from_millis(500);
         let rounds = (plan.grace_secs * 2).max(1);
-        let mut last = Vec::new();
-        let mut only_unexplained = false;
-        for round in 0..rounds {
+        let settle_scans = (self.opts.rescan_settle.as_millis() / SCAN_EVERY.as_millis()) as u64;
+        let known: BTreeSet<i32> = plan
+            .steps
+            .iter()
+            .flat_map(|s| match &s.kind {
+                StepKind::StopService { processes, .. } | StepKind::QuitMps { processes } => {
+                    processes.iter().map(|p| p.pid).collect::<Vec<_>>()
+                }
+                StepKind::TerminateProcess { process } | StepKind::KillProcess { process } => {
+                    vec![process.pid]
+                }
+                _ => vec![],
+            })
+            .collect();
+        let mut last: Vec<String>;
+        let mut only_unexplained: bool;
+        let mut busy_rounds = 0;
+        let mut quiet_scans = 0;
+        loop {
             let holders: Vec<_> = self
                 .seams
                 .view
@@ -560,8 +594,13 @@ impl<'a> Executor<'a> {
             let mut problems = Vec::new();
             let mut unexplained = 0;
             for h in &holders {
+                let new = if known.contains(&h.pid) {
+                    ""
+                } else {
+                    " (not there when the plan was made: restarted by a supervisor? stop that first)"
+                };
                 problems.push(format!(
-                    "pid {} ({}) {} holds {}",
+                    "pid {} ({}) {} holds {}{new}",
                     h.pid,
                     h.user,
                     h.command,
@@ -592,13 +631,27 @@ impl<'a> Executor<'a> {
                 }
             }
             if problems.is_empty() {
-                return Ok("nothing holds the modules".into());
+                if quiet_scans >= settle_scans {
+                    return Ok(if settle_scans == 0 {
+                        "nothing holds the modules".into()
+                    } else {
+                        format!(
+                            "nothing holds the modules (quiet for {:.1} s)",
+                            self.opts.rescan_settle.as_secs_f64()
+                        )
+                    });
+                }
+                quiet_scans += 1;
+            } else {
+                quiet_scans = 0;
+                only_unexplained = unexplained == problems.len();
+                last = problems;
+                busy_rounds += 1;
+                if busy_rounds >= rounds {
+                    break;
+                }
             }
-            only_unexplained = unexplained == problems.len();
-            last = problems;
-            if round + 1 < rounds {
-                self.seams.clock.sleep(Duration::from_millis(500));
-            }
+            self.seams.clock.sleep(SCAN_EVERY);
         }
         let reason = format!("still in use right before unloading: {}", last.join("; "));
         // References no process and no module explains do not go away by waiting: only a reboot clears them.
@@ -726,8 +779,10 @@ impl<'a> Executor<'a> {
 
     /// Brings back what the run changed: loads the modules that were loaded before (from disk: the installed
     /// version), recreates device nodes, starts the stopped services in reverse order. Keeps the journal when
-    /// anything could not be restored, so `--resume` can try again.
-    fn restore(&mut self, plan: &ReloadPlan) {
+    /// anything could not be restored, so `--resume` can try again. Returns what could not be restored (also added
+    /// to the problems); problems noted earlier in the run do not make a restore incomplete.
+    fn restore(&mut self, plan: &ReloadPlan) -> Vec<String> {
+        let problems_before = self.problems.len();
         self.ui.note("restoring what was changed …");
         let loaded = self.module_names();
         let missing: Vec<String> = plan
@@ -759,7 +814,13 @@ impl<'a> Executor<'a> {
                     left.join(", ")
                 ));
             }
+            let mut removed_here: Vec<String> = Vec::new();
             for m in &left {
+                if !self.module_names().contains(m) {
+                    // Taken along by an earlier `modprobe -r` (an unused dependency).
+                    removed_here.push(m.clone());
+                    continue;
+                }
                 let spec =
                     CommandSpec::new("modprobe", &["-r", m]).with_timeout(self.opts.module_timeout);
                 let result = self.seams.runner.run(&spec);
@@ -776,6 +837,20 @@ impl<'a> Executor<'a> {
                 if !ok {
                     unloaded_all = false;
                     break;
+                }
+                removed_here.push(m.clone());
+            }
+            if !unloaded_all {
+                // Something still holds the base (a holder came back): the whole stack cannot be reloaded. Put back
+                // what this fallback took out, so it leaves no less loaded than it found.
+                for m in plan
+                    .modules_before
+                    .iter()
+                    .filter(|m| removed_here.contains(*m))
+                {
+                    if let Err(problem) = self.restore_load(m) {
+                        failed.push(problem);
+                    }
                 }
             }
             if unloaded_all {
@@ -834,11 +909,13 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        if self.problems.is_empty() {
+        let failures = self.problems[problems_before..].to_vec();
+        if failures.is_empty() {
             self.finish_journal();
         } else if let Some(j) = &self.journal {
             let _ = j.save(&self.opts.journal_path);
         }
+        failures
     }
 
     /// Loads one module while restoring (skipped when already loaded, e.g. as a dependency).
@@ -887,11 +964,11 @@ impl<'a> Executor<'a> {
         outcome: Outcome,
     ) -> ExecReport {
         self.act(format!("reload stopped ({reason}); restoring"));
-        self.restore(plan);
+        let failures = self.restore(plan);
         let _ = self.verify_after_restore(plan);
         let (outcome, next) = match outcome {
             Outcome::RebootRequired => (outcome, Some("sudo nvfix reboot".to_string())),
-            _ if !self.problems.is_empty() => (
+            _ if !failures.is_empty() => (
                 Outcome::RestoreIncomplete,
                 Some("sudo nvfix reload --resume (or sudo nvfix reboot)".to_string()),
             ),
@@ -1072,4 +1149,453 @@ fn first_line(out: &CommandOutput) -> String {
         .find(|l| !l.is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| format!("exit status {}", out.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::runner::RecordingRunner;
+    use crate::model::holders::{GpuHolder, KnownService};
+    use crate::model::modules::LoadedModule;
+    use crate::model::plan::{ProcessTarget, VerifyBaseline};
+    use std::cell::RefCell;
+
+    /// A host without systemd (the QEMU lab, containers) whose GPU service respawns under its own supervisor: the
+    /// stack stays loaded and, from scan `respawn_at` on, a new instance of the exporter holds /dev/nvidia0.
+    #[derive(Default)]
+    struct NoSystemdHost {
+        respawn_at: usize,
+        scans: std::cell::Cell<usize>,
+    }
+
+    impl HostView for NoSystemdHost {
+        fn modules(&self) -> Vec<crate::model::modules::LoadedModule> {
+            vec![LoadedModule {
+                name: "nvidia".into(),
+                size: 1,
+                // The holder's references are explained by its open files; a quiet scan must see none.
+                refcount: 0,
+                used_by: vec![],
+                state: ModuleState::Live,
+                taint: None,
+                version: "580.65.06".parse().ok(),
+            }]
+        }
+        fn holders(&self) -> Vec<GpuHolder> {
+            let scan = self.scans.get();
+            self.scans.set(scan + 1);
+            if scan < self.respawn_at {
+                return vec![];
+            }
+            vec![GpuHolder {
+                pid: 200,
+                user: "root".into(),
+                uid: 0,
+                command: "dcgm-exporter".into(),
+                comm: "dcgm-exporter".into(),
+                started_secs_after_boot: Some(9),
+                devices: vec!["/dev/nvidia0".into()],
+                libraries: vec![],
+                container: None,
+                service: Some(KnownService::DcgmExporter),
+            }]
+        }
+        fn verify_facts(&self) -> crate::model::facts::HostFacts {
+            panic!("verification must not run: nothing was unloaded")
+        }
+        fn has_program(&self, _name: &str) -> bool {
+            false
+        }
+        fn runs_systemd(&self) -> bool {
+            false
+        }
+    }
+
+    #[derive(Default)]
+    struct Signals(RefCell<Vec<(i32, Option<Sig>)>>);
+
+    impl ProcessControl for Signals {
+        fn signal_and_wait(
+            &self,
+            target: &ProcessTarget,
+            signal: Option<Sig>,
+            _wait: Duration,
+        ) -> Result<Waited, HostError> {
+            self.0.borrow_mut().push((target.pid, signal));
+            Ok(Waited::Exited)
+        }
+    }
+
+    struct NoWait;
+
+    impl Clock for NoWait {
+        fn sleep(&self, _d: Duration) {}
+        fn now_unix(&self) -> u64 {
+            1_700_000_000
+        }
+    }
+
+    fn step(id: usize, kind: StepKind) -> Step {
+        Step {
+            id,
+            kind,
+            why: String::new(),
+        }
+    }
+
+    fn exporter_plan() -> ReloadPlan {
+        let exporter = ProcessTarget {
+            pid: 100,
+            start_time: Some(5),
+            user: "root".into(),
+            command: "dcgm-exporter".into(),
+            container: None,
+            devices: vec!["/dev/nvidia0".into()],
+        };
+        let unit = "dcgm-exporter.service".to_string();
+        ReloadPlan {
+            kernel: Some("6.1.0-56-amd64".into()),
+            from_version: Some("580.65.06".into()),
+            to_version: Some("580.95.05".into()),
+            modules_before: vec!["nvidia".into()],
+            unload_order: vec!["nvidia".into()],
+            load_order: vec!["nvidia".into()],
+            services: vec![unit.clone()],
+            processes: vec![],
+            library_users: vec![],
+            grace_secs: 1,
+            kill: false,
+            blockers: vec![],
+            notes: vec![],
+            baseline: VerifyBaseline::default(),
+            steps: vec![
+                step(
+                    1,
+                    StepKind::StopService {
+                        unit: unit.clone(),
+                        label: "DCGM exporter".into(),
+                        processes: vec![exporter],
+                    },
+                ),
+                step(2, StepKind::Rescan),
+                step(
+                    3,
+                    StepKind::Unload {
+                        module: "nvidia".into(),
+                    },
+                ),
+                step(
+                    4,
+                    StepKind::Load {
+                        module: "nvidia".into(),
+                    },
+                ),
+                step(
+                    5,
+                    StepKind::StartService {
+                        unit,
+                        label: "DCGM exporter".into(),
+                    },
+                ),
+                step(6, StepKind::Verify),
+            ],
+        }
+    }
+
+    /// Found by the QEMU lab (scenario respawn): without systemd, `systemctl stop` could not even be spawned, the
+    /// restore's `systemctl start` failed too, and a run that had changed nothing ended "restore incomplete" with
+    /// its journal left behind.
+    #[test]
+    fn without_systemd_a_service_is_signalled_and_a_respawn_restores_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.json");
+        let runner = RecordingRunner::new();
+        let signals = Signals::default();
+        let view = NoSystemdHost::default();
+        let mut ui = AutoYes { quiet: true };
+        let seams = Seams {
+            runner: &runner,
+            processes: &signals,
+            view: &view,
+            clock: &NoWait,
+        };
+        let report = Executor::new(seams, &mut ui, ExecOptions::new(journal.clone()))
+            .execute(&exporter_plan());
+        assert!(
+            runner.commands().is_empty(),
+            "no systemctl and no modprobe may run: {:?}",
+            runner.commands()
+        );
+        assert_eq!(*signals.0.borrow(), vec![(100, Some(Sig::Term))]);
+        assert_eq!(report.outcome, Outcome::Restored, "{report:?}");
+        assert_eq!(report.failed_step, Some(2));
+        assert!(report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("still in use right before unloading")
+                && r.contains("dcgm-exporter")));
+        assert_eq!(report.exit_code(), exit::PROBLEM);
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("systemd is not running")),
+            "{:?}",
+            report.problems
+        );
+        assert!(!journal.exists(), "nothing to resume: the journal must go");
+    }
+
+    /// Found by the QEMU lab (scenario respawn): the supervisor restarted the holder 0.5 s after SIGTERM, the single
+    /// re-scan right after the stop saw nothing, and the holder reopened the device mid-unload. A clean re-scan must
+    /// now stay clean for the settle period; the newcomer is named as such.
+    #[test]
+    fn a_holder_that_comes_back_during_the_settle_period_stops_the_run_before_any_unload() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = RecordingRunner::new();
+        let signals = Signals::default();
+        let view = NoSystemdHost {
+            respawn_at: 2,
+            ..Default::default()
+        };
+        let mut ui = AutoYes { quiet: true };
+        let seams = Seams {
+            runner: &runner,
+            processes: &signals,
+            view: &view,
+            clock: &NoWait,
+        };
+        let report = Executor::new(
+            seams,
+            &mut ui,
+            ExecOptions::new(dir.path().join("journal.json")),
+        )
+        .execute(&exporter_plan());
+        assert!(runner.commands().is_empty(), "{:?}", runner.commands());
+        assert_eq!(report.outcome, Outcome::Restored, "{report:?}");
+        assert_eq!(report.failed_step, Some(2));
+        let reason = report.reason.unwrap_or_default();
+        assert!(
+            reason.contains("pid 200") && reason.contains("not there when the plan was made"),
+            "{reason}"
+        );
+        assert!(view.scans.get() >= 3, "the clean scans were not repeated");
+    }
+
+    #[test]
+    fn a_quiet_host_passes_the_rescan_after_the_settle_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = RecordingRunner::new();
+        let view = NoSystemdHost {
+            respawn_at: usize::MAX,
+            ..Default::default()
+        };
+        let mut ui = AutoYes { quiet: true };
+        let seams = Seams {
+            runner: &runner,
+            processes: &Signals::default(),
+            view: &view,
+            clock: &NoWait,
+        };
+        let mut plan = exporter_plan();
+        plan.steps.truncate(2);
+        let report = Executor::new(
+            seams,
+            &mut ui,
+            ExecOptions::new(dir.path().join("journal.json")),
+        )
+        .execute(&plan);
+        assert_eq!(report.outcome, Outcome::Fixed, "{report:?}");
+        // One clean scan, then four more over the 2 s settle period (every 0.5 s).
+        assert_eq!(view.scans.get(), 5);
+    }
+
+    /// A kernel with NVIDIA's stack whose modules change as `modprobe` runs: the files on disk are `disk`, the upper
+    /// modules refuse a base of another version (like the real nvidia_modeset), and from the first `modprobe -r` on
+    /// a process the re-scan never saw holds nvidia open (it reopened the device mid-unload).
+    struct SimKernel {
+        disk: String,
+        loaded: RefCell<Vec<(String, String)>>,
+        holder_reopened: std::cell::Cell<bool>,
+    }
+
+    fn dependency(module: &str) -> Option<&'static str> {
+        match module {
+            "nvidia_uvm" | "nvidia_modeset" => Some("nvidia"),
+            "nvidia_drm" => Some("nvidia_modeset"),
+            _ => None,
+        }
+    }
+
+    fn output(status: i32, stderr: &str) -> CommandOutput {
+        CommandOutput {
+            status,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    impl SimKernel {
+        fn new(loaded_version: &str, disk: &str) -> Self {
+            SimKernel {
+                disk: disk.into(),
+                loaded: RefCell::new(
+                    ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm"]
+                        .iter()
+                        .map(|m| (m.to_string(), loaded_version.to_string()))
+                        .collect(),
+                ),
+                holder_reopened: std::cell::Cell::new(false),
+            }
+        }
+        fn users(&self, module: &str) -> Vec<String> {
+            self.loaded
+                .borrow()
+                .iter()
+                .filter(|(m, _)| dependency(m) == Some(module))
+                .map(|(m, _)| m.clone())
+                .collect()
+        }
+        fn is_loaded(&self, module: &str) -> bool {
+            self.loaded.borrow().iter().any(|(m, _)| m == module)
+        }
+        fn insert(&self, module: &str) -> CommandOutput {
+            if self.is_loaded(module) {
+                return output(0, "");
+            }
+            if let Some(dep) = dependency(module) {
+                let out = self.insert(dep);
+                if !out.success() {
+                    return out;
+                }
+            }
+            let base = self
+                .loaded
+                .borrow()
+                .iter()
+                .find(|(m, _)| m == "nvidia")
+                .map(|(_, v)| v.clone());
+            if module != "nvidia" && module != "nvidia_uvm" && base.as_deref() != Some(&self.disk) {
+                return output(
+                    1,
+                    &format!("modprobe: ERROR: could not insert '{module}': Invalid argument"),
+                );
+            }
+            self.loaded
+                .borrow_mut()
+                .push((module.to_string(), self.disk.clone()));
+            output(0, "")
+        }
+        fn remove(&self, module: &str) -> CommandOutput {
+            self.holder_reopened.set(true);
+            if !self.is_loaded(module) {
+                return output(
+                    1,
+                    &format!("modprobe: FATAL: Module {module} is not currently loaded"),
+                );
+            }
+            if !self.users(module).is_empty() || (module == "nvidia" && self.holder_reopened.get())
+            {
+                return output(1, &format!("modprobe: FATAL: Module {module} is in use."));
+            }
+            self.loaded.borrow_mut().retain(|(m, _)| m != module);
+            output(0, "")
+        }
+    }
+
+    impl CommandRunner for SimKernel {
+        fn run(&self, cmd: &CommandSpec) -> Result<CommandOutput, HostError> {
+            let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+            Ok(match (cmd.program.as_str(), args.as_slice()) {
+                ("modprobe", ["-r", m]) => self.remove(m),
+                ("modprobe", [m]) => self.insert(m),
+                _ => output(127, "not simulated"),
+            })
+        }
+    }
+
+    impl HostView for SimKernel {
+        fn modules(&self) -> Vec<LoadedModule> {
+            let opened = self.holder_reopened.get();
+            self.loaded
+                .borrow()
+                .iter()
+                .map(|(name, version)| {
+                    let users = self.users(name);
+                    let open_files = if name == "nvidia" && opened { 2 } else { 0 };
+                    LoadedModule {
+                        name: name.clone(),
+                        size: 1,
+                        refcount: users.len() as i64 + open_files,
+                        used_by: users,
+                        state: ModuleState::Live,
+                        taint: None,
+                        version: version.parse().ok(),
+                    }
+                })
+                .collect()
+        }
+        fn holders(&self) -> Vec<GpuHolder> {
+            vec![]
+        }
+        fn verify_facts(&self) -> crate::model::facts::HostFacts {
+            crate::model::facts::HostFacts::default()
+        }
+        fn has_program(&self, _name: &str) -> bool {
+            false
+        }
+    }
+
+    /// Found by the QEMU lab (scenario respawn, before the settle period): with the new modules on disk refusing
+    /// the old base a holder kept loaded, the restore's whole-stack fallback removed nvidia_uvm, failed on nvidia,
+    /// and left nvidia_uvm out. It must put back what it took out.
+    #[test]
+    fn the_whole_stack_fallback_puts_back_what_it_removed_when_the_base_stays_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.json");
+        let kernel = SimKernel::new("580.65.06", "580.95.05");
+        let stack = ["nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm"];
+        let mut plan = exporter_plan();
+        plan.services.clear();
+        plan.modules_before = stack.iter().map(|m| m.to_string()).collect();
+        plan.load_order = plan.modules_before.clone();
+        plan.unload_order = stack.iter().rev().map(|m| m.to_string()).collect();
+        let mut steps = vec![StepKind::Rescan];
+        steps.extend(
+            plan.unload_order
+                .iter()
+                .map(|m| StepKind::Unload { module: m.clone() }),
+        );
+        steps.extend(
+            plan.load_order
+                .iter()
+                .map(|m| StepKind::Load { module: m.clone() }),
+        );
+        steps.push(StepKind::Verify);
+        plan.steps = steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| step(i + 1, k))
+            .collect();
+        let mut ui = AutoYes { quiet: true };
+        let seams = Seams {
+            runner: &kernel,
+            processes: &Signals::default(),
+            view: &kernel,
+            clock: &NoWait,
+        };
+        let report =
+            Executor::new(seams, &mut ui, ExecOptions::new(journal.clone())).execute(&plan);
+        assert_eq!(report.outcome, Outcome::RestoreIncomplete, "{report:?}");
+        let loaded: Vec<(String, String)> = kernel.loaded.borrow().clone();
+        assert!(
+            loaded.contains(&("nvidia".into(), "580.65.06".into())),
+            "{loaded:?}"
+        );
+        assert!(
+            loaded.iter().any(|(m, _)| m == "nvidia_uvm"),
+            "the fallback left nvidia_uvm out: {loaded:?}"
+        );
+        assert!(journal.exists(), "an incomplete restore keeps its journal");
+    }
 }

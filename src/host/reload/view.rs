@@ -19,6 +19,12 @@ pub trait HostView {
     fn verify_facts(&self) -> HostFacts;
     /// Is this program installed (`nvidia-modprobe`)?
     fn has_program(&self, name: &str) -> bool;
+    /// Is systemd the init system (`/run/systemd/system` exists, as sd_booted() checks)? Without it `systemctl`
+    /// is missing or cannot operate (containers, non-systemd distributions, the QEMU lab), so services are stopped
+    /// by signalling their processes. Defaults to true for views that simulate a systemd host.
+    fn runs_systemd(&self) -> bool {
+        true
+    }
 }
 
 /// The real view: gathers from the host root.
@@ -55,6 +61,9 @@ impl HostView for GatherView {
         ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
             .iter()
             .any(|d| self.root.exists(&format!("{d}/{name}")))
+    }
+    fn runs_systemd(&self) -> bool {
+        self.root.is_dir("/run/systemd/system")
     }
 }
 
