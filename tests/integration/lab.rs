@@ -241,56 +241,188 @@ fn lab_real_nvml_diagnose_reports_code_18() {
     assert_eq!(json["nvml"]["code"], 18, "{json}");
 }
 
-// Reload-engine scenarios: the scripts are ready in tests/lab/scenarios/; enable each test (drop #[ignore]) once
-// `nvfix reload` exists. They assume `reload --yes [--json]`, `reload --resume`, `reload --allow-reboot` and, for
-// killed-midway, a test hook NVFIX_TEST_PAUSE_AFTER_UNLOAD=<seconds>; adjust the scripts if the CLI differs.
+// Reload-engine scenarios: the real `nvfix reload`, `reload --resume`, `verify` and `reboot` inside the guest.
+
+impl Scenario {
+    /// A result nvfix printed as JSON (`<key>.out`).
+    fn json(&self, key: &str) -> serde_json::Value {
+        let text = self.result(&format!("{key}.out"));
+        serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "scenario {}: {key}.out is not JSON ({e}):\n{text}\n---- console tail ----\n{}",
+                self.name,
+                self.tail()
+            )
+        })
+    }
+
+    /// nvfix's exit status for a result key.
+    fn status(&self, key: &str) -> i32 {
+        let s = self.result(&format!("{key}.status"));
+        s.parse()
+            .unwrap_or_else(|_| panic!("scenario {}: {key}.status is {s:?}", self.name))
+    }
+
+    /// How many times the guest's kernel loaded the stand-in nvidia module (each load logs one line).
+    fn nvidia_loads(&self) -> usize {
+        self.result("final/dmesg")
+            .matches("nvidia: loading stand-in")
+            .count()
+    }
+}
 
 #[test]
-#[ignore = "needs nvfix reload"]
 fn lab_incident_reload_fixes_the_mismatch() {
     let s = run_scenario("incident");
     s.assert_passed();
+    let before = s.json("diagnose-before");
+    assert_eq!(before["verdict"], "version-mismatch", "{before}");
+    assert_eq!(before["action"], "reload", "{before}");
+    assert_eq!(before["nvml"]["code"], 18, "{before}");
+    assert_eq!(s.status("reload"), 0);
+    let reload = s.json("reload");
+    assert_eq!(reload["outcome"], "fixed", "{reload}");
+    assert_eq!(reload["verify"]["verified"], true, "{reload}");
+    let actions: Vec<&str> = reload["actions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    for holder in ["cuda-app", "uvm-app"] {
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.starts_with("signal Term → pid") && a.contains(holder)),
+            "{holder} was not terminated: {actions:?}"
+        );
+    }
+    assert_eq!(s.status("verify"), 0);
+    assert_eq!(s.json("verify")["verified"], true);
+    let after = s.json("diagnose-after");
+    assert_eq!(after["verdict"], "healthy", "{after}");
+    assert_eq!(after["nvml"]["status"], "ok", "{after}");
+    assert_eq!(after["nvml"]["driver_version"], V2, "{after}");
     s.assert_stack(&STACK, V2);
-    assert!(!s.result("final/ps").contains("cuda-app"), "{}", s.tail());
+    assert!(s
+        .result("final/proc-version")
+        .contains(&format!("Kernel Module  {V2}  ")));
+    let ps = s.result("final/ps");
+    assert!(!ps.contains("cuda-app") && !ps.contains("uvm-app"), "{ps}");
+    assert_eq!(s.nvidia_loads(), 2, "loaded v1, then v2 once");
 }
 
 #[test]
-#[ignore = "needs nvfix reload --resume and a pause hook"]
 fn lab_killed_midway_resume_restores_the_stack() {
     let s = run_scenario("killed-midway");
     s.assert_passed();
+    // The journal the SIGKILLed run left: every module out, none loaded yet.
+    let journal: serde_json::Value = serde_json::from_str(&s.result("journal-after-kill"))
+        .unwrap_or_else(|e| panic!("journal after the kill is not JSON: {e}\n{}", s.tail()));
+    let unloaded = journal["unloaded"].to_string();
+    for m in STACK {
+        assert!(
+            unloaded.contains(&format!("\"{m}\"")),
+            "{m} not journaled as unloaded: {journal}"
+        );
+    }
+    assert_eq!(journal["loaded"], serde_json::json!([]), "{journal}");
+    assert_eq!(s.status("resume"), 0);
+    let resume = s.json("resume");
+    assert_eq!(resume["outcome"], "resumed", "{resume}");
+    assert_eq!(resume["verify"]["verified"], true, "{resume}");
+    assert_eq!(s.status("verify"), 0);
     s.assert_stack(&STACK, V2);
+    assert!(
+        !s.result("final/ps").contains(" T "),
+        "a process was left stopped"
+    );
 }
 
 #[test]
-#[ignore = "needs nvfix reload"]
 fn lab_respawning_holder_leaves_no_partial_stack() {
     let s = run_scenario("respawn");
     s.assert_passed();
+    assert_eq!(s.status("reload"), 1);
+    let reload = s.json("reload");
+    assert_eq!(reload["outcome"], "restored", "{reload}");
+    let reason = reload["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("still in use right before unloading")
+            && reason.contains("cuda-worker")
+            && reason.contains("dcgm-exporter"),
+        "{reason}"
+    );
+    assert!(
+        !reload["actions"].to_string().contains("modprobe"),
+        "nothing may be unloaded or loaded: {reload}"
+    );
     s.assert_stack(&STACK, V1);
+    assert_eq!(s.nvidia_loads(), 1);
+    assert_ne!(s.result("holders-after"), s.result("holders-before"));
+    assert!(s.result("final/ps").contains("dcgm-exporter"));
 }
 
 #[test]
-#[ignore = "needs nvfix reload"]
 fn lab_old_module_on_disk_unloads_nothing() {
     let s = run_scenario("old-on-disk");
     s.assert_passed();
+    assert_eq!(s.json("diagnose")["verdict"], "version-mismatch");
+    assert_ne!(s.json("diagnose")["action"], "reload");
+    assert_eq!(s.status("reload"), 69);
+    assert_eq!(s.json("reload")["status"], "refused");
+    assert_eq!(s.status("reload-text"), 69);
     s.assert_stack(&STACK, V1);
+    assert_eq!(s.nvidia_loads(), 1);
+    assert!(s.result("final/ps").contains("cuda-app"));
 }
 
 #[test]
-#[ignore = "needs nvfix reload"]
 fn lab_healthy_host_is_left_alone() {
     let s = run_scenario("healthy");
     s.assert_passed();
-    s.assert_stack(&STACK, V1);
+    assert_eq!(s.json("diagnose")["verdict"], "healthy");
+    assert_eq!(s.status("reload"), 0);
+    assert!(
+        format!("{}{}", s.result("reload.out"), s.result("reload.err")).contains("nothing to do")
+    );
+    assert_eq!(s.json("reload-json")["status"], "nothing-to-do");
+    assert_eq!(s.status("verify"), 0);
+    s.assert_stack(&STACK, V2);
+    assert_eq!(s.nvidia_loads(), 1);
+    assert!(s.result("final/ps").contains("cuda-app"));
 }
 
 #[test]
-#[ignore = "needs nvfix reload --allow-reboot"]
-fn lab_pinned_reload_restores_then_reboots() {
+fn lab_pinned_reload_refuses_then_reboots() {
     let s = run_scenario("pinned-reload");
     s.assert_passed();
+    assert_eq!(s.status("reload"), 69);
+    let reload = s.json("reload");
+    let reason = reload["refusal"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("reboot required") && reason.contains("nvidia_drm"),
+        "{reload}"
+    );
+    assert_eq!(reload["refusal"]["hint"], "sudo nvfix reboot");
+    assert_eq!(
+        s.result("boot1-stack"),
+        format!("nvidia={V1} nvidia_uvm={V1} nvidia_modeset={V1} nvidia_drm={V1}")
+    );
+    assert_eq!(s.json("reboot-dry-run")["outcome"], "would-reboot");
+    assert!(
+        s.console_contains("reboot: Restarting system"),
+        "{}",
+        s.tail()
+    );
     assert_eq!(s.result("final/boots"), "2");
+    assert_eq!(s.json("diagnose")["verdict"], "healthy");
+    assert_eq!(s.status("verify"), 0);
     s.assert_stack(&STACK, V2);
+    // nvfix recorded the reboot before it set it in motion (the loop guard counts it).
+    let record =
+        fs::read_to_string(lab_dir().join("build/disks/pinned-reload/var/lib/nvfix/reboots.json"))
+            .expect("nvfix's reboot record on the guest's disk");
+    assert!(
+        record.contains(&format!("\"expected_version\": \"{V2}\"")),
+        "{record}"
+    );
 }

@@ -241,7 +241,8 @@ prepare_root() {
 	# Guest side of the lab: stage-2 init, helpers, wrappers.
 	cp "$LAB/guest/init" "$LAB/guest/lib.sh" "$root/lab/"
 	cp "$LAB/guest/reboot" "$root/usr/local/sbin/reboot"
-	cp "$LAB/guest/gpu-job" "$LAB/guest/respawn" "$LAB/guest/nv-nodes" "$root/lab/bin/"
+	cp "$LAB/guest/gpu-job" "$LAB/guest/respawn" "$LAB/guest/nv-nodes" "$LAB/guest/systemctl" "$LAB/guest/shutdown" \
+		"$root/lab/bin/"
 	chmod 755 "$root/lab/init" "$root/usr/local/sbin/reboot" "$root"/lab/bin/*
 	cp "$LAB/guest/nvidia-lab.conf" "$root/etc/modprobe.d/"
 	echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"

@@ -99,19 +99,31 @@ lab_result() {
 	echo "RESULT $1=$2"
 }
 
-# lab_nvfix key args...: runs nvfix, keeps stdout/stderr/status as results <key>.out, .err, .status.
+# Seconds since the guest booted, to 10 ms (busybox date has no %N; /proc/uptime is enough for durations).
+lab_now() { cut -d' ' -f1 /proc/uptime; }
+
+# lab_elapsed START [END]: seconds between two lab_now readings.
+lab_elapsed() { awk -v a="$1" -v b="${2:-$(lab_now)}" 'BEGIN { printf "%.2f", b - a }'; }
+
+# lab_mark NAME: a line the host timestamps with its own clock (lab.sh bench), e.g. across a reboot.
+lab_mark() { echo "LAB-MARK $1 boot=$LAB_BOOT uptime=$(lab_now)"; }
+
+# lab_nvfix key args...: runs nvfix, keeps stdout/stderr/status as results <key>.out, .err, .status (and how long it
+# took, <key>.seconds).
 lab_nvfix() {
 	key=$1
 	shift
 	echo "+ nvfix $*"
+	t0=$(lab_now)
 	nvfix "$@" >"$LAB_RESULTS/$key.out" 2>"$LAB_RESULTS/$key.err"
 	st=$?
+	lab_elapsed "$t0" >"$LAB_RESULTS/$key.seconds"
 	echo "$st" >"$LAB_RESULTS/$key.status"
 	echo "---- begin nvfix $key stdout ----"
 	cat "$LAB_RESULTS/$key.out"
 	echo "---- end nvfix $key stdout; stderr: ----"
 	cat "$LAB_RESULTS/$key.err"
-	echo "---- nvfix $key exit $st ----"
+	echo "---- nvfix $key exit $st after $(cat "$LAB_RESULTS/$key.seconds") s ----"
 	LAB_STATUS=$st
 	return 0
 }
@@ -204,6 +216,20 @@ lab_install_version() {
 		echo "End-Date: 2025-10-22  06:25:40"
 	} >>/var/log/apt/history.log
 	lab_say "installed $ver ($what): modules on disk $(lab_disk_version), library $(lab_lib_version)"
+}
+
+# Puts the lab's `systemctl reboot` and `shutdown -r` in PATH (both call the lab's reboot), for nvfix reboot/auto.
+lab_install_reboot_wrappers() {
+	cp /lab/bin/systemctl /lab/bin/shutdown /usr/local/sbin/
+}
+
+# "name=version ..." for the loaded NVIDIA stack, in a fixed order ("" when nothing is loaded).
+lab_stack_versions() {
+	out=
+	for m in $LAB_STACK; do
+		lab_is_loaded "$m" && out="$out $m=$(lab_module_version "$m")"
+	done
+	echo "${out# }"
 }
 
 # --- processes ----------------------------------------------------------------------------------------------------
