@@ -426,3 +426,24 @@ fn lab_pinned_reload_refuses_then_reboots() {
         "{record}"
     );
 }
+
+#[test]
+fn lab_interactive_reload_on_a_terminal() {
+    let s = run_scenario("interactive");
+    s.assert_passed();
+    assert_eq!(s.result("interactive-status"), "0");
+    let screen = s.result("interactive.txt");
+    for shown in [
+        "version-mismatch",
+        "Reload plan: NVIDIA 580.65.06 → 580.95.05",
+        "Terminate (SIGTERM) these 2 process(es)?",
+        "from disk (driver 580.95.05)? yes",
+        "FIXED: the new driver is loaded and verified.",
+    ] {
+        assert!(
+            screen.contains(shown),
+            "{shown:?} not on the screen:\n{screen}"
+        );
+    }
+    s.assert_stack(&STACK, V2);
+}

@@ -5,6 +5,7 @@
 #   tests/lab/lab.sh prepare            idempotent; installs host packages with apt-get when missing (needs root)
 #   tests/lab/lab.sh run <scenario>     exit 0 = scenario passed; console in tests/lab/build/logs/<scenario>.log
 #   tests/lab/lab.sh list               scenario names
+#   tests/lab/lab.sh bench              downtime benchmark: reload -> verified vs reboot -> verified (host clock)
 #
 # Environment: NVFIX_BIN (nvfix binary to test; default: target/debug/nvfix, built when missing),
 # LAB_BOOT_TIMEOUT (seconds per boot, default 120), LAB_MAX_BOOTS (default 4), LAB_ACCEL (default tcg).
@@ -243,6 +244,9 @@ prepare_root() {
 	cp "$LAB/guest/reboot" "$root/usr/local/sbin/reboot"
 	cp "$LAB/guest/gpu-job" "$LAB/guest/respawn" "$LAB/guest/nv-nodes" "$LAB/guest/systemctl" "$LAB/guest/shutdown" \
 		"$root/lab/bin/"
+	# The pty helper for the interactive transcript (busybox has no `script`).
+	gcc -O2 -static -o "$root/lab/bin/pty-run" "$LAB/guest/pty-run.c" >"$BUILD/pty-run.log" 2>&1 ||
+		die "building guest/pty-run.c failed: see $BUILD/pty-run.log"
 	chmod 755 "$root/lab/init" "$root/usr/local/sbin/reboot" "$root"/lab/bin/*
 	cp "$LAB/guest/nvidia-lab.conf" "$root/etc/modprobe.d/"
 	echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
@@ -304,6 +308,29 @@ cmd_prepare() {
 
 # -------------------------------------------------------------------------------------------------------------- run
 
+# One boot of the scenario's disk; the console on stdout.
+boot_qemu() {
+	timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 -accel "${LAB_ACCEL:-tcg}" -m 512 -smp 1 \
+		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
+		-kernel "$CACHE/kernel-$kver/vmlinux" -initrd "$BUILD/initramfs-$kver.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 nvfix.scenario=$name" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-fsdev local,id=disk,path="$disk",security_model=none \
+		-device virtio-9p-pci,fsdev=disk,mount_tag=disk \
+		</dev/null 2>&1
+}
+
+# Copies the console through, appending "<host seconds> LAB-MARK ..." to $1 for each mark line.
+stamp_marks() {
+	cr=$(printf '\r')
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s\n' "$line"
+		case $line in
+		*LAB-MARK*) echo "$(date +%s.%N) ${line%"$cr"}" >>"$1" ;;
+		esac
+	done
+}
+
 cmd_run() {
 	name=$1
 	script=$LAB/scenarios/$name.sh
@@ -337,15 +364,17 @@ cmd_run() {
 		echo "==== host: boot $boot of scenario $name ====" >>"$logf"
 		bstart=$(date +%s.%N)
 		set +e
-		timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 -accel "${LAB_ACCEL:-tcg}" -m 512 -smp 1 \
-			-nographic -no-reboot -monitor none -serial stdio -nodefaults \
-			-kernel "$CACHE/kernel-$kver/vmlinux" -initrd "$BUILD/initramfs-$kver.cpio.gz" \
-			-append "console=ttyS0 quiet panic=-1 nvfix.scenario=$name" \
-			-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-			-fsdev local,id=disk,path="$disk",security_model=none \
-			-device virtio-9p-pci,fsdev=disk,mount_tag=disk \
-			</dev/null >>"$logf" 2>&1
-		rc=$?
+		if [ -n "${LAB_MARKS:-}" ]; then
+			# Benchmark: the host's clock stamps the guest's LAB-MARK lines as they arrive (across reboots).
+			{
+				boot_qemu
+				echo $? >"$BUILD/qemu-status"
+			} | stamp_marks "$LAB_MARKS" >>"$logf"
+			rc=$(cat "$BUILD/qemu-status")
+		else
+			boot_qemu >>"$logf"
+			rc=$?
+		fi
 		set -e
 		bend=$(date +%s.%N)
 		echo "==== host: boot $boot ended: qemu status $rc after $(elapsed "$bstart" "$bend") s ====" >>"$logf"
@@ -378,15 +407,42 @@ cmd_run() {
 	[ "$result" = pass ]
 }
 
+# The downtime benchmark: in one run of the `bench` scenario, reload start -> verified and reboot start -> verified, on
+# the host's clock (the guest's cannot span its reboot). Not a timed test: numbers for the README and the issue.
+cmd_bench() {
+	marks=$BUILD/logs/bench.marks
+	mkdir -p "$BUILD/logs"
+	: >"$marks"
+	# The shipped binary is a release build: a debug build spends seconds more in nvfix itself under emulation.
+	if [ -z "${NVFIX_BIN:-}" ]; then
+		(cd "$REPO" && cargo build -q --release --bin nvfix) || die "cargo build --release --bin nvfix failed"
+		NVFIX_BIN=$REPO/target/release/nvfix
+	fi
+	log "benchmarking $NVFIX_BIN"
+	LAB_MARKS=$marks NVFIX_BIN=$NVFIX_BIN cmd_run bench || die "the bench scenario failed: see $BUILD/logs/bench.log"
+	at() { awk -v m="LAB-MARK $1" 'index($0, m) { print $1; exit }' "$marks"; }
+	for m in reload-start reload-verified reboot-start reboot-verified; do
+		[ -n "$(at $m)" ] || die "no $m mark in $marks (see $BUILD/logs/bench.log)"
+	done
+	awk -v rs="$(at reload-start)" -v rv="$(at reload-verified)" -v bs="$(at reboot-start)" -v bv="$(at reboot-verified)" \
+		-v guest="$(cat "$BUILD/disks/bench/lab/results/reload-seconds" 2>/dev/null)" 'BEGIN {
+		reload = rv - rs; reboot = bv - bs
+		printf "reload → verified: %.1f s; reboot → verified: %.1f s (reload %.1fx faster)\n", reload, reboot, reboot / reload
+		printf "(host clock; the guest clock says reload → verified %s s. The lab boots a small VM in seconds: a real\n", guest
+		printf " server adds firmware/POST and its services, typically minutes, so the real ratio is larger.)\n"
+	}'
+}
+
 case ${1:-} in
 prepare) cmd_prepare ;;
+bench) cmd_bench ;;
 run)
 	[ $# -eq 2 ] || die "usage: lab.sh run <scenario>"
 	cmd_run "$2"
 	;;
 list) for f in "$LAB"/scenarios/*.sh; do basename "$f" .sh; done ;;
 *)
-	echo "usage: $0 prepare | run <scenario> | list" >&2
+	echo "usage: $0 prepare | run <scenario> | list | bench" >&2
 	exit 64
 	;;
 esac
