@@ -47,7 +47,10 @@ impl HostRoot {
     /// Resolves links in a host path, returning the host path they lead to (still relative to the root).
     pub fn resolve_host(&self, host_path: &str) -> String {
         if self.is_system() {
-            return host_path.to_string();
+            // The live host: the kernel resolves links. A path that does not exist stays as it was given.
+            return fs::canonicalize(host_path)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| host_path.to_string());
         }
         let mut pending: Vec<Vec<u8>> =
             components(host_path.as_bytes()).into_iter().rev().collect();
@@ -241,6 +244,18 @@ mod tests {
         let root = HostRoot::new(r);
         let _ = root.resolve_host("/a/x");
         assert!(root.read_to_string("/a/x").is_err());
+    }
+
+    #[test]
+    fn the_live_root_follows_links_too() {
+        // The live root must resolve `libnvidia-ml.so.1 -> libnvidia-ml.so.<version>` like a fixture root does.
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("libnvidia-ml.so.580.95.05"), b"lib").unwrap();
+        symlink("libnvidia-ml.so.580.95.05", t.path().join("libnvidia-ml.so.1")).unwrap();
+        let link = t.path().join("libnvidia-ml.so.1");
+        let resolved = HostRoot::system().resolve_host(link.to_str().unwrap());
+        assert!(resolved.ends_with("/libnvidia-ml.so.580.95.05"), "{resolved}");
+        assert_eq!(HostRoot::system().resolve_host("/no/such/path"), "/no/such/path");
     }
 
     #[test]

@@ -312,7 +312,10 @@ fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnos
                 if facts.dkms_build_logs.contains(&failed_log) {
                     d.reasons.push(Reason {
                         code: "dkms-build-failed",
-                        message: format!("DKMS tried to build nvidia {want} and failed: its build log is still there"),
+                        message: format!(
+                            "DKMS tried to build nvidia {want} and failed: its build log says why (dkms install prints \
+                             the same error again)"
+                        ),
                         evidence: vec![Evidence::file(failed_log)],
                     });
                 }
@@ -664,13 +667,6 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
                     command: "sudo apt-get install --reinstall nvidia-driver-<branch>".into(),
                 });
             } else if dkms_has || facts.driver_packages.iter().any(|p| p.name.starts_with("nvidia-dkms")) {
-                let failed_log = format!("/var/lib/dkms/nvidia/{want}/build/make.log");
-                if facts.dkms_build_logs.contains(&failed_log) {
-                    steps.push(NextStep {
-                        summary: format!("DKMS tried to build {want} and failed: read why first"),
-                        command: format!("less {failed_log}"),
-                    });
-                }
                 steps.push(NextStep {
                     summary: format!("build the {want} module for the running kernel with DKMS"),
                     command: format!("sudo dkms install nvidia/{want} -k {kernel}"),

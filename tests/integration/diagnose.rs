@@ -181,11 +181,18 @@ fn nothing_on_disk_matches_needs_repair() {
         .map(|s| s["command"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &steps[..2],
-        [
-            "less /var/lib/dkms/nvidia/580.95.05/build/make.log",
-            "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic"
-        ]
+        steps[0],
+        "sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic"
+    );
+    let failed = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "dkms-build-failed")
+        .unwrap();
+    assert_eq!(
+        failed["evidence"][0]["file"],
+        "/var/lib/dkms/nvidia/580.95.05/build/make.log"
     );
 }
 
