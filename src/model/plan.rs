@@ -813,8 +813,11 @@ fn blockers_from_modules(facts: &HostFacts, plan: &mut ReloadPlan) {
         } else {
             format!(
                 "{} is blocked by {unexplained} unexplained reference(s) (refcount {}, {} from holder modules, no process \
-                 holds its devices): something took a reference no holder list shows (symbol_get, e.g. EFA)",
-                m.name, m.refcount, by_modules
+                 holds its devices): {}",
+                m.name,
+                m.refcount,
+                by_modules,
+                likely_pinner(&m.name)
             )
         };
         plan.blockers.push(Blocker {
@@ -828,6 +831,20 @@ fn blockers_from_modules(facts: &HostFacts, plan: &mut ReloadPlan) {
                 "sudo nvfix reboot".into()
             }),
         });
+    }
+}
+
+/// Who usually holds references that no holder list or open file shows, by module.
+fn likely_pinner(module: &str) -> &'static str {
+    match module {
+        "nvidia_drm" | "nvidia_modeset" => {
+            "the console (fbcon), a compositor or another DRM client holds it without an open device node"
+        }
+        "nvidia" => {
+            "a module took references through symbol_get, which no holder list shows (EFA, a vendor RDMA or storage \
+             module)"
+        }
+        _ => "something took a reference that no holder list shows",
     }
 }
 
