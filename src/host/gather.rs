@@ -44,22 +44,31 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
             ..Default::default()
         },
     };
-    g.kernel();
-    g.loaded_driver();
-    g.loaded_modules();
-    g.libraries();
-    g.packages();
-    let (files, warnings) = modfiles::find_module_files(root);
-    g.facts.module_files = files;
-    g.facts.warnings.extend(warnings);
-    g.facts.dkms = modfiles::read_dkms_tree(root);
-    g.facts.dkms_build_logs = dkms_build_logs(root);
-    g.package_logs();
-    g.kernel_log();
-    g.facts.driver_container = root.exists("/run/nvidia/driver");
-    if options.holders {
-        g.holders();
-    }
+    // The process scan is most of the time on a busy host and shares nothing with the files: run it beside them.
+    std::thread::scope(|scope| {
+        let scan = options
+            .holders
+            .then(|| scope.spawn(|| scan_device_holders(root)));
+        g.kernel();
+        g.loaded_driver();
+        g.loaded_modules();
+        g.libraries();
+        g.packages();
+        let (files, warnings) = modfiles::find_module_files(root);
+        g.facts.module_files = files;
+        g.facts.warnings.extend(warnings);
+        g.facts.dkms = modfiles::read_dkms_tree(root);
+        g.facts.dkms_build_logs = dkms_build_logs(root);
+        g.package_logs();
+        g.kernel_log();
+        g.facts.driver_container = root.exists("/run/nvidia/driver");
+        if let Some(scan) = scan {
+            match scan.join() {
+                Ok(result) => g.take_holders(result),
+                Err(_) => g.warn("/proc", "the process scan failed unexpectedly"),
+            }
+        }
+    });
     g.facts.nvml = Some(match &options.nvml_lib {
         None => NvmlProbe::NotChecked {
             reason: "no NVML library given for this root (use --nvml-lib)".into(),
@@ -260,27 +269,36 @@ impl Gatherer<'_> {
     }
 
     fn libraries(&mut self) {
-        let dirs = self.library_dirs();
-        let (nvml, all) = self.find_library(&dirs, "libnvidia-ml");
+        // List each folder once (they hold thousands of files), and a folder reached twice through links only once.
+        let mut seen = Vec::new();
+        let mut listings = Vec::new();
+        for dir in self.library_dirs() {
+            let real = self.root.resolve_host(&dir);
+            if seen.contains(&real) {
+                continue;
+            }
+            seen.push(real.clone());
+            if let Ok(names) = self.root.read_dir_names(&real) {
+                listings.push((real, names));
+            }
+        }
+        let (nvml, all) = self.find_library(&listings, "libnvidia-ml");
         self.facts.nvml_library = nvml;
         self.facts.nvml_libraries = all;
-        self.facts.cuda_library = self.find_library(&dirs, "libcuda").0;
+        self.facts.cuda_library = self.find_library(&listings, "libcuda").0;
     }
 
     /// Finds `<stem>.so.<version>` files, and the one the loader would pick: the first folder whose `<stem>.so.1`
     /// resolves to a versioned file (else the newest file found).
     fn find_library(
         &mut self,
-        dirs: &[String],
+        listings: &[(String, Vec<String>)],
         stem: &str,
     ) -> (Option<LibraryFile>, Vec<LibraryFile>) {
         let mut all: Vec<LibraryFile> = Vec::new();
         let mut chosen: Option<LibraryFile> = None;
-        for dir in dirs {
-            let Ok(names) = self.root.read_dir_names(dir) else {
-                continue;
-            };
-            for name in &names {
+        for (dir, names) in listings {
+            for name in names {
                 if let Some(version) = version_from_file_name(name, stem) {
                     let path = format!("{dir}/{name}");
                     // The same file is often reachable through two folders (Debian's nvidia/current): count it once.
@@ -412,14 +430,8 @@ impl Gatherer<'_> {
         }
     }
 
-    /// Device holders (what blocks a reload), with the libraries of those holders. Processes that only map the driver
-    /// libraries are `nvfix ps`'s job: reading every process's maps would make diagnose several times slower.
-    fn holders(&mut self) {
-        let options = procscan::ScanOptions {
-            nvidia_drm_nodes: nvidia_drm_nodes(self.root),
-            library_maps: procscan::LibraryMaps::OfDeviceHolders,
-        };
-        match procscan::scan_holders_report(self.root, &options) {
+    fn take_holders(&mut self, result: Result<procscan::HolderScan, super::HostError>) {
+        match result {
             Ok(scan) => {
                 self.facts.holders = scan.holders;
                 if scan.unreadable > 0 {
@@ -487,4 +499,14 @@ fn dkms_build_logs(root: &HostRoot) -> Vec<String> {
         .map(|v| format!("/var/lib/dkms/nvidia/{v}/build/make.log"))
         .filter(|p| root.exists(p))
         .collect()
+}
+
+/// Device holders (what blocks a reload), with the libraries of those holders. Processes that only map the driver
+/// libraries are `nvfix ps`'s job: reading every process's maps would make diagnose several times slower.
+fn scan_device_holders(root: &HostRoot) -> Result<procscan::HolderScan, super::HostError> {
+    let options = procscan::ScanOptions {
+        nvidia_drm_nodes: nvidia_drm_nodes(root),
+        library_maps: procscan::LibraryMaps::OfDeviceHolders,
+    };
+    procscan::scan_holders_report(root, &options)
 }

@@ -7,8 +7,47 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-/// The whole ring buffer as `[seconds.micros] message` lines.
+/// The whole ring buffer as `[seconds.micros] message` lines: one `syslog(2)` call (SYSLOG_ACTION_READ_ALL) when
+/// it is allowed, else record by record from `/dev/kmsg` (hundreds of reads).
 pub fn read_kmsg() -> Result<String, HostError> {
+    if let Some(text) = read_all_with_klogctl() {
+        return Ok(text);
+    }
+    read_dev_kmsg()
+}
+
+/// `klogctl(SYSLOG_ACTION_READ_ALL)`: the buffer as dmesg prints it (`<6>[   12.345678] message`), levels removed.
+fn read_all_with_klogctl() -> Option<String> {
+    const SYSLOG_ACTION_READ_ALL: libc::c_int = 3;
+    const SYSLOG_ACTION_SIZE_BUFFER: libc::c_int = 10;
+    // SAFETY: SIZE_BUFFER takes no buffer; READ_ALL writes at most `len` bytes into the buffer we own.
+    let size = unsafe { libc::klogctl(SYSLOG_ACTION_SIZE_BUFFER, std::ptr::null_mut(), 0) };
+    let size = usize::try_from(size).ok().filter(|&n| n > 0)?.min(64 << 20);
+    let mut buf = vec![0u8; size];
+    let n = unsafe {
+        libc::klogctl(
+            SYSLOG_ACTION_READ_ALL,
+            buf.as_mut_ptr().cast(),
+            size as libc::c_int,
+        )
+    };
+    let n = usize::try_from(n).ok()?;
+    buf.truncate(n);
+    let text = String::from_utf8_lossy(&buf);
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        // Drop the `<level>` prefix so lines look like dmesg's.
+        let line = match line.strip_prefix('<').and_then(|r| r.split_once('>')) {
+            Some((level, rest)) if level.chars().all(|c| c.is_ascii_digit()) => rest,
+            _ => line,
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+    Some(out)
+}
+
+fn read_dev_kmsg() -> Result<String, HostError> {
     let path = PathBuf::from("/dev/kmsg");
     let mut f = OpenOptions::new()
         .read(true)

@@ -251,11 +251,21 @@ mod tests {
         // The live root must resolve `libnvidia-ml.so.1 -> libnvidia-ml.so.<version>` like a fixture root does.
         let t = tempfile::tempdir().unwrap();
         fs::write(t.path().join("libnvidia-ml.so.580.95.05"), b"lib").unwrap();
-        symlink("libnvidia-ml.so.580.95.05", t.path().join("libnvidia-ml.so.1")).unwrap();
+        symlink(
+            "libnvidia-ml.so.580.95.05",
+            t.path().join("libnvidia-ml.so.1"),
+        )
+        .unwrap();
         let link = t.path().join("libnvidia-ml.so.1");
         let resolved = HostRoot::system().resolve_host(link.to_str().unwrap());
-        assert!(resolved.ends_with("/libnvidia-ml.so.580.95.05"), "{resolved}");
-        assert_eq!(HostRoot::system().resolve_host("/no/such/path"), "/no/such/path");
+        assert!(
+            resolved.ends_with("/libnvidia-ml.so.580.95.05"),
+            "{resolved}"
+        );
+        assert_eq!(
+            HostRoot::system().resolve_host("/no/such/path"),
+            "/no/such/path"
+        );
     }
 
     #[test]
