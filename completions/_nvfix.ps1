@@ -57,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the holders as a JSON array')
-            [CompletionResult]::new('--devices-only', '--devices-only', [CompletionResultType]::ParameterName, 'Only processes with an NVIDIA device open (what blocks an unload; fuser''s view). Faster: skips reading every process''s memory maps for driver libraries')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

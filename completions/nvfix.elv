@@ -52,7 +52,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output'
             cand --json 'Print the holders as a JSON array'
-            cand --devices-only 'Only processes with an NVIDIA device open (what blocks an unload; fuser''s view). Faster: skips reading every process''s memory maps for driver libraries'
+            cand --all 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps'
             cand -h 'Print help'
             cand --help 'Print help'
         }

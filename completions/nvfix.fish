@@ -57,7 +57,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l color -d 'When to use
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the holders as a JSON array'
-complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l devices-only -d 'Only processes with an NVIDIA device open (what blocks an unload; fuser\'s view). Faster: skips reading every process\'s memory maps for driver libraries'
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l all -d 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process\'s memory maps'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F

@@ -88,10 +88,11 @@ pub struct PsArgs {
     /// Print the holders as a JSON array
     #[arg(long)]
     pub json: bool,
-    /// Only processes with an NVIDIA device open (what blocks an unload; fuser's view). Faster: skips reading every
-    /// process's memory maps for driver libraries
+    /// Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a
+    /// job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every
+    /// process's memory maps
     #[arg(long)]
-    pub devices_only: bool,
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,10 +11,12 @@ use anyhow::Context as _;
 pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
     let options = ScanOptions {
         nvidia_drm_nodes: nvidia_drm_nodes(&ctx.root),
-        library_maps: if args.devices_only {
-            LibraryMaps::Skip
-        } else {
+        // By default the same holders as `diagnose` (processes with a device open: fuser's view, what blocks an
+        // unload), each with the driver libraries it maps; `--all` reads every process's maps.
+        library_maps: if args.all {
             LibraryMaps::All
+        } else {
+            LibraryMaps::OfDeviceHolders
         },
     };
     let scan = scan_holders_report(&ctx.root, &options).context("scanning processes")?;

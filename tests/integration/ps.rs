@@ -196,7 +196,20 @@ fn strings(v: &Value) -> Vec<&str> {
 #[test]
 fn ps_json_lists_each_holder_with_devices_users_services_and_containers() {
     let t = host_with_holders();
+    // By default: the processes with a device open (what blocks an unload), like diagnose.
     let run = harness::nvfix(t.path(), &["ps", "--json"]);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let pids: Vec<i64> = run
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![812, 2001, 4500]);
+
+    // --all adds nvtop, which only maps the replaced libnvidia-ml.
+    let run = harness::nvfix(t.path(), &["ps", "--all", "--json"]);
     assert_eq!(run.status, 0, "stderr: {}", run.stderr);
     let json = run.json();
     let holders = json.as_array().expect("a JSON array of holders");
