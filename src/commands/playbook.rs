@@ -90,13 +90,28 @@ pub fn load(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {
         .map_err(|e| Failure::new(exit::NO_INPUT, format!("{shown}: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::new(exit::DATA_ERROR, format!("{shown}: not UTF-8 text")))?;
-    parse_playbook(&text).map_err(|e| {
+    let playbook = parse_playbook(&text).map_err(|e| {
         let code = match e.kind {
             PlaybookErrorKind::Syntax => exit::DATA_ERROR,
             PlaybookErrorKind::Schema => exit::CONFIG,
         };
         Failure::new(code, e.display_for(&shown))
-    })
+    })?;
+    // A zone name is only known to be real once the host's time-zone database has it.
+    if let Some(w) = &playbook.reboot.maintenance_window {
+        if let crate::model::playbook::Timezone::Named(name) = &w.timezone {
+            if crate::host::reboot::zone_offset_minutes(name, 0).is_none() {
+                return Err(Failure::new(
+                    exit::CONFIG,
+                    format!(
+                        "{shown}: reboot.maintenance_window.timezone: `{name}` is not in this host's time-zone \
+                         database (/usr/share/zoneinfo)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(playbook)
 }
 
 #[cfg(test)]
@@ -109,6 +124,22 @@ mod tests {
         std::fs::write(f.path(), text).unwrap();
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(mode)).unwrap();
         f
+    }
+
+    #[test]
+    fn named_time_zones_must_exist_on_the_host() {
+        let ok = file("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '02:00', timezone: UTC}\n", 0o644);
+        assert!(load(ok.path(), false).is_ok());
+        if crate::host::reboot::zone_offset_minutes("Europe/Berlin", 0).is_some() {
+            let berlin =
+                file("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '02:00', timezone: Europe/Berlin}\n", 0o644);
+            assert!(load(berlin.path(), false).is_ok());
+        }
+        let typo =
+            file("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '02:00', timezone: Europe/Berln}\n", 0o644);
+        let e = load(typo.path(), false).unwrap_err();
+        assert_eq!(e.code, exit::CONFIG);
+        assert!(e.message.contains("Europe/Berln"), "{}", e.message);
     }
 
     #[test]

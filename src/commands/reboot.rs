@@ -48,7 +48,12 @@ pub fn assess(
     delay: Option<u32>,
     gpu_holders_block: bool,
 ) -> RebootAssessment {
-    let g = gather_guard_facts(root, facts, runner, now);
+    let zone = playbook
+        .reboot
+        .maintenance_window
+        .as_ref()
+        .map(|w| &w.timezone);
+    let g = gather_guard_facts(root, facts, runner, now, zone);
     let delay = delay.unwrap_or(playbook.reboot.delay_minutes);
     let how = match playbook.reboot.method {
         RebootMethod::Handoff => RebootHow::Handoff(playbook.reboot.handoff.clone()),

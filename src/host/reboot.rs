@@ -10,6 +10,7 @@ use crate::model::guards::{
     next_boot_kernel, parse_inhibitors, BootConfig, HeldLock, PackageProcess, Probe,
     RebootGuardFacts,
 };
+use crate::model::playbook::Timezone;
 use crate::model::playbook::{Hook, OnFailure};
 use crate::model::reboot_state::{parse_state, RebootRecord, RebootState};
 use std::fs::{self, OpenOptions};
@@ -74,6 +75,14 @@ pub fn local_offset_minutes(at: i64) -> i32 {
     }
 }
 
+/// A named zone's UTC offset at `at`, in minutes (daylight saving included), from the host's time-zone database
+/// (`/usr/share/zoneinfo`, or `TZDIR`); None for a zone it does not have.
+pub fn zone_offset_minutes(name: &str, at: i64) -> Option<i32> {
+    let zone = jiff::tz::TimeZone::get(name).ok()?;
+    let instant = jiff::Timestamp::from_second(at).ok()?;
+    Some(zone.to_offset(instant).seconds() / 60)
+}
+
 /// The host's name (for `{hostname}` in hooks).
 pub fn hostname(root: &HostRoot) -> String {
     root.read_to_string("/proc/sys/kernel/hostname")
@@ -89,11 +98,15 @@ pub fn gather_guard_facts(
     facts: &HostFacts,
     runner: &dyn CommandRunner,
     now: i64,
+    window_zone: Option<&Timezone>,
 ) -> RebootGuardFacts {
     let (held_locks, lock_errors) = probe_package_locks(root);
     RebootGuardFacts {
         now,
-        local_offset_minutes: local_offset_minutes(now),
+        window_offset_minutes: match window_zone {
+            Some(Timezone::Named(name)) => zone_offset_minutes(name, now),
+            _ => Some(local_offset_minutes(now)),
+        },
         next_boot: next_boot_kernel(&boot_config(root)),
         held_locks,
         lock_errors,

@@ -500,19 +500,20 @@ fn parse_inhibitor_blocks(text: &str) -> Vec<Inhibitor> {
 // ---------------------------------------------------------------------------------------------------------------
 // Maintenance window
 
-/// Minutes east of UTC for a window's clock; `local_offset_minutes` is the host's offset at that moment.
-fn offset_minutes(tz: Timezone, local_offset_minutes: i32) -> i32 {
+/// Minutes east of UTC for a window's clock; `zone_offset_minutes` is the offset of a `local` or named zone at that
+/// moment (the host layer looks it up).
+fn offset_minutes(tz: &Timezone, zone_offset_minutes: i32) -> i32 {
     match tz {
         Timezone::Utc => 0,
-        Timezone::Local => local_offset_minutes,
-        Timezone::Offset(m) => m,
+        Timezone::Local | Timezone::Named(_) => zone_offset_minutes,
+        Timezone::Offset(m) => *m,
     }
 }
 
 /// Is Unix time `at` inside the window? A window whose end is before its start runs past midnight: it belongs to the
 /// day it opens on.
-pub fn in_window(w: &MaintenanceWindow, at: i64, local_offset_minutes: i32) -> bool {
-    let local = at + offset_minutes(w.timezone, local_offset_minutes) as i64 * 60;
+pub fn in_window(w: &MaintenanceWindow, at: i64, zone_offset_minutes: i32) -> bool {
+    let local = at + offset_minutes(&w.timezone, zone_offset_minutes) as i64 * 60;
     let day = local.div_euclid(86400);
     let minute = (local.rem_euclid(86400) / 60) as u32;
     // 1970-01-01 was a Thursday (Monday = 0).
@@ -540,7 +541,7 @@ fn describe_window(w: &MaintenanceWindow) -> String {
         "{days} {}-{} {}",
         String::from(w.start),
         String::from(w.end),
-        String::from(w.timezone)
+        String::from(w.timezone.clone())
     )
 }
 
@@ -578,8 +579,9 @@ pub enum Probe<T> {
 pub struct RebootGuardFacts {
     /// Unix seconds.
     pub now: i64,
-    /// The host's UTC offset now, for windows in `local` time.
-    pub local_offset_minutes: i32,
+    /// The UTC offset now of the maintenance window's clock when it is `local` or a named zone (minutes east);
+    /// None when the named zone is not in the host's time-zone database.
+    pub window_offset_minutes: Option<i32>,
     pub next_boot: NextBoot,
     pub held_locks: Vec<HeldLock>,
     /// Lock files that could not be probed (permissions): unknown, not idle.
@@ -865,7 +867,21 @@ fn window_guard(g: &RebootGuardFacts, policy: &RebootGuardPolicy) -> GuardResult
         return GuardResult::pass(NAME, "no maintenance window: any time");
     };
     let at = g.now + policy.delay_minutes as i64 * 60;
-    if in_window(w, at, g.local_offset_minutes) {
+    let Some(zone_offset) = g.window_offset_minutes.or(match w.timezone {
+        Timezone::Named(_) => None,
+        _ => Some(0),
+    }) else {
+        // Fail closed: a window nobody can read must not be treated as open.
+        return GuardResult::block(
+            NAME,
+            BlockKind::Defer,
+            format!(
+                "the maintenance window's time zone `{}` is not in this host's time-zone database",
+                String::from(w.timezone.clone())
+            ),
+        );
+    };
+    if in_window(w, at, zone_offset) {
         GuardResult::pass(
             NAME,
             format!(
@@ -945,7 +961,7 @@ mod tests {
     fn idle(now: i64) -> RebootGuardFacts {
         RebootGuardFacts {
             now,
-            local_offset_minutes: 0,
+            window_offset_minutes: Some(0),
             next_boot: next("6.8.0-87-generic"),
             held_locks: Vec::new(),
             lock_errors: Vec::new(),
@@ -1225,6 +1241,31 @@ GNOME Shell                  1000 user 2006 gnome-shell     handle-power-key:han
         assert!(in_window(&every, t, 0));
         // Before 1970 still works (negative times).
         assert!(!in_window(&w, -1, 0));
+    }
+
+    #[test]
+    fn a_named_zone_the_host_does_not_know_blocks_the_window() {
+        let mut g = idle(1_700_000_000);
+        let mut p = policy();
+        p.window = Some(window(
+            vec![],
+            0,
+            24 * 60,
+            Timezone::Named("Europe/Berln".into()),
+        ));
+        g.window_offset_minutes = None;
+        let r = window_guard(&g, &p);
+        assert_eq!(r.block, Some(BlockKind::Defer));
+        assert!(r.message.contains("Europe/Berln"), "{}", r.message);
+        // Known: the host looked the offset up; 22:13 UTC is 23:13 at +60.
+        g.window_offset_minutes = Some(60);
+        p.window = Some(window(
+            vec![],
+            23 * 60,
+            23 * 60 + 30,
+            Timezone::Named("Europe/Berlin".into()),
+        ));
+        assert!(!window_guard(&g, &p).blocks());
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl Default for RebootPolicy {
 }
 
 /// When a reboot may happen: on `days`, from `start` to `end` (an `end` before `start` runs past midnight into the next
-/// day), in `timezone` (`UTC`, `local`, or a fixed offset such as `+02:00`).
+/// day), in `timezone` (`UTC`, `local`, a fixed offset such as `+02:00`, or an IANA zone such as `Europe/Berlin`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceWindow {
@@ -205,9 +205,8 @@ impl From<TimeOfDay> for String {
     }
 }
 
-/// The clock a maintenance window is read in. Named zones (`Europe/Berlin`) are not supported: a fixed offset or the
-/// host's own local time covers fleets without a time-zone database in nvfix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// The clock a maintenance window is read in.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Timezone {
     #[default]
@@ -216,6 +215,25 @@ pub enum Timezone {
     Local,
     /// A fixed offset east of UTC, in minutes.
     Offset(i32),
+    /// An IANA zone (`Europe/Berlin`, `America/New_York`), daylight saving included; the host's time-zone database
+    /// says what its offset is (the host layer looks it up; an unknown zone blocks the window guard).
+    Named(String),
+}
+
+/// Does this look like an IANA zone name (`Area/Location`, letters, digits, `_`, `-`, `+`)?
+fn is_zone_name(s: &str) -> bool {
+    let mut parts = s.split('/');
+    let area_ok = parts
+        .next()
+        .is_some_and(|a| a.chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
+    let mut rest = parts.peekable();
+    area_ok
+        && rest.peek().is_some()
+        && s.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+        })
 }
 
 impl TryFrom<String> for Timezone {
@@ -226,8 +244,14 @@ impl TryFrom<String> for Timezone {
             "local" => return Ok(Timezone::Local),
             _ => {}
         }
+        if is_zone_name(&s) {
+            return Ok(Timezone::Named(s));
+        }
         let bad = || {
-            format!("`{s}` is not a time zone nvfix understands: use UTC, local, or an offset such as +02:00")
+            format!(
+                "`{s}` is not a time zone nvfix understands: use UTC, local, an offset such as +02:00, or a zone such \
+                 as Europe/Berlin"
+            )
         };
         let sign = match s.chars().next() {
             Some('+') => 1,
@@ -247,6 +271,7 @@ impl From<Timezone> for String {
         match t {
             Timezone::Utc => "UTC".into(),
             Timezone::Local => "local".into(),
+            Timezone::Named(name) => name,
             Timezone::Offset(m) => format!(
                 "{}{:02}:{:02}",
                 if m < 0 { '-' } else { '+' },
@@ -701,7 +726,7 @@ verify:
         assert!(e.message.contains("not a time of day"), "{e}");
         assert_eq!(e.line, Some(4), "{e}");
         schema_err("version: 1\nreboot:\n  maintenance_window: {days: [funday], start: '01:00', end: '02:00'}\n");
-        schema_err("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '02:00', timezone: Europe/Berlin}\n");
+        schema_err("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '02:00', timezone: 'Mars/Olympus Mons'}\n");
         schema_err("version: 1\nreboot:\n  maintenance_window: {start: '01:00', end: '01:00'}\n");
         schema_err("version: 1\nhooks:\n  before_reboot: [{argv: []}]\n");
         let e = schema_err("version: 1\nhooks:\n  before_reboot: [{argv: [scontrol, x]}]\n");
@@ -804,6 +829,12 @@ verify:
             Timezone::Offset(-330)
         );
         assert!(Timezone::try_from("+15:00".to_string()).is_err());
+        assert_eq!(
+            Timezone::try_from("America/New_York".to_string()).unwrap(),
+            Timezone::Named("America/New_York".into())
+        );
+        assert!(Timezone::try_from("Berlin time".to_string()).is_err());
+        assert!(Timezone::try_from("/etc/localtime".to_string()).is_err());
         assert!(Timezone::try_from("0200".to_string()).is_err());
         assert_eq!(
             TimeOfDay::try_from("24:00".to_string()).unwrap(),
