@@ -510,3 +510,21 @@ fn scan_device_holders(root: &HostRoot) -> Result<procscan::HolderScan, super::H
     };
     procscan::scan_holders_report(root, &options)
 }
+
+/// Only the loaded NVIDIA modules (with sysfs holders, refcounts, states): what the reload engine re-reads right
+/// before each unload, without re-reading packages, logs and module files.
+pub fn loaded_modules(root: &HostRoot) -> Vec<LoadedModule> {
+    let mut g = Gatherer {
+        root,
+        facts: HostFacts::default(),
+    };
+    g.loaded_modules();
+    g.facts.loaded_modules
+}
+
+/// Only the device holders (the same scan `gather` runs), for the reload engine's re-scan.
+pub fn device_holders(root: &HostRoot) -> Vec<crate::model::holders::GpuHolder> {
+    scan_device_holders(root)
+        .map(|scan| scan.holders)
+        .unwrap_or_default()
+}

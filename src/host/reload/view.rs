@@ -35,18 +35,12 @@ pub struct GatherView {
 }
 
 impl HostView for GatherView {
+    // The re-scan polls these for seconds: read only what they need, not the whole host.
     fn modules(&self) -> Vec<LoadedModule> {
-        gather(&self.root, &GatherOptions::default()).loaded_modules
+        crate::host::gather::loaded_modules(&self.root)
     }
     fn holders(&self) -> Vec<GpuHolder> {
-        gather(
-            &self.root,
-            &GatherOptions {
-                nvml_lib: None,
-                holders: true,
-            },
-        )
-        .holders
+        crate::host::gather::device_holders(&self.root)
     }
     fn verify_facts(&self) -> HostFacts {
         gather(
