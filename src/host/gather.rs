@@ -278,7 +278,10 @@ impl Gatherer<'_> {
                 continue;
             }
             seen.push(real.clone());
-            if let Ok(names) = self.root.read_dir_names(&real) {
+            if let Ok(names) = self
+                .root
+                .read_dir_names_starting_with(&real, &["libnvidia-ml.so", "libcuda.so"])
+            {
                 listings.push((real, names));
             }
         }
@@ -333,6 +336,8 @@ impl Gatherer<'_> {
 
     fn packages(&mut self) {
         if let Some(text) = self.optional_text("/var/lib/dpkg/status") {
+            // A busy host's status file is megabytes; only driver packages and unattended-upgrades matter.
+            let text = keep_blocks_mentioning(&text, &["nvidia", "cuda", "unattended-upgrades"]);
             let all = dpkg::parse_dpkg_status(&text);
             let uu_installed = all.iter().any(|p| p.name == "unattended-upgrades");
             self.facts.driver_packages = all
@@ -367,21 +372,44 @@ impl Gatherer<'_> {
             ("/var/log", "dpkg.log", apt_history::parse_dpkg_log),
             ("/var/log", "dnf.rpm.log", apt_history::parse_dnf_rpm_log),
         ];
+        let library = self.facts.nvml_library.as_ref().map(|l| l.version.clone());
         for (dir, base, parse) in logs {
             let Ok(names) = self.root.read_dir_names(dir) else {
                 continue;
             };
-            for name in names
+            // Newest first (`log`, `log.1`, `log.2.gz`, …): once a log explains the library on disk, the older
+            // rotations (a dozen gzip files on a long-lived host) are not read.
+            let mut rotations: Vec<(u32, &String)> = names
                 .iter()
-                .filter(|n| *n == base || n.starts_with(&format!("{base}.")))
-            {
+                .filter_map(|n| rotation_index(n, base).map(|i| (i, n)))
+                .collect();
+            rotations.sort();
+            for (_, name) in rotations {
                 let path = format!("{dir}/{name}");
-                if let Some(text) = self.log_text(&path) {
-                    changes.extend(
-                        parse(&text, &path)
-                            .into_iter()
-                            .filter(|c| apt_history::is_driver_package(&c.package)),
-                    );
+                let Some(text) = self.log_text(&path) else {
+                    continue;
+                };
+                // Line-oriented logs: blank the lines that name no driver package (line numbers stay right).
+                let text = if *base == *"history.log" {
+                    text
+                } else {
+                    blank_lines_not_mentioning(&text, &["nvidia", "cuda"])
+                };
+                let found: Vec<PackageChange> = parse(&text, &path)
+                    .into_iter()
+                    .filter(|c| apt_history::is_driver_package(&c.package))
+                    .collect();
+                let explains = library.as_ref().is_some_and(|want| {
+                    found.iter().any(|c| {
+                        c.to.as_deref()
+                            .and_then(DriverVersion::parse_prefix)
+                            .as_ref()
+                            == Some(want)
+                    })
+                });
+                changes.extend(found);
+                if explains {
+                    break;
                 }
             }
         }
@@ -527,4 +555,34 @@ pub fn device_holders(root: &HostRoot) -> Vec<crate::model::holders::GpuHolder> 
     scan_device_holders(root)
         .map(|scan| scan.holders)
         .unwrap_or_default()
+}
+
+/// `history.log` → 0, `history.log.1` → 1, `history.log.2.gz` → 2; other names → None.
+fn rotation_index(name: &str, base: &str) -> Option<u32> {
+    let rest = name.strip_prefix(base)?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let rest = rest.strip_prefix('.')?;
+    rest.strip_suffix(".gz").unwrap_or(rest).parse().ok()
+}
+
+/// The blank-line-separated blocks (dpkg status stanzas) that contain one of `needles`, in order.
+fn keep_blocks_mentioning(text: &str, needles: &[&str]) -> String {
+    text.split("\n\n")
+        .filter(|block| needles.iter().any(|n| block.contains(n)))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The text with every line that contains none of `needles` emptied, so line numbers are unchanged.
+fn blank_lines_not_mentioning(text: &str, needles: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len() / 8);
+    for line in text.split('\n') {
+        if needles.iter().any(|n| line.contains(n)) {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -134,6 +134,31 @@ impl HostRoot {
         Ok(names)
     }
 
+    /// Entry names of a folder that start with one of `prefixes`, sorted. Library folders hold thousands of files;
+    /// only the few that can matter are turned into strings.
+    pub fn read_dir_names_starting_with(
+        &self,
+        host_path: &str,
+        prefixes: &[&str],
+    ) -> Result<Vec<String>, HostError> {
+        let p = self.resolve(host_path);
+        let rd = fs::read_dir(&p).map_err(|source| HostError::Read {
+            path: host_display(host_path),
+            source,
+        })?;
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                prefixes
+                    .iter()
+                    .any(|pre| e.file_name().as_bytes().starts_with(pre.as_bytes()))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The text of a link (not resolved), e.g. an fd's target `/dev/nvidia0`.
     pub fn read_link(&self, host_path: &str) -> Result<String, HostError> {
         let parent_resolved = match host_path.rsplit_once('/') {

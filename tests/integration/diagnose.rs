@@ -340,16 +340,35 @@ fn garbled_version_file_falls_back_to_sysfs_and_says_so() {
 
 #[test]
 fn truncated_gzip_log_keeps_what_it_can() {
+    // logrotate moved the upgrade into history.log.1.gz, and that file was cut short (a full disk, a copy
+    // interrupted): the blocks before the cut still explain the mismatch.
     let tree = copy_fixture("incident");
-    let full = std::fs::read(fixture("incident").join("var/log/apt/history.log.1.gz")).unwrap();
+    let current =
+        std::fs::read_to_string(fixture("incident").join("var/log/apt/history.log")).unwrap();
+    let mut rotated = current.clone();
+    for i in 0..200 {
+        rotated.push_str(&format!(
+            "\nStart-Date: 2025-10-23  0{}:00:00\nCommandline: apt install pkg{i}\nInstall: pkg{i}:amd64 (1.{i})\nEnd-Date: 2025-10-23  0{}:00:01\n",
+            i % 10,
+            i % 10
+        ));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, rotated.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::remove_file(tree.path().join("var/log/apt/history.log")).unwrap();
     write_file(
         tree.path(),
         "/var/log/apt/history.log.1.gz",
-        &full[..full.len() / 2],
+        &gz[..gz.len() * 3 / 4],
     );
     let v = nvfix(tree.path(), &["diagnose", "--json"]).json();
     assert_eq!(v["verdict"], "version-mismatch");
     assert_eq!(v["upgrade"]["by"], "unattended-upgrades");
+    assert_eq!(
+        v["upgrade"]["evidence"]["file"],
+        "/var/log/apt/history.log.1.gz"
+    );
     let warnings = v["warnings"].as_array().unwrap();
     assert!(
         warnings
@@ -357,6 +376,38 @@ fn truncated_gzip_log_keeps_what_it_can() {
             .any(|w| w["file"] == "/var/log/apt/history.log.1.gz"),
         "{warnings:?}"
     );
+}
+
+/// Older rotations are read only while the newer logs do not explain the library on disk.
+#[test]
+fn rotated_logs_are_read_until_one_explains() {
+    let tree = copy_fixture("incident");
+    write_file(
+        tree.path(),
+        "/var/log/apt/history.log.2.gz",
+        b"not gzip at all",
+    );
+    let v = nvfix(tree.path(), &["diagnose", "--json"]).json();
+    assert_eq!(v["upgrade"]["evidence"]["file"], "/var/log/apt/history.log");
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w["file"] == "/var/log/apt/history.log.2.gz"),
+        "{warnings:?}"
+    );
+    // Without the current log, the rotations are read, oldest last, and the broken one is reported.
+    std::fs::remove_file(tree.path().join("var/log/apt/history.log")).unwrap();
+    let v = nvfix(tree.path(), &["diagnose", "--json"]).json();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["file"] == "/var/log/apt/history.log.2.gz"),
+        "{warnings:?}"
+    );
+    // dpkg.log still explains it (it has no `by`).
+    assert_eq!(v["upgrade"]["evidence"]["file"], "/var/log/dpkg.log");
 }
 
 #[test]
