@@ -373,7 +373,12 @@ impl Gatherer<'_> {
             ("/var/log", "dnf.rpm.log", apt_history::parse_dnf_rpm_log),
         ];
         let library = self.facts.nvml_library.as_ref().map(|l| l.version.clone());
+        // dpkg.log repeats what apt's history says, without who asked: skip it once apt's history explained.
+        let mut apt_explained = false;
         for (dir, base, parse) in logs {
+            if base == "dpkg.log" && apt_explained {
+                continue;
+            }
             let Ok(names) = self.root.read_dir_names(dir) else {
                 continue;
             };
@@ -409,6 +414,7 @@ impl Gatherer<'_> {
                 });
                 changes.extend(found);
                 if explains {
+                    apt_explained |= base == "history.log";
                     break;
                 }
             }

@@ -106,25 +106,39 @@ fn scan_with_threads(
         }
     };
     let own_pid = own_pid_under(&proc_dir);
+    /// Pids a worker takes at a time from the shared cursor.
+    const SCAN_BATCH: usize = 64;
 
     // The scan is syscall-bound (the kernel formats every fd link and maps line), so it spreads over a few threads;
     // on a 3,000-process host each thread still has hundreds of processes to amortise its start.
     let threads = max_threads
         .max(1)
         .min(pids.len().div_ceil(MIN_PIDS_PER_THREAD).max(1));
-    let chunk_len = pids.len().div_ceil(threads).max(1);
     let mut scan = HolderScan::default();
     if threads <= 1 {
         scan_pids(&proc_dir, &pids, own_pid, options, &mut scan);
     } else {
+        // Workers take small batches from a shared cursor rather than fixed halves: a thread that is slowed (by
+        // diagnose's file reads beside it, or by processes with thousands of fds) does not hold the others up.
+        let cursor = std::sync::atomic::AtomicUsize::new(0);
         let parts: Vec<HolderScan> = std::thread::scope(|scope| {
-            let workers: Vec<_> = pids
-                .chunks(chunk_len)
-                .map(|chunk| {
-                    let proc_dir = &proc_dir;
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (proc_dir, pids, cursor) = (&proc_dir, &pids, &cursor);
                     scope.spawn(move || {
                         let mut part = HolderScan::default();
-                        scan_pids(proc_dir, chunk, own_pid, options, &mut part);
+                        loop {
+                            let start =
+                                cursor.fetch_add(SCAN_BATCH, std::sync::atomic::Ordering::Relaxed);
+                            let Some(batch) = pids.get(start..(start + SCAN_BATCH).min(pids.len()))
+                            else {
+                                break;
+                            };
+                            if batch.is_empty() {
+                                break;
+                            }
+                            scan_pids(proc_dir, batch, own_pid, options, &mut part);
+                        }
                         part
                     })
                 })
