@@ -262,9 +262,8 @@ fn mismatch(facts: &HostFacts, loaded: &DriverVersion, lib: &LibraryFile, d: &mu
 /// Which module would fix things: the running kernel's (reload), another kernel's (reboot), or none (repair).
 fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnosis) {
     let kernel = facts.kernel_release.as_deref();
-    let stack_ok = kernel.map(|k| stack_matches(facts, k, want));
-    match (kernel, stack_ok) {
-        (Some(k), Some(Ok(()))) => {
+    let why_not_reload = match kernel.map(|k| (k, stack_matches(facts, k, want))) {
+        Some((k, Ok(()))) => {
             d.action = Action::Reload;
             let m = facts.module_file(k, "nvidia");
             d.reasons.push(Reason {
@@ -275,84 +274,68 @@ fn decide_module_action(facts: &HostFacts, want: &DriverVersion, d: &mut Diagnos
                 ),
                 evidence: m.map(|m| Evidence::file(m.path.clone())).into_iter().collect(),
             });
+            return;
         }
-        (k, stack) => {
-            let (code, message, evidence) = match (k, stack) {
-                (None, _) => (
-                    "kernel-unknown",
-                    "the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)".to_string(),
-                    Vec::new(),
+        Some((k, Err((name, found)))) => Reason {
+            code: "module-on-disk-differs",
+            message: match found {
+                Some(f) => format!(
+                    "the {name} module installed for the running kernel {k} is {}, not {want}: reloading would load \
+                     the old version again",
+                    f.version.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "of unknown version".into())
                 ),
-                (Some(k), Some(Err((name, found)))) => (
-                    "module-on-disk-differs",
-                    match &found {
-                        Some(f) => format!(
-                            "the {name} module installed for the running kernel {k} is {}, not {want}: reloading would \
-                             load the old version again",
-                            f.version.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "of unknown version".into())
-                        ),
-                        None => format!("no {name} module is installed for the running kernel {k}"),
-                    },
-                    found.map(|f| vec![Evidence::file(f.path.clone())]).unwrap_or_default(),
-                ),
-                (Some(_), _) => unreachable_reason(),
-            };
+                None => format!("no {name} module is installed for the running kernel {k}"),
+            },
+            evidence: found.map(|f| vec![Evidence::file(f.path.clone())]).unwrap_or_default(),
+        },
+        None => Reason {
+            code: "kernel-unknown",
+            message: "the running kernel release is unknown (/proc/sys/kernel/osrelease unreadable)".to_string(),
+            evidence: Vec::new(),
+        },
+    };
+    d.reasons.push(why_not_reload);
+    let others: Vec<String> = kernels(facts)
+        .into_iter()
+        .filter(|k2| Some(k2.as_str()) != kernel && stack_matches(facts, k2, want).is_ok())
+        .collect();
+    if others.is_empty() {
+        d.action = Action::Repair;
+        let failed_log = format!("/var/lib/dkms/nvidia/{want}/build/make.log");
+        if facts.dkms_build_logs.contains(&failed_log) {
             d.reasons.push(Reason {
-                code,
-                message,
-                evidence,
+                code: "dkms-build-failed",
+                message: format!(
+                    "DKMS tried to build nvidia {want} and failed: its build log says why (dkms install prints \
+                     the same error again)"
+                ),
+                evidence: vec![Evidence::file(failed_log)],
             });
-            let others: Vec<String> = kernels(facts)
-                .into_iter()
-                .filter(|k2| Some(k2.as_str()) != kernel && stack_matches(facts, k2, want).is_ok())
-                .collect();
-            if others.is_empty() {
-                d.action = Action::Repair;
-                let failed_log = format!("/var/lib/dkms/nvidia/{want}/build/make.log");
-                if facts.dkms_build_logs.contains(&failed_log) {
-                    d.reasons.push(Reason {
-                        code: "dkms-build-failed",
-                        message: format!(
-                            "DKMS tried to build nvidia {want} and failed: its build log says why (dkms install prints \
-                             the same error again)"
-                        ),
-                        evidence: vec![Evidence::file(failed_log)],
-                    });
-                }
-                d.reasons.push(Reason {
-                    code: "no-matching-module",
-                    message: format!(
-                        "no installed kernel has an nvidia module of version {want}: neither a reload nor a reboot \
-                         would fix this"
-                    ),
-                    evidence: Vec::new(),
-                });
-            } else {
-                d.action = Action::Reboot;
-                d.reasons.push(Reason {
-                    code: "other-kernel-matches",
-                    message: format!(
-                        "only kernel {} has an nvidia module of version {want}: booting it fixes this",
-                        others.join(", ")
-                    ),
-                    evidence: others
-                        .iter()
-                        .filter_map(|k| facts.module_file(k, "nvidia"))
-                        .map(|m| Evidence::file(m.path.clone()))
-                        .collect(),
-                });
-                d.matching_kernels = others;
-            }
         }
+        d.reasons.push(Reason {
+            code: "no-matching-module",
+            message: format!(
+                "no installed kernel has an nvidia module of version {want}: neither a reload nor a reboot \
+                 would fix this"
+            ),
+            evidence: Vec::new(),
+        });
+    } else {
+        d.action = Action::Reboot;
+        d.reasons.push(Reason {
+            code: "other-kernel-matches",
+            message: format!(
+                "only kernel {} has an nvidia module of version {want}: booting it fixes this",
+                others.join(", ")
+            ),
+            evidence: others
+                .iter()
+                .filter_map(|k| facts.module_file(k, "nvidia"))
+                .map(|m| Evidence::file(m.path.clone()))
+                .collect(),
+        });
+        d.matching_kernels = others;
     }
-}
-
-fn unreachable_reason() -> (&'static str, String, Vec<Evidence>) {
-    (
-        "kernel-unknown",
-        "the running kernel release is unknown".to_string(),
-        Vec::new(),
-    )
 }
 
 /// Every kernel that has module files, sorted.
