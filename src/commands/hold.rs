@@ -74,6 +74,27 @@ fn step_failure(e: StepError) -> anyhow::Error {
     }
 }
 
+/// Runs a plan's steps (or, in a dry run, returns them as planned), after checking that dnf's versionlock plugin
+/// is there when `uses_package_manager`. Returns the steps as carried out and any notes.
+fn carry_out(
+    root: &HostRoot,
+    runner: &dyn CommandRunner,
+    host: &HostPackages,
+    mode: Mode,
+    steps: &[hold::HoldStep],
+    uses_package_manager: bool,
+) -> anyhow::Result<(Vec<hold::HoldStep>, Vec<String>)> {
+    let mut notes = Vec::new();
+    if uses_package_manager {
+        check_versionlock(host, mode, &mut notes)?;
+    }
+    let steps = match mode {
+        Mode::Apply => execute(root, runner, steps).map_err(step_failure)?,
+        Mode::DryRun => steps.to_vec(),
+    };
+    Ok((steps, notes))
+}
+
 /// Holds the driver packages under `root`: the library entry the CLI and tests share. `Mode::DryRun` runs nothing.
 pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::Result<Outcome> {
     let host = host_packages(root, runner)?;
@@ -95,14 +116,14 @@ pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::
         host.state.as_ref(),
         host.dropin.as_deref(),
     );
-    let mut notes = Vec::new();
-    if !plan.steps.is_empty() {
-        check_versionlock(&host, mode, &mut notes)?;
-    }
-    let steps = match mode {
-        Mode::Apply => execute(root, runner, &plan.steps).map_err(step_failure)?,
-        Mode::DryRun => plan.steps.clone(),
-    };
+    let (steps, notes) = carry_out(
+        root,
+        runner,
+        &host,
+        mode,
+        &plan.steps,
+        !plan.steps.is_empty(),
+    )?;
     Ok(Outcome {
         manager: host.manager,
         mode,
@@ -123,14 +144,14 @@ pub fn undo(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::
         host.state.as_ref(),
         host.dropin.as_deref(),
     );
-    let mut notes = Vec::new();
-    if !plan.to_release.is_empty() {
-        check_versionlock(&host, mode, &mut notes)?;
-    }
-    let steps = match mode {
-        Mode::Apply => execute(root, runner, &plan.steps).map_err(step_failure)?,
-        Mode::DryRun => plan.steps.clone(),
-    };
+    let (steps, notes) = carry_out(
+        root,
+        runner,
+        &host,
+        mode,
+        &plan.steps,
+        !plan.to_release.is_empty(),
+    )?;
     Ok(Outcome {
         manager: host.manager,
         mode,
