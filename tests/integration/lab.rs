@@ -214,8 +214,12 @@ fn lab_diagnose_prints_json_with_a_verdict() {
             s.tail()
         )
     });
-    // A later change tightens this to verdict version-mismatch, action reload.
-    assert!(json.get("verdict").is_some(), "no verdict in {json}");
+    // v1 loaded by the real kernel, v2 modules and library on disk: the incident, read from a real /proc and /sys.
+    assert_eq!(json["verdict"], "version-mismatch", "{json}");
+    assert_eq!(json["action"], "reload", "{json}");
+    assert_eq!(json["loaded_module"]["version"], V1, "{json}");
+    assert_eq!(json["library"]["version"], V2, "{json}");
+    assert_eq!(json["installed_module"]["version"], V2, "{json}");
     s.assert_stack(&STACK, V1);
 }
 
