@@ -20,13 +20,10 @@ pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
         },
     };
     let scan = scan_holders_report(&ctx.root, &options).context("scanning processes")?;
-    let holders = scan.holders;
-    if scan.unreadable > 0 {
-        eprintln!(
-            "nvfix: {} process(es) could not be inspected (run as root to see them all)",
-            scan.unreadable
-        );
+    if let Some(note) = scan.unreadable_note() {
+        eprintln!("nvfix: {note}");
     }
+    let holders = scan.holders;
     if args.json {
         render::emitln(&serde_json::to_string_pretty(&render::json::holders_json(
             &holders,

@@ -467,16 +467,10 @@ impl Gatherer<'_> {
     fn take_holders(&mut self, result: Result<procscan::HolderScan, super::HostError>) {
         match result {
             Ok(scan) => {
-                self.facts.holders = scan.holders;
-                if scan.unreadable > 0 {
-                    let n = scan.unreadable;
-                    self.warn(
-                        "/proc",
-                        format!(
-                            "{n} process(es) could not be inspected (run as root to see them all)"
-                        ),
-                    );
+                if let Some(note) = scan.unreadable_note() {
+                    self.warn("/proc", note);
                 }
+                self.facts.holders = scan.holders;
             }
             Err(e) => self.warn("/proc", e.to_string()),
         }

@@ -69,6 +69,21 @@ pub struct HolderScan {
     pub unreadable: usize,
 }
 
+impl HolderScan {
+    /// What to tell the user about the processes that could not be inspected, if any: any of them may hold the GPU.
+    pub fn unreadable_note(&self) -> Option<String> {
+        let n = self.unreadable;
+        (n > 0).then(|| {
+            if nix::unistd::geteuid().is_root() {
+                // Root is refused too when a process belongs to another user namespace or a security module says no.
+                format!("{n} process(es) could not be inspected even as root (another user namespace or a security module refused)")
+            } else {
+                format!("{n} process(es) could not be inspected (run as root to see them all)")
+            }
+        })
+    }
+}
+
 /// The text the kernel appends to a path whose file was removed or replaced while still open or mapped.
 const DELETED_SUFFIX: &str = " (deleted)";
 
@@ -912,6 +927,27 @@ mod tests {
         }
         // The others are found either way.
         assert!(scan.holders.iter().any(|h| h.pid == 2001));
+    }
+
+    #[test]
+    fn the_unreadable_note_counts_and_advises_by_who_runs_it() {
+        assert_eq!(HolderScan::default().unreadable_note(), None);
+        let note = HolderScan {
+            holders: Vec::new(),
+            unreadable: 3,
+        }
+        .unreadable_note()
+        .unwrap();
+        assert!(
+            note.starts_with("3 process(es) could not be inspected"),
+            "{note}"
+        );
+        // "Run as root" is advice only for someone who is not.
+        assert_eq!(
+            note.contains("run as root"),
+            !nix::unistd::geteuid().is_root(),
+            "{note}"
+        );
     }
 
     #[test]
