@@ -1,5 +1,6 @@
 //! Gathers [`HostFacts`] from a host root: reads each source once and turns read/parse failures into warnings.
 
+use super::narrow::{self, Records};
 use super::{kmsg, modfiles, nvml, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
@@ -335,9 +336,11 @@ impl Gatherer<'_> {
     }
 
     fn packages(&mut self) {
-        if let Some(text) = self.optional_text("/var/lib/dpkg/status") {
-            // A busy host's status file is megabytes; only driver packages and unattended-upgrades matter.
-            let text = keep_blocks_mentioning(&text, &["nvidia", "cuda", "unattended-upgrades"]);
+        // A busy host's status file is megabytes; only driver packages and unattended-upgrades matter.
+        let needles = [apt_history::DRIVER_NAME_NEEDLES, &["unattended-upgrades"]].concat();
+        if let Some(text) =
+            self.optional_narrowed("/var/lib/dpkg/status", &needles, Records::Stanzas)
+        {
             let all = dpkg::parse_dpkg_status(&text);
             let uu_installed = all.iter().any(|p| p.name == "unattended-upgrades");
             self.facts.driver_packages = all
@@ -391,14 +394,15 @@ impl Gatherer<'_> {
             rotations.sort();
             for (_, name) in rotations {
                 let path = format!("{dir}/{name}");
-                let Some(text) = self.log_text(&path) else {
-                    continue;
-                };
-                // Line-oriented logs: blank the lines that name no driver package (line numbers stay right).
-                let text = if *base == *"history.log" {
-                    text
+                // Blank the entries or lines that name no driver package (line numbers stay right): a long-lived
+                // host's logs list thousands of other packages.
+                let records = if base == "history.log" {
+                    Records::Entries
                 } else {
-                    blank_lines_not_mentioning(&text, &["nvidia", "cuda"])
+                    Records::Lines
+                };
+                let Some(text) = self.log_text(&path, records) else {
+                    continue;
                 };
                 let found: Vec<PackageChange> = parse(&text, &path)
                     .into_iter()
@@ -423,10 +427,29 @@ impl Gatherer<'_> {
         self.facts.package_changes = changes;
     }
 
-    /// A log file's text; `.gz` files are decompressed. A truncated gzip keeps what could be read, with a warning.
-    fn log_text(&mut self, path: &str) -> Option<String> {
+    /// Reads a file that may legitimately be absent, keeping only the records that mention one of `needles`.
+    fn optional_narrowed(
+        &mut self,
+        path: &str,
+        needles: &[&str],
+        records: Records,
+    ) -> Option<String> {
+        match self.root.read_narrowed(path, needles, records) {
+            Ok(t) => Some(t),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                self.warn(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A package log's text narrowed to the records that mention a driver package (the others emptied in place);
+    /// `.gz` files are decompressed. A truncated gzip keeps what could be read, with a warning.
+    fn log_text(&mut self, path: &str, records: Records) -> Option<String> {
+        let needles = apt_history::DRIVER_NAME_NEEDLES;
         if !path.ends_with(".gz") {
-            return self.optional_text(path);
+            return self.optional_narrowed(path, needles, records);
         }
         let bytes = match self.root.read_bytes(path) {
             Ok(b) => b,
@@ -443,7 +466,11 @@ impl Gatherer<'_> {
                 format!("not a complete gzip file ({e}); read what was there"),
             );
         }
-        Some(String::from_utf8_lossy(&out).into_owned())
+        Some(narrow::narrow_text(
+            &String::from_utf8_lossy(&out),
+            needles,
+            records,
+        ))
     }
 
     fn kernel_log(&mut self) {
@@ -565,24 +592,4 @@ fn rotation_index(name: &str, base: &str) -> Option<u32> {
     }
     let rest = rest.strip_prefix('.')?;
     rest.strip_suffix(".gz").unwrap_or(rest).parse().ok()
-}
-
-/// The blank-line-separated blocks (dpkg status stanzas) that contain one of `needles`, in order.
-fn keep_blocks_mentioning(text: &str, needles: &[&str]) -> String {
-    text.split("\n\n")
-        .filter(|block| needles.iter().any(|n| block.contains(n)))
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
-
-/// The text with every line that contains none of `needles` emptied, so line numbers are unchanged.
-fn blank_lines_not_mentioning(text: &str, needles: &[&str]) -> String {
-    let mut out = String::with_capacity(text.len() / 8);
-    for line in text.split('\n') {
-        if needles.iter().any(|n| line.contains(n)) {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -8,6 +8,7 @@ pub mod gather;
 pub mod hold;
 pub mod kmsg;
 pub mod modfiles;
+pub mod narrow;
 pub mod nvml;
 pub mod procscan;
 pub mod reboot;

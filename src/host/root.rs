@@ -108,7 +108,26 @@ impl HostRoot {
             source,
         })?;
         // Garbled or binary files must not stop nvfix: replace invalid UTF-8 and let the parser judge the text.
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        // Valid text (nearly always) keeps its buffer rather than being copied.
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
+    }
+
+    /// A text file with only the stanzas or lines that mention one of `needles` (see [`super::narrow`]): for big
+    /// files of which nvfix needs a few entries.
+    pub fn read_narrowed(
+        &self,
+        host_path: &str,
+        needles: &[&str],
+        records: super::narrow::Records,
+    ) -> Result<String, HostError> {
+        let p = self.resolve(host_path);
+        fs::File::open(&p)
+            .and_then(|file| super::narrow::read_narrowed(file, needles, records))
+            .map_err(|source| HostError::Read {
+                path: host_display(host_path),
+                source,
+            })
     }
 
     pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {

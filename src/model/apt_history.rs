@@ -513,6 +513,10 @@ const NVIDIA_DRIVER_FAMILIES: &[&str] = &[
     "libnvoptix1",
 ];
 
+/// Every name [`is_driver_package`] accepts contains one of these (lower case, as package names are), so a big log or
+/// status file can be narrowed to the records that mention one before it is parsed.
+pub const DRIVER_NAME_NEEDLES: &[&str] = &["nvidia", "cuda", "libnv"];
+
 /// Is this package part of the NVIDIA user-space or kernel driver (not CUDA toolkit, not unrelated `nvidia-*-doc`)?
 /// Matches by pattern, since from 590 on Ubuntu drops the branch number (`libnvidia-compute`).
 pub fn is_driver_package(name: &str) -> bool {
@@ -918,6 +922,24 @@ garbage line \u{0}\u{1}
             "nvidia-kmod-common",
         ] {
             assert!(is_driver_package(name), "{name} should be a driver package");
+            assert!(
+                DRIVER_NAME_NEEDLES
+                    .iter()
+                    .any(|n| name.to_ascii_lowercase().contains(n)),
+                "{name} must be found by the narrowing needles"
+            );
+        }
+        // Every family, and the prefixes, are found by the needles too (libnvcuvid1 and libnvoptix1 name neither
+        // nvidia nor cuda: narrowing by those two alone once dropped them).
+        for family in NVIDIA_DRIVER_FAMILIES
+            .iter()
+            .chain(&["libnvidia-x", "cuda-drivers-x"])
+        {
+            assert!(is_driver_package(family), "{family}");
+            assert!(
+                DRIVER_NAME_NEEDLES.iter().any(|n| family.contains(n)),
+                "{family}"
+            );
         }
         for name in [
             "nvidia-cuda-toolkit",
