@@ -76,6 +76,19 @@ done
 : >/dev/nvidia-uvm
 DEVICES=(/dev/nvidia0 /dev/nvidiactl /dev/nvidia-uvm)
 
+# The sleepers must hold only what this script gives them. A shell started by a terminal, an IDE or a CI agent may
+# carry descriptors of its own (a pipe or log file without close-on-exec) that every child would inherit, and each
+# inherited descriptor is one more link per process for every tool to read: closing them makes the host the same
+# whoever starts the benchmark. Close-on-exec descriptors (bash's own script on 255) never reach a child; keep them.
+for fd_path in /proc/$$/fd/*; do
+    fd=${fd_path##*/}
+    ((fd > 2)) || continue
+    flags=$(awk '/^flags:/ { print $2 }' "/proc/$$/fdinfo/$fd" 2>/dev/null) || continue
+    [[ -n $flags ]] || continue
+    ((8#$flags & 8#2000000)) && continue # O_CLOEXEC
+    eval "exec $fd>&-"
+done
+
 echo "spawning $PROCS processes, $HOLDERS of them holding ${DEVICES[*]} ..."
 EXPECTED=()
 for ((i = 0; i < PROCS; i++)); do
@@ -94,7 +107,7 @@ for ((i = 0; i < PROCS; i++)); do
 done
 sleep 1 # let the last ones finish exec'ing so every tool sees the same processes
 total=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
-echo "processes on the host now: $total"
+echo "processes on the host now: $total; a sleeper holds $(ls "/proc/${PIDS[1]}/fd" | wc -l) descriptors, a holder $(ls "/proc/${EXPECTED[0]}/fd" | wc -l)"
 
 sorted_pids() { tr -c '0-9\n' '\n' | grep -E '^[0-9]+$' | sort -n | uniq; }
 
