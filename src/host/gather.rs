@@ -5,7 +5,7 @@ use super::{kmsg, modfiles, nvml, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
 use crate::model::driver_version::parse_proc_driver_version;
-use crate::model::facts::{GatherWarning, HostFacts, NvmlProbe};
+use crate::model::facts::{FabricManager, GatherWarning, HostFacts, NvmlProbe};
 use crate::model::kernel_log::parse_kernel_log;
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
@@ -343,6 +343,15 @@ impl Gatherer<'_> {
         {
             let all = dpkg::parse_dpkg_status(&text);
             let uu_installed = all.iter().any(|p| p.name == "unattended-upgrades");
+            if let Some(package) = all
+                .iter()
+                .find(|p| dpkg::is_fabric_manager_package(&p.name))
+            {
+                self.facts.fabric_manager = Some(FabricManager {
+                    package: package.clone(),
+                    enabled: self.unit_enabled(FabricManager::UNIT),
+                });
+            }
             self.facts.driver_packages = all
                 .into_iter()
                 .filter(|p| apt_history::is_driver_package(&p.name))
@@ -361,6 +370,18 @@ impl Gatherer<'_> {
             }
             self.facts.unattended = Some(config);
         }
+    }
+
+    /// Is `unit` enabled: linked from a `*.wants` folder under `/etc/systemd/system` (the link need not resolve
+    /// inside a fixture tree)?
+    fn unit_enabled(&self, unit: &str) -> bool {
+        let Ok(names) = self.root.read_dir_names("/etc/systemd/system") else {
+            return false;
+        };
+        names.iter().filter(|n| n.ends_with(".wants")).any(|wants| {
+            let link = format!("/etc/systemd/system/{wants}/{unit}");
+            self.root.read_link(&link).is_ok() || self.root.exists(&link)
+        })
     }
 
     fn package_logs(&mut self) {

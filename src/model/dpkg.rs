@@ -61,6 +61,14 @@ impl StatusStanza {
     }
 }
 
+/// Is this NVIDIA fabric manager's daemon package (`nvidia-fabricmanager-580`, `nvidia-fabricmanager`), not its SDK
+/// (`nvidia-fabricmanager-dev-580`)?
+pub fn is_fabric_manager_package(name: &str) -> bool {
+    let name = name.split(':').next().unwrap_or(name);
+    name.strip_prefix("nvidia-fabricmanager")
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('-') && !rest.starts_with("-dev")))
+}
+
 /// Parses `/var/lib/dpkg/status`; stanzas that are not installed (`deinstall ok config-files`, `not-installed`) are
 /// left out. Tolerant of garbled stanzas.
 ///
@@ -322,6 +330,25 @@ pub fn unprotected_driver_packages(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fabric_manager_is_the_daemon_package_not_its_sdk() {
+        for name in [
+            "nvidia-fabricmanager-580",
+            "nvidia-fabricmanager",
+            "nvidia-fabricmanager-580:amd64",
+        ] {
+            assert!(is_fabric_manager_package(name), "{name}");
+        }
+        for name in [
+            "nvidia-fabricmanager-dev-580",
+            "libnvidia-nscq-580",
+            "nvidia-fabricmanagerx",
+            "nvidia-driver-580",
+        ] {
+            assert!(!is_fabric_manager_package(name), "{name}");
+        }
+    }
 
     const STATUS: &str = "\
 Package: nvidia-driver-580

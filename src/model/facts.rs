@@ -58,6 +58,26 @@ pub struct GatherWarning {
 }
 
 /// Every fact about the host that the verdict looks at.
+/// NVIDIA fabric manager: it refuses to start unless its version equals the driver's, and without it an NVSwitch
+/// system runs no CUDA (`cudaErrorSystemNotReady`, 802).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FabricManager {
+    /// The installed package (`nvidia-fabricmanager-580`, `nvidia-fabricmanager`).
+    pub package: InstalledPackage,
+    /// Its unit is enabled (a `*.wants/nvidia-fabricmanager.service` link under `/etc/systemd/system`).
+    pub enabled: bool,
+}
+
+impl FabricManager {
+    /// The systemd unit fabric manager runs as.
+    pub const UNIT: &'static str = "nvidia-fabricmanager.service";
+
+    /// The driver version its package carries (`580.95.05-1` → 580.95.05).
+    pub fn version(&self) -> Option<DriverVersion> {
+        DriverVersion::parse_prefix(&self.package.version)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HostFacts {
     /// Host root nvfix looked at (`/` on a real host).
@@ -99,6 +119,8 @@ pub struct HostFacts {
     pub nvml: Option<NvmlProbe>,
     /// `/run/nvidia/driver` exists: the GPU Operator's driver container owns the driver.
     pub driver_container: bool,
+    /// NVIDIA fabric manager (NVSwitch systems), when its package is installed.
+    pub fabric_manager: Option<FabricManager>,
     pub warnings: Vec<GatherWarning>,
 }
 

@@ -716,6 +716,7 @@ pub fn make_plan(
             "was running before; started again in reverse order".into(),
         ));
     }
+    fabric_manager(facts, &mut plan, &mut steps);
     steps.push((
         StepKind::Verify,
         "NVML must initialise with driver == module == library version, and no new API mismatch may be logged".into(),
@@ -737,6 +738,37 @@ pub fn make_plan(
         })
         .collect();
     Ok(plan)
+}
+
+/// Fabric manager starts only against a driver of its own version. When it failed to start because the loaded module
+/// was the old one, the reload is what lets it run: start it when it is enabled (a running one is restarted with the
+/// other services). When its version is not the new driver's, it cannot start at all: say so before anything is done.
+fn fabric_manager(facts: &HostFacts, plan: &mut ReloadPlan, steps: &mut Vec<(StepKind, String)>) {
+    let Some(fm) = &facts.fabric_manager else {
+        return;
+    };
+    let unit = super::facts::FabricManager::UNIT;
+    let new_version = plan
+        .to_version
+        .as_deref()
+        .and_then(super::DriverVersion::parse_prefix);
+    match (fm.version(), new_version) {
+        (Some(have), Some(new)) if have != new => plan.notes.push(format!(
+            "fabric manager ({} {}) is not the new driver's version {new}: it will not start until it is \
+             (NVSwitch systems run no CUDA until then); see `nvfix diagnose`",
+            fm.package.name, fm.package.version
+        )),
+        (Some(_), Some(_)) if fm.enabled && !plan.services.iter().any(|s| s == unit) => steps.push((
+            StepKind::StartService {
+                unit: unit.into(),
+                label: KnownService::FabricManager.label().into(),
+            },
+            "enabled but not running (it cannot start while the loaded module is another version); NVSwitch \
+             systems run no CUDA without it"
+                .into(),
+        )),
+        _ => {}
+    }
 }
 
 fn baseline(facts: &HostFacts) -> VerifyBaseline {

@@ -153,6 +153,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         note_nvml(facts, &mut d);
         note_kernel_log(facts, &mut d);
         note_recurrence(facts, &mut d);
+        note_fabric_manager(facts, &mut d);
     }
     if facts.driver_container && d.action != Action::None {
         d.action = Action::External;
@@ -592,6 +593,27 @@ fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
     }
 }
 
+/// Fabric manager must carry exactly the driver's version: after an upgrade that left it behind (held, pinned, or from
+/// another repository) it refuses to start, and an NVSwitch system runs no CUDA, whatever the modules do.
+fn note_fabric_manager(facts: &HostFacts, d: &mut Diagnosis) {
+    let (Some(fm), Some(library)) = (&facts.fabric_manager, &facts.nvml_library) else {
+        return;
+    };
+    let Some(have) = fm.version() else { return };
+    if have == library.version {
+        return;
+    }
+    d.reasons.push(Reason {
+        code: "fabric-manager-version",
+        message: format!(
+            "fabric manager ({} {}) is not the driver's version {}: it refuses to start with another driver version, \
+             and an NVSwitch system runs no CUDA without it (error 802, system not yet initialized)",
+            fm.package.name, fm.package.version, library.version
+        ),
+        evidence: vec![Evidence::file("/var/lib/dpkg/status")],
+    });
+}
+
 fn note_holders(facts: &HostFacts, d: &mut Diagnosis) {
     if facts.holders.is_empty() {
         return;
@@ -672,6 +694,18 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
             summary: "the GPU Operator's driver container owns the driver: restart its driver pod instead".into(),
             command: "kubectl -n gpu-operator delete pod -l app=nvidia-driver-daemonset --field-selector spec.nodeName=$(hostname)".into(),
         }),
+    }
+    if let (Some(fm), true) = (
+        &facts.fabric_manager,
+        d.reasons.iter().any(|r| r.code == "fabric-manager-version"),
+    ) {
+        let name = &fm.package.name;
+        steps.push(NextStep {
+            summary: format!(
+                "install fabric manager {want}, the driver's version (`apt-cache madison {name}` lists the versions)"
+            ),
+            command: format!("sudo apt-get install {name}={want}-<revision>"),
+        });
     }
     if d.reasons.iter().any(|r| r.code == "recurrence-risk") {
         steps.push(NextStep {

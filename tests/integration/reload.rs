@@ -1237,3 +1237,103 @@ fn snapshots_of_the_incident_plan() {
     let (_, v) = dry_run_json(dir.path(), &[]);
     insta::assert_json_snapshot!("dry-run-incident-unpinned-json", v["plan"]);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fabric manager: it starts only against a driver of its own version.
+
+/// Adds an installed `nvidia-fabricmanager-580` of `version` to a copied tree, its unit enabled or not.
+fn add_fabric_manager(root: &Path, version: &str, enabled: bool) {
+    let status = root.join("var/lib/dpkg/status");
+    let mut text = std::fs::read_to_string(&status).unwrap();
+    text.push_str(&format!(
+        "\nPackage: nvidia-fabricmanager-580\nStatus: install ok installed\nArchitecture: amd64\nVersion: {version}\n"
+    ));
+    std::fs::write(&status, text).unwrap();
+    if enabled {
+        let wants = root.join("etc/systemd/system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/systemd/system/nvidia-fabricmanager.service",
+            wants.join("nvidia-fabricmanager.service"),
+        )
+        .unwrap();
+    }
+}
+
+fn reason_codes(v: &Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_enabled_fabric_manager_that_could_not_start_is_started_after_the_reload() {
+    // The incident: apt upgraded fabric manager with the driver, so it is the library's version and cannot run
+    // against the old module. The reload is what lets it start.
+    let dir = unpinned_incident();
+    add_fabric_manager(dir.path(), "580.95.05-0ubuntu0.24.04.1", true);
+    let diagnosis = nvfix(dir.path(), &["diagnose", "--json"]).json();
+    assert!(
+        !reason_codes(&diagnosis).contains(&"fabric-manager-version".to_string()),
+        "{diagnosis}"
+    );
+    let (status, v) = dry_run_json(dir.path(), &[]);
+    assert_eq!(status, 0, "{v}");
+    let steps = kinds(&v);
+    let start = steps
+        .iter()
+        .position(|k| k == "start-service nvidia-fabricmanager.service")
+        .unwrap_or_else(|| panic!("fabric manager is started: {steps:?}"));
+    let loaded = steps.iter().rposition(|k| k.starts_with("load ")).unwrap();
+    assert!(
+        start > loaded && steps.last().map(String::as_str) == Some("verify"),
+        "{steps:?}"
+    );
+
+    // Not enabled: left alone (the admin did not want it at boot either).
+    let dir = unpinned_incident();
+    add_fabric_manager(dir.path(), "580.95.05-0ubuntu0.24.04.1", false);
+    let (_, v) = dry_run_json(dir.path(), &[]);
+    assert!(
+        !kinds(&v).iter().any(|k| k.contains("fabricmanager")),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_fabric_manager_left_behind_is_reported_and_not_started() {
+    // Held at the old version: after the reload it would refuse to start.
+    let dir = unpinned_incident();
+    add_fabric_manager(dir.path(), "580.65.06-0ubuntu0.24.04.1", true);
+    let run = nvfix(dir.path(), &["diagnose", "--json"]);
+    let diagnosis = run.json();
+    assert!(
+        reason_codes(&diagnosis).contains(&"fabric-manager-version".to_string()),
+        "{diagnosis}"
+    );
+    let steps = diagnosis["next_steps"].to_string();
+    assert!(
+        steps.contains("nvidia-fabricmanager-580=580.95.05-"),
+        "{steps}"
+    );
+    let report = nvfix(dir.path(), &["diagnose"]).stdout;
+    assert!(
+        report.contains("fabric manager (nvidia-fabricmanager-580 580.65.06"),
+        "{report}"
+    );
+
+    let (status, v) = dry_run_json(dir.path(), &[]);
+    assert_eq!(status, 0, "{v}");
+    assert!(
+        !kinds(&v).iter().any(|k| k.contains("fabricmanager")),
+        "{v}"
+    );
+    let notes = v["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("not the new driver's version 580.95.05"),
+        "{notes}"
+    );
+}
