@@ -352,6 +352,8 @@ cmd_run() {
 	for lib in $(ldd "$nvfix" 2>/dev/null | grep -o '/[^ ]*' | sort -u); do
 		[ -e "$disk$lib" ] || { mkdir -p "$disk$(dirname "$lib")" && cp -L "$lib" "$disk$lib"; }
 	done
+	# The guest's shell side fresh from the tree, so editing it needs no new `prepare`.
+	cp "$LAB/guest/init" "$LAB/guest/lib.sh" "$disk/lab/"
 	cp "$script" "$disk/lab/scenario.sh"
 	echo "$name" >"$disk/lab/scenario-name"
 
