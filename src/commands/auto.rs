@@ -202,6 +202,7 @@ pub fn run_auto(
         &GatherOptions {
             nvml_lib: input.nvml_lib.clone(),
             holders: true,
+            containers: false,
         },
     );
     let diagnosis = diagnose(&facts);
@@ -415,6 +416,7 @@ impl Run<'_> {
                     &GatherOptions {
                         nvml_lib: self.input.nvml_lib.clone(),
                         holders: false,
+                        containers: false,
                     },
                 );
                 if let Some(problem) = gpu_count_problem(&after, Some(expected)) {

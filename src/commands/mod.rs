@@ -62,11 +62,17 @@ impl Context {
 impl Context {
     /// Gathers the host's facts the way every command does (NVML per `--nvml-lib`), with or without the holder scan.
     pub fn gather(&self, holders: bool) -> crate::model::facts::HostFacts {
+        self.gather_with(holders, false)
+    }
+
+    /// `gather`, also looking into other mount namespaces for containers with driver libraries mounted.
+    pub fn gather_with(&self, holders: bool, containers: bool) -> crate::model::facts::HostFacts {
         crate::host::gather::gather(
             &self.root,
             &crate::host::gather::GatherOptions {
                 nvml_lib: self.nvml_lib.clone(),
                 holders,
+                containers,
             },
         )
     }

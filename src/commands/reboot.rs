@@ -134,6 +134,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
             &GatherOptions {
                 nvml_lib: None,
                 holders: false,
+                containers: false,
             },
         );
         let boot = facts.boot_id.clone().unwrap_or_default();

@@ -10,7 +10,7 @@ use crate::render;
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // gather() itself refuses to call NVML on the live host while the nvidia module is out (NVIDIA's library would
     // load it as a side effect).
-    let facts = ctx.gather(false);
+    let facts = ctx.gather_with(false, true);
     let report = verify_host(&facts, None);
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -20,6 +20,8 @@ pub struct GatherOptions {
     pub nvml_lib: Option<PathBuf>,
     /// Scan processes for GPU holders.
     pub holders: bool,
+    /// Look into other mount namespaces for containers with driver libraries mounted (verification does).
+    pub containers: bool,
 }
 
 /// Library folders searched on every host, in the order the dynamic loader's trusted paths are tried, after the
@@ -63,6 +65,9 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.package_logs();
         g.kernel_log();
         g.facts.driver_container = root.exists("/run/nvidia/driver");
+        if options.containers {
+            g.facts.container_mounts = Some(procscan::scan_container_mounts(root));
+        }
         if let Some(scan) = scan {
             match scan.join() {
                 Ok(result) => g.take_holders(result),

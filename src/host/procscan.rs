@@ -24,6 +24,7 @@
 //! own pid (the live `/proc`) gets the scanner itself skipped.
 
 use super::{HostError, HostRoot};
+use crate::model::containers::{driver_library_mounts, ContainerMounts};
 use crate::model::holders::{
     classify_service, container_from_cgroup, is_driver_library, is_nvidia_device, GpuHolder,
 };
@@ -187,6 +188,45 @@ fn scan_with_threads(
 const MAX_SCAN_THREADS: usize = 8;
 /// Fewer processes than this per thread are not worth a thread's start.
 const MIN_PIDS_PER_THREAD: usize = 256;
+
+/// The mount namespaces other than the host's that have driver libraries mounted (GPU containers), each seen through
+/// its lowest pid. The host's namespace is pid 1's. One readlink per process (its `ns/mnt`), then `mountinfo` and
+/// `cgroup` once per other namespace; processes that cannot be looked at (another user's, exited) are skipped.
+pub fn scan_container_mounts(root: &HostRoot) -> Vec<ContainerMounts> {
+    let proc_dir = root.resolve("/proc");
+    let Ok(pids) = list_pids(&proc_dir) else {
+        return Vec::new();
+    };
+    let namespace_of = |pid: i32| std::fs::read_link(proc_dir.join(format!("{pid}/ns/mnt"))).ok();
+    let host = namespace_of(1);
+    let mut seen = std::collections::HashSet::new();
+    let mut found = Vec::new();
+    for pid in pids {
+        let Some(ns) = namespace_of(pid) else {
+            continue;
+        };
+        if Some(&ns) == host.as_ref() || !seen.insert(ns) {
+            continue;
+        }
+        let pid_dir = proc_dir.join(pid.to_string());
+        let Ok(mountinfo) = std::fs::read(pid_dir.join("mountinfo")) else {
+            continue;
+        };
+        let mounts = driver_library_mounts(&String::from_utf8_lossy(&mountinfo));
+        if mounts.is_empty() {
+            continue;
+        }
+        let container = std::fs::read(pid_dir.join("cgroup"))
+            .ok()
+            .and_then(|text| container_from_cgroup(&String::from_utf8_lossy(&text)));
+        found.push(ContainerMounts {
+            pid,
+            container,
+            mounts,
+        });
+    }
+    found
+}
 
 /// The numeric entries of `<proc>` (processes; threads are not listed there, so each process is seen once).
 fn list_pids(proc_dir: &Path) -> std::io::Result<Vec<i32>> {

@@ -1,6 +1,7 @@
 //! Everything nvfix learned about a host, gathered by the host layer and judged by the verdict.
 
 use super::apt_history::PackageChange;
+use super::containers::ContainerMounts;
 use super::dkms::DkmsEntry;
 use super::dpkg::{InstalledPackage, UnattendedConfig};
 use super::driver_version::{LoadedDriver, ModuleFlavor};
@@ -119,6 +120,8 @@ pub struct HostFacts {
     pub nvml: Option<NvmlProbe>,
     /// `/run/nvidia/driver` exists: the GPU Operator's driver container owns the driver.
     pub driver_container: bool,
+    /// GPU containers' mounted driver libraries; None when not looked at (only verification looks).
+    pub container_mounts: Option<Vec<ContainerMounts>>,
     /// NVIDIA fabric manager (NVSwitch systems), when its package is installed.
     pub fabric_manager: Option<FabricManager>,
     pub warnings: Vec<GatherWarning>,

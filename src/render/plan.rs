@@ -207,6 +207,23 @@ pub fn verify_text(v: &VerifyReport, color: bool) -> String {
         };
         let _ = writeln!(out, "  {mark} {}", c.detail);
     }
+    if !v.stale_containers.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.bad("Restart these containers: they still run another version's user-space driver")
+        );
+        for s in &v.stale_containers {
+            let versions: Vec<String> = s.stale_versions.iter().map(|v| v.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  ! {}: driver libraries {} mounted; {}",
+                s.container.describe(),
+                versions.join(", "),
+                s.restart_hint()
+            );
+        }
+    }
     out
 }
 

@@ -1,6 +1,6 @@
 //! Integration tests: `nvfix diagnose` on fixture host trees, including damaged inputs.
 
-use crate::harness::{copy_fixture, fixture, nvfix, write_file};
+use crate::harness::{copy_fixture, fixture, nvfix, reason_codes, write_file};
 use serde_json::Value;
 
 fn diagnose(scenario: &str) -> (i32, Value) {
@@ -11,15 +11,6 @@ fn diagnose(scenario: &str) -> (i32, Value) {
         run.stderr
     );
     (run.status, run.json())
-}
-
-fn reason_codes(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

@@ -86,3 +86,13 @@ pub fn write_file(root: &Path, host_path: &str, bytes: &[u8]) {
     let _ = std::fs::remove_file(&p);
     std::fs::write(p, bytes).unwrap();
 }
+
+/// The `code` of every reason in a `diagnose --json` object, in order.
+pub fn reason_codes(v: &serde_json::Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! only), and the executor driven through the library against a simulated host whose modules change as the
 //! recorded modprobe/systemctl commands run. No test runs a real modprobe or systemctl, or signals a process.
 
-use crate::harness::{copy_fixture, fixture, nvfix, write_file};
+use crate::harness::{copy_fixture, fixture, nvfix, reason_codes, write_file};
 use nvfix::host::gather::{gather, GatherOptions};
 use nvfix::host::reload::{
     Answer, Clock, ExecOptions, ExecReport, Executor, HostView, Journal, Outcome, ProcessControl,
@@ -309,6 +309,89 @@ fn verify_alone_on_fixture_trees() {
     assert!(failed.contains(&"module-matches-library"), "{v}");
 }
 
+/// A process in its own mount namespace, with `mountinfo` mounting the driver libraries of `version` (deleted from
+/// the host when `deleted`), in a docker container when `docker_id` is given.
+fn add_container(
+    root: &Path,
+    pid: i32,
+    namespace: u64,
+    version: &str,
+    deleted: bool,
+    docker_id: Option<&str>,
+) {
+    let proc_pid = root.join(format!("proc/{pid}"));
+    std::fs::create_dir_all(proc_pid.join("ns")).unwrap();
+    std::os::unix::fs::symlink(format!("mnt:[{namespace}]"), proc_pid.join("ns/mnt")).unwrap();
+    let gone = if deleted { "//deleted" } else { "" };
+    let lib = |name: &str, id: u32| {
+        let path = format!("/usr/lib/x86_64-linux-gnu/{name}.so.{version}");
+        format!("{id} 900 259:2 {path}{gone} {path} ro,nosuid,nodev,relatime master:1 - ext4 /dev/nvme0n1p2 rw\n")
+    };
+    let mountinfo = format!(
+        "900 800 0:151 / / rw,relatime - overlay overlay rw\n{}{}",
+        lib("libnvidia-ml", 910),
+        lib("libcuda", 911)
+    );
+    write_file(
+        root,
+        &format!("/proc/{pid}/mountinfo"),
+        mountinfo.as_bytes(),
+    );
+    if let Some(id) = docker_id {
+        let cgroup = format!("0::/system.slice/docker-{id}.scope\n");
+        write_file(root, &format!("/proc/{pid}/cgroup"), cgroup.as_bytes());
+    }
+}
+
+#[test]
+fn verify_names_the_containers_still_running_the_old_driver() {
+    let dir = copy_fixture("healthy");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/1/ns")).unwrap();
+    std::os::unix::fs::symlink("mnt:[4026531841]", root.join("proc/1/ns/mnt")).unwrap();
+    // Started before apt replaced 580.65.06 and idle during the reload: still the old libraries.
+    let stale = "3f2a9c1b7d4e5f60718293a4b5c6d7e8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+    add_container(root, 5100, 4026532101, "580.65.06", true, Some(stale));
+    // A second process of the same container (same namespace) is not listed twice.
+    add_container(root, 5101, 4026532101, "580.65.06", true, Some(stale));
+    // Started after: current.
+    add_container(
+        root,
+        5200,
+        4026532202,
+        "580.95.05",
+        false,
+        Some("aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999"),
+    );
+    // A process in the host's namespace mounting nothing special is not a container.
+    add_container(root, 5300, 4026531841, "580.65.06", false, None);
+
+    let run = nvfix(root, &["verify", "--json"]);
+    assert_eq!(
+        run.status, 0,
+        "a stale container does not fail the host's verification: {}",
+        run.stdout
+    );
+    let v = run.json();
+    assert_eq!(v["verified"], true);
+    let stale_list = v["stale_containers"].as_array().unwrap();
+    assert_eq!(stale_list.len(), 1, "{v}");
+    assert_eq!(stale_list[0]["pid"], 5100);
+    assert_eq!(stale_list[0]["container"]["runtime"], "docker");
+    assert_eq!(
+        stale_list[0]["stale_versions"],
+        serde_json::json!(["580.65.06"])
+    );
+    assert_eq!(stale_list[0]["mounts"][0]["deleted"], true);
+
+    let text = nvfix(root, &["verify"]).stdout;
+    assert!(text.contains("Restart these containers"), "{text}");
+    assert!(
+        text.contains("docker container 3f2a9c1b7d4e (pid 5100): driver libraries 580.65.06 mounted; docker restart 3f2a9c1b7d4e"),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The executor against a simulated host.
 
@@ -318,6 +401,7 @@ fn facts_of(root: &Path) -> HostFacts {
         &GatherOptions {
             nvml_lib: None,
             holders: true,
+            containers: false,
         },
     )
 }
@@ -1258,15 +1342,6 @@ fn add_fabric_manager(root: &Path, version: &str, enabled: bool) {
         )
         .unwrap();
     }
-}
-
-fn reason_codes(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

@@ -48,6 +48,8 @@ impl HostView for GatherView {
             &GatherOptions {
                 nvml_lib: self.nvml_lib.clone(),
                 holders: false,
+                // Containers still running the old user-space driver are named for their owners to restart.
+                containers: true,
             },
         )
     }

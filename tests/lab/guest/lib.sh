@@ -254,6 +254,28 @@ lab_hold_respawning() {
 	lab_wait_open "$name" "$1"
 }
 
+# lab_container NAME: an idle GPU container as nvidia-container-cli leaves one: a process in its own mount namespace
+# with the current libnvidia-ml bind-mounted onto a file of the container's own tree (here /run/lab-ctr/NAME). It
+# holds no device, so a reload leaves it running with the old library: the bind mount keeps the file after the upgrade
+# removes it from the host. (Mounting onto the host's own path would not do: the kernel detaches mounts in other
+# namespaces from a file that is unlinked.) Its pid goes to /run/lab-pids/NAME.
+lab_container() {
+	name=$1
+	lib=$(ls "$LAB_LIBDIR"/libnvidia-ml.so.*.* | head -n1)
+	tree=/run/lab-ctr/$name
+	mkdir -p "$tree"
+	: >"$tree/${lib##*/}"
+	unshare -m --propagation private sh -c "mount --bind '$lib' '$tree/${lib##*/}' && exec sleep 100000" &
+	echo $! >"/run/lab-pids/$name"
+	i=0
+	while [ $i -lt 50 ]; do
+		grep -q "${lib##*/}" "/proc/$!/mountinfo" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	lab_fail "$name did not mount $lib"
+}
+
 # Waits (up to 5 s) until a process called NAME has DEVICE open.
 lab_wait_open() {
 	i=0

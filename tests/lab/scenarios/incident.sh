@@ -1,10 +1,12 @@
 # incident.sh: the project's origin. v1 loaded, a CUDA job holds /dev/nvidia0 and another /dev/nvidia-uvm, apt
 # upgraded modules and the (stand-in) libnvidia-ml to v2: diagnose says version-mismatch/reload; `nvfix reload --yes`
 # terminates the holders, unloads, loads v2 and verifies through NVML (the v2 stand-in at the system path); diagnose
-# then says healthy and `nvfix verify` passes.
+# then says healthy and `nvfix verify` passes. An idle container started before the upgrade (its own mount namespace,
+# the v1 library bind-mounted) holds no device, so it survives the reload: verification names it for a restart.
 lab_load_stack
 lab_hold cuda-app /dev/nvidia0
 lab_hold uvm-app /dev/nvidia-uvm
+lab_container idle-container
 lab_install_version "$V2"
 lab_nvfix diagnose-before diagnose --json
 lab_expect_contains "verdict before" "$(cat "$LAB_RESULTS/diagnose-before.out")" '"verdict": "version-mismatch"'
@@ -22,6 +24,13 @@ if lab_alive cuda-app; then lab_fail "cuda-app still runs"; else lab_pass "cuda-
 if lab_alive uvm-app; then lab_fail "uvm-app still runs"; else lab_pass "uvm-app was terminated"; fi
 lab_expect_eq "nobody holds /dev/nvidia0" "$(lab_holder_pids /dev/nvidia0)" ""
 lab_check "no journal left behind" test ! -e /run/nvfix/journal.json
+container=$(cat /run/lab-pids/idle-container)
+lab_check "the idle container survived the reload" test -d "/proc/$container"
+reload_json=$(tr -d ' \n' <"$LAB_RESULTS/reload.out")
+lab_expect_contains "the reload names the container still on $V1" "$reload_json" "\"pid\":$container,\"mounts\":"
+lab_expect_contains "with the stale version" "$reload_json" "\"stale_versions\":[\"$V1\"]"
+lab_expect_contains "whose library was replaced" "$reload_json" '"deleted":true'
+
 lab_nvfix verify verify --json
 lab_expect_eq "nvfix verify exit status" "$LAB_STATUS" 0
 lab_nvfix diagnose-after diagnose --json
