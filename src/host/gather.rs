@@ -5,7 +5,9 @@ use super::{kmsg, modfiles, nvml, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
 use crate::model::driver_version::parse_proc_driver_version;
-use crate::model::facts::{FabricManager, GatherWarning, HostFacts, NvmlProbe};
+use crate::model::facts::{
+    indexed_name, FabricManager, GatherWarning, HostFacts, MigInstance, NvmlProbe,
+};
 use crate::model::kernel_log::parse_kernel_log;
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
@@ -65,6 +67,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.package_logs();
         g.kernel_log();
         g.facts.driver_container = root.exists("/run/nvidia/driver");
+        g.mig();
         if options.containers {
             g.facts.container_mounts = Some(procscan::scan_container_mounts(root));
         }
@@ -375,6 +378,36 @@ impl Gatherer<'_> {
             }
             self.facts.unattended = Some(config);
         }
+    }
+
+    /// MIG GPU and compute instances from the driver's capability files, and whether a MIG manager re-applies them.
+    fn mig(&mut self) {
+        const CAPS: &str = "/proc/driver/nvidia/capabilities";
+        let names = |path: &str| self.root.read_dir_names(path).unwrap_or_default();
+        let mut found = Vec::new();
+        for gpu_name in names(CAPS) {
+            let Some(gpu) = indexed_name(&gpu_name, "gpu") else {
+                continue;
+            };
+            let mig = format!("{CAPS}/{gpu_name}/mig");
+            for gi_name in names(&mig) {
+                let Some(gpu_instance) = indexed_name(&gi_name, "gi") else {
+                    continue;
+                };
+                let compute_instances = names(&format!("{mig}/{gi_name}"))
+                    .iter()
+                    .filter(|n| indexed_name(n, "ci").is_some())
+                    .count();
+                found.push(MigInstance {
+                    gpu,
+                    gpu_instance,
+                    compute_instances,
+                });
+            }
+        }
+        found.sort_by_key(|m| (m.gpu, m.gpu_instance));
+        self.facts.mig_instances = found;
+        self.facts.mig_manager_enabled = self.unit_enabled("nvidia-mig-manager.service");
     }
 
     /// Is `unit` enabled: linked from a `*.wants` folder under `/etc/systemd/system` (the link need not resolve

@@ -59,6 +59,26 @@ pub struct GatherWarning {
 }
 
 /// Every fact about the host that the verdict looks at.
+/// One MIG GPU instance, as `/proc/driver/nvidia/capabilities/gpu<N>/mig/gi<M>/` (with a `ci<K>/` folder per compute
+/// instance) shows it: the driver creates those capability files with the instances and removes them with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigInstance {
+    /// The GPU's minor number (`gpu0` → 0).
+    pub gpu: u32,
+    /// The GPU instance id (`gi2` → 2).
+    pub gpu_instance: u32,
+    pub compute_instances: usize,
+}
+
+/// The number in a capability folder name: `gpu3` with prefix `gpu` → 3; anything else → None.
+pub fn indexed_name(name: &str, prefix: &str) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// NVIDIA fabric manager: it refuses to start unless its version equals the driver's, and without it an NVSwitch
 /// system runs no CUDA (`cudaErrorSystemNotReady`, 802).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +142,10 @@ pub struct HostFacts {
     pub driver_container: bool,
     /// GPU containers' mounted driver libraries; None when not looked at (only verification looks).
     pub container_mounts: Option<Vec<ContainerMounts>>,
+    /// MIG GPU instances that exist now, from the driver's capability files; a driver unload destroys them.
+    pub mig_instances: Vec<MigInstance>,
+    /// `nvidia-mig-manager.service` is enabled: it applies the MIG configuration when it starts.
+    pub mig_manager_enabled: bool,
     /// NVIDIA fabric manager (NVSwitch systems), when its package is installed.
     pub fabric_manager: Option<FabricManager>,
     pub warnings: Vec<GatherWarning>,
@@ -144,5 +168,19 @@ impl HostFacts {
             .as_ref()
             .map(|d| &d.version)
             .or(self.sysfs_driver_version.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_folder_names_give_their_index() {
+        assert_eq!(indexed_name("gpu0", "gpu"), Some(0));
+        assert_eq!(indexed_name("gi14", "gi"), Some(14));
+        for junk in ["gpu", "gpux", "gpu-1", "gpu1a", "ci0", "gpu99999999999"] {
+            assert_eq!(indexed_name(junk, "gpu"), None, "{junk}");
+        }
     }
 }

@@ -112,6 +112,15 @@ pub enum StepKind {
     },
     /// `systemctl start <unit>`.
     StartService { unit: String, label: String },
+    /// `systemctl start` (or `restart`) of a service the new driver needs up that nvfix did not stop: fabric manager
+    /// that could not start against the old module, the MIG manager that re-creates the MIG instances an unload
+    /// destroys. A failure is reported, not undone: the driver is right either way.
+    BringUpService {
+        unit: String,
+        label: String,
+        #[serde(default)]
+        restart: bool,
+    },
     /// `echo quit | nvidia-cuda-mps-control`: the MPS daemon stops its servers itself.
     QuitMps {
         #[serde(default)]
@@ -163,6 +172,7 @@ impl StepKind {
         match self {
             StepKind::StopService { .. } => "stop-service",
             StepKind::StartService { .. } => "start-service",
+            StepKind::BringUpService { .. } => "bring-up-service",
             StepKind::QuitMps { .. } => "quit-mps",
             StepKind::TerminateProcess { .. } => "terminate",
             StepKind::KillProcess { .. } => "kill",
@@ -189,6 +199,14 @@ impl StepKind {
         match self {
             StepKind::StopService { unit, label, .. } => format!("stop {unit} ({label})"),
             StepKind::StartService { unit, label } => format!("start {unit} ({label})"),
+            StepKind::BringUpService {
+                unit,
+                label,
+                restart,
+            } => format!(
+                "{} {unit} ({label})",
+                if *restart { "restart" } else { "start" }
+            ),
             StepKind::QuitMps { .. } => {
                 "stop the CUDA MPS daemon (echo quit | nvidia-cuda-mps-control)".into()
             }
@@ -700,6 +718,7 @@ pub fn make_plan(
         StepKind::CreateDeviceNodes,
         "/dev/nvidia-uvm* may be missing until nvidia-modprobe creates them".into(),
     ));
+    mig(facts, &mut plan, &mut steps);
     for unit in plan.services.iter().rev() {
         let label = steps
             .iter()
@@ -740,6 +759,49 @@ pub fn make_plan(
     Ok(plan)
 }
 
+/// An unload destroys every MIG GPU and compute instance (MIG mode itself persists). Say so, and when the MIG manager
+/// is enabled restart it right after the load, before the other services come back: it applies its configuration
+/// when it starts (a oneshot that already ran, so `start` alone would do nothing).
+fn mig(facts: &HostFacts, plan: &mut ReloadPlan, steps: &mut Vec<(StepKind, String)>) {
+    if facts.mig_instances.is_empty() {
+        return;
+    }
+    let mut per_gpu: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for m in &facts.mig_instances {
+        per_gpu
+            .entry(m.gpu)
+            .or_default()
+            .push(format!("gi{}", m.gpu_instance));
+    }
+    let listed: Vec<String> = per_gpu
+        .iter()
+        .map(|(gpu, gis)| format!("gpu{gpu}: {}", gis.join(", ")))
+        .collect();
+    const UNIT: &str = "nvidia-mig-manager.service";
+    plan.notes.push(format!(
+        "the unload destroys {} MIG GPU instance(s) ({}); {}",
+        facts.mig_instances.len(),
+        listed.join("; "),
+        if facts.mig_manager_enabled {
+            format!("{UNIT} is restarted after the load to re-create them")
+        } else {
+            "re-create them afterwards with the tool that made them (nvidia-mig-parted apply, nvidia-smi mig -cgi … \
+             -C, or the cluster's MIG manager)"
+                .to_string()
+        }
+    ));
+    if facts.mig_manager_enabled {
+        steps.push((
+            StepKind::BringUpService {
+                unit: UNIT.into(),
+                label: "MIG manager".into(),
+                restart: true,
+            },
+            "the unload destroyed the MIG instances; the MIG manager applies its configuration again".into(),
+        ));
+    }
+}
+
 /// Fabric manager starts only against a driver of its own version. When it failed to start because the loaded module
 /// was the old one, the reload is what lets it run: start it when it is enabled (a running one is restarted with the
 /// other services). When its version is not the new driver's, it cannot start at all: say so before anything is done.
@@ -759,9 +821,10 @@ fn fabric_manager(facts: &HostFacts, plan: &mut ReloadPlan, steps: &mut Vec<(Ste
             fm.package.name, fm.package.version
         )),
         (Some(_), Some(_)) if fm.enabled && !plan.services.iter().any(|s| s == unit) => steps.push((
-            StepKind::StartService {
+            StepKind::BringUpService {
                 unit: unit.into(),
                 label: KnownService::FabricManager.label().into(),
+                restart: false,
             },
             "enabled but not running (it cannot start while the loaded module is another version); NVSwitch \
              systems run no CUDA without it"

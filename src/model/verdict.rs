@@ -159,6 +159,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         d.action = Action::External;
     }
     note_holders(facts, &mut d);
+    note_mig(facts, &mut d);
     d.next_steps = next_steps(facts, &d);
     d
 }
@@ -611,6 +612,29 @@ fn note_fabric_manager(facts: &HostFacts, d: &mut Diagnosis) {
             fm.package.name, fm.package.version, library.version
         ),
         evidence: vec![Evidence::file("/var/lib/dpkg/status")],
+    });
+}
+
+/// MIG instances do not survive a driver unload or a reboot: whoever fixes the host must know to re-create them.
+fn note_mig(facts: &HostFacts, d: &mut Diagnosis) {
+    if facts.mig_instances.is_empty() || !matches!(d.action, Action::Reload | Action::Reboot) {
+        return;
+    }
+    let gpus: std::collections::BTreeSet<u32> = facts.mig_instances.iter().map(|m| m.gpu).collect();
+    d.reasons.push(Reason {
+        code: "mig-instances",
+        message: format!(
+            "{} MIG GPU instance(s) exist on {} GPU(s); the {} destroys them (MIG mode stays on): {}",
+            facts.mig_instances.len(),
+            gpus.len(),
+            if d.action == Action::Reload { "reload" } else { "reboot" },
+            if facts.mig_manager_enabled {
+                "nvidia-mig-manager.service re-creates them when restarted"
+            } else {
+                "re-create them afterwards (nvidia-mig-parted apply, or nvidia-smi mig -cgi … -C)"
+            }
+        ),
+        evidence: vec![Evidence::file("/proc/driver/nvidia/capabilities")],
     });
 }
 

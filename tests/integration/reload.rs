@@ -609,7 +609,7 @@ impl CommandRunner for SimHost {
                 sim.holders.retain(|h| !pids.contains(&h.pid));
                 ok()
             }
-            ("systemctl", ["start", unit]) => {
+            ("systemctl", ["start" | "restart", unit]) => {
                 sim.services.insert(unit.to_string());
                 ok()
             }
@@ -1360,7 +1360,7 @@ fn an_enabled_fabric_manager_that_could_not_start_is_started_after_the_reload() 
     let steps = kinds(&v);
     let start = steps
         .iter()
-        .position(|k| k == "start-service nvidia-fabricmanager.service")
+        .position(|k| k == "bring-up-service nvidia-fabricmanager.service")
         .unwrap_or_else(|| panic!("fabric manager is started: {steps:?}"));
     let loaded = steps.iter().rposition(|k| k.starts_with("load ")).unwrap();
     assert!(
@@ -1376,6 +1376,93 @@ fn an_enabled_fabric_manager_that_could_not_start_is_started_after_the_reload() 
         !kinds(&v).iter().any(|k| k.contains("fabricmanager")),
         "{v}"
     );
+}
+
+/// Two MIG GPU instances on gpu0 (one with a compute instance) and one on gpu1, as the driver's capability files show.
+fn add_mig_instances(root: &Path, manager_enabled: bool) {
+    let caps = root.join("proc/driver/nvidia/capabilities");
+    for dir in [
+        "gpu0/mig/gi1/ci0",
+        "gpu0/mig/gi2",
+        "gpu1/mig/gi1",
+        "gpu0/mig/junk",
+        "gpu1/mig/gi1/cix",
+    ] {
+        std::fs::create_dir_all(caps.join(dir)).unwrap();
+    }
+    if manager_enabled {
+        let wants = root.join("etc/systemd/system/multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/systemd/system/nvidia-mig-manager.service",
+            wants.join("nvidia-mig-manager.service"),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn mig_instances_are_named_and_the_mig_manager_restarted_before_the_services() {
+    let dir = unpinned_incident();
+    add_mig_instances(dir.path(), true);
+    add_fabric_manager(dir.path(), "580.95.05-0ubuntu0.24.04.1", true);
+    let diagnosis = nvfix(dir.path(), &["diagnose", "--json"]).json();
+    assert!(
+        reason_codes(&diagnosis).contains(&"mig-instances".to_string()),
+        "{diagnosis}"
+    );
+    let (status, v) = dry_run_json(dir.path(), &[]);
+    assert_eq!(status, 0, "{v}");
+    let notes = v["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("destroys 3 MIG GPU instance(s) (gpu0: gi1, gi2; gpu1: gi1); nvidia-mig-manager.service is restarted"),
+        "{notes}"
+    );
+    let steps = kinds(&v);
+    let at = |kind: &str| {
+        steps
+            .iter()
+            .position(|k| k == kind)
+            .unwrap_or_else(|| panic!("{kind}: {steps:?}"))
+    };
+    let mig = at("bring-up-service nvidia-mig-manager.service");
+    assert!(at("device-nodes") < mig, "{steps:?}");
+    assert!(
+        mig < at("start-service nvidia-persistenced.service"),
+        "{steps:?}"
+    );
+    let text = nvfix(dir.path(), &["reload", "--dry-run"]).stdout;
+    assert!(
+        text.contains("restart nvidia-mig-manager.service (MIG manager)"),
+        "{text}"
+    );
+
+    // Run it: the manager is restarted (a oneshot that already ran), fabric manager started, both after the load.
+    let facts = facts_of(dir.path());
+    let plan = make_plan(&facts, &diagnose(&facts), &PlanOptions::default()).unwrap();
+    let host = SimHost(RefCell::new(Sim::from_facts(&facts)));
+    let run = execute(&host, &plan, None, |_| {});
+    assert_eq!(run.report.outcome, Outcome::Fixed, "{:#?}", run.report);
+    let mut expected = full_run_commands();
+    let persistenced = expected.len() - 1;
+    expected.insert(
+        persistenced,
+        "systemctl restart nvidia-mig-manager.service".into(),
+    );
+    expected.push("systemctl start nvidia-fabricmanager.service".into());
+    assert_eq!(run.commands, expected);
+
+    // No MIG manager: the note says how to re-create them, and nothing is restarted.
+    let dir = unpinned_incident();
+    add_mig_instances(dir.path(), false);
+    let (_, v) = dry_run_json(dir.path(), &[]);
+    assert!(
+        v["plan"]["notes"]
+            .to_string()
+            .contains("nvidia-mig-parted apply"),
+        "{v}"
+    );
+    assert!(!kinds(&v).iter().any(|k| k.contains("mig")), "{v}");
 }
 
 #[test]

@@ -294,7 +294,9 @@ impl<'a> Executor<'a> {
                     match &step.kind {
                         // The driver is back; a service that does not start is a problem to report, not a reason
                         // to take the driver out again.
-                        StepKind::StartService { .. } | StepKind::CreateDeviceNodes => {
+                        StepKind::StartService { .. }
+                        | StepKind::BringUpService { .. }
+                        | StepKind::CreateDeviceNodes => {
                             self.problems.push(err.reason);
                             continue;
                         }
@@ -488,6 +490,25 @@ impl<'a> Executor<'a> {
                 }
                 self.journal_mut(|j| j.stopped_services.retain(|u| u != unit))?;
                 Ok("started".into())
+            }
+            StepKind::BringUpService { unit, restart, .. } => {
+                if !self.seams.view.runs_systemd() {
+                    return Ok(format!(
+                        "systemd is not running here: bring up {unit} by hand"
+                    ));
+                }
+                let verb = if *restart { "restart" } else { "start" };
+                let out = self.run_command(
+                    CommandSpec::new("systemctl", &[verb, unit])
+                        .with_timeout(self.opts.service_timeout),
+                )?;
+                if !out.success() {
+                    return Err(StepError::new(format!(
+                        "systemctl {verb} {unit} failed: {}",
+                        first_line(&out)
+                    )));
+                }
+                Ok(format!("{verb}ed"))
             }
             StepKind::QuitMps { processes } => {
                 let out = self.run_command(
