@@ -13,6 +13,7 @@ use crate::model::guards::{
 use crate::model::playbook::Timezone;
 use crate::model::playbook::{Hook, OnFailure};
 use crate::model::reboot_state::{parse_state, RebootRecord, RebootState};
+use crate::model::systemd_boot::{efi_string, SystemdBootConfig, LOADER_GUID};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -138,7 +139,49 @@ pub fn boot_config(root: &HostRoot) -> BootConfig {
         default_grub: text("/etc/default/grub"),
         boot_images,
         module_dirs,
+        systemd_boot: systemd_boot_config(root),
     }
+}
+
+/// systemd-boot's loader.conf, entries and EFI variables, from the places `bootctl` looks (the ESP at `/efi`,
+/// `/boot` or `/boot/efi`; XBOOTLDR at `/boot`). None when there is no trace of it.
+fn systemd_boot_config(root: &HostRoot) -> Option<SystemdBootConfig> {
+    let efivar = |name: &str| {
+        root.read_bytes(&format!("/sys/firmware/efi/efivars/{name}-{LOADER_GUID}"))
+            .ok()
+            .and_then(|b| efi_string(&b))
+    };
+    let mut cfg = SystemdBootConfig {
+        loader_info: efivar("LoaderInfo"),
+        one_shot: efivar("LoaderEntryOneShot"),
+        default: efivar("LoaderEntryDefault"),
+        selected: efivar("LoaderEntrySelected"),
+        ..Default::default()
+    };
+    for base in ["/efi", "/boot", "/boot/efi"] {
+        if cfg.loader_conf.is_none() {
+            cfg.loader_conf = root
+                .read_to_string(&format!("{base}/loader/loader.conf"))
+                .ok();
+        }
+        for (dir, suffix) in [("loader/entries", ".conf"), ("EFI/Linux", ".efi")] {
+            let dir = format!("{base}/{dir}");
+            for name in root.read_dir_names(&dir).unwrap_or_default() {
+                if !name.to_ascii_lowercase().ends_with(suffix)
+                    || cfg.entries.iter().any(|(n, _)| *n == name)
+                {
+                    continue;
+                }
+                // A unified kernel image is a PE binary: its name says enough.
+                let text = (suffix == ".conf")
+                    .then(|| root.read_to_string(&format!("{dir}/{name}")).ok())
+                    .flatten();
+                cfg.entries.push((name, text));
+            }
+        }
+    }
+    let found = cfg.loader_info.is_some() || cfg.loader_conf.is_some() || !cfg.entries.is_empty();
+    found.then_some(cfg)
 }
 
 /// Asks the kernel whether anyone holds a write-conflicting `fcntl` lock on each package lock file. Open-file-
@@ -762,6 +805,60 @@ mod tests {
             next_boot_kernel(&c).kernel.as_deref(),
             Some("6.8.0-87-generic"),
             "a kernel without an image cannot boot"
+        );
+        assert_eq!(c.systemd_boot, None, "no trace of systemd-boot");
+    }
+
+    #[test]
+    fn systemd_boot_is_read_from_the_esp_and_efi_variables() {
+        let (t, r) = root();
+        write(&t, "/boot/vmlinuz-6.8.0-85-generic", "");
+        write(&t, "/boot/vmlinuz-6.8.0-87-generic", "");
+        // GRUB's files are left over from before; systemd-boot started this boot, so its rules decide.
+        write(&t, "/etc/default/grub", "GRUB_DEFAULT=0\n");
+        write(
+            &t,
+            "/boot/efi/loader/loader.conf",
+            "timeout 3\ndefault *-6.8.0-85-generic.conf\n",
+        );
+        for release in ["6.8.0-85-generic", "6.8.0-87-generic"] {
+            write(
+                &t,
+                &format!("/boot/efi/loader/entries/m-{release}.conf"),
+                &format!("title Ubuntu\nversion {release}\nlinux /m/{release}/linux\n"),
+            );
+        }
+        write(&t, "/boot/efi/loader/entries/notes.txt", "not an entry");
+        let efivar = |name: &str, value: &str| {
+            let mut bytes = vec![6u8, 0, 0, 0];
+            for u in value.encode_utf16().chain([0]) {
+                bytes.extend(u.to_le_bytes());
+            }
+            let p = t
+                .path()
+                .join(format!("sys/firmware/efi/efivars/{name}-{LOADER_GUID}"));
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, bytes).unwrap();
+        };
+        efivar("LoaderInfo", "systemd-boot 255.4-1ubuntu8");
+        let c = boot_config(&r);
+        let sd = c.systemd_boot.as_ref().unwrap();
+        assert_eq!(sd.entries.len(), 2, "{:?}", sd.entries);
+        let next = next_boot_kernel(&c);
+        assert_eq!(
+            next.kernel.as_deref(),
+            Some("6.8.0-85-generic"),
+            "{}",
+            next.rule
+        );
+        assert!(next.rule.contains("loader.conf default"), "{}", next.rule);
+        efivar("LoaderEntryOneShot", "m-6.8.0-87-generic.conf");
+        let next = next_boot_kernel(&boot_config(&r));
+        assert_eq!(
+            next.kernel.as_deref(),
+            Some("6.8.0-87-generic"),
+            "{}",
+            next.rule
         );
     }
 

@@ -255,6 +255,8 @@ pub struct BootConfig {
     pub boot_images: Vec<String>,
     /// Kernels with a `/lib/modules/<release>` folder.
     pub module_dirs: Vec<String>,
+    /// systemd-boot's configuration, entries and EFI variables, when it is installed or started this boot.
+    pub systemd_boot: Option<super::systemd_boot::SystemdBootConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -312,6 +314,8 @@ fn kernel_in_entry<'k>(entry: &str, kernels: &'k [String]) -> Option<&'k String>
 }
 
 /// Which kernel boots next. The rule, in order:
+/// 0. When systemd-boot started this boot (its `LoaderInfo` EFI variable), or it is installed and GRUB is not
+///    configured, systemd-boot's rules decide ([`super::systemd_boot::next_boot`]); otherwise GRUB's:
 /// 1. The candidates are the kernels with a `/boot/vmlinuz-*` image (else those with a `/lib/modules` folder).
 /// 2. GRUB's one-time `next_entry` (set by `grub-reboot`) wins.
 /// 3. With `GRUB_DEFAULT=saved`, grubenv's `saved_entry` (an entry title on Debian/Ubuntu, a BLS id holding the
@@ -353,6 +357,12 @@ pub fn next_boot_kernel(cfg: &BootConfig) -> NextBoot {
             rule: format!("{what} `{entry}` names no installed kernel"),
         },
     };
+    if let Some(sd) = &cfg.systemd_boot {
+        let grub_configured = cfg.grubenv.is_some() || cfg.default_grub.is_some();
+        if sd.started_this_boot() || !grub_configured {
+            return super::systemd_boot::next_boot(sd, &candidates);
+        }
+    }
     let env = cfg.grubenv.as_deref().unwrap_or("");
     if let Some(next) = setting(env, "next_entry").filter(|v| !v.is_empty()) {
         return by_entry(&next, "grubenv next_entry (one-time, from grub-reboot)");

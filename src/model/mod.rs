@@ -20,6 +20,7 @@ pub mod modules;
 pub mod plan;
 pub mod playbook;
 pub mod reboot_state;
+pub mod systemd_boot;
 pub mod verdict;
 pub mod verify;
 pub mod version;
