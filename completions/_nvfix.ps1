@@ -123,7 +123,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
         }
         'nvfix;reboot' {
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook''s, 5]')
-            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window and the reboot limit from this playbook')
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output')
@@ -132,7 +132,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Check and report every guard, schedule nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the report as JSON (schema nvfix.reboot/v1)')
             [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Reboot now, through systemctl reboot --check-inhibitors=yes')
-            [CompletionResult]::new('--cancel', '--cancel', [CompletionResultType]::ParameterName, 'Cancel the reboot nvfix scheduled (shutdown -c)')
+            [CompletionResult]::new('--cancel', '--cancel', [CompletionResultType]::ParameterName, 'Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook''s reboot.cancel_handoff)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

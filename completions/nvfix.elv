@@ -112,7 +112,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;reboot'= {
             cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook''s, 5]'
-            cand --playbook 'Take the delay, the maintenance window and the reboot limit from this playbook'
+            cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output'
@@ -121,7 +121,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --dry-run 'Check and report every guard, schedule nothing'
             cand --json 'Print the report as JSON (schema nvfix.reboot/v1)'
             cand --now 'Reboot now, through systemctl reboot --check-inhibitors=yes'
-            cand --cancel 'Cancel the reboot nvfix scheduled (shutdown -c)'
+            cand --cancel 'Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook''s reboot.cancel_handoff)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

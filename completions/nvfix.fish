@@ -108,7 +108,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l dry-run -d 'Decide 
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l json -d 'Print the report as JSON (schema nvfix.auto/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook\'s, 5]' -r
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window and the reboot limit from this playbook' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -118,7 +118,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s y -l yes -d 'Do n
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l dry-run -d 'Check and report every guard, schedule nothing'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l json -d 'Print the report as JSON (schema nvfix.reboot/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l now -d 'Reboot now, through systemctl reboot --check-inhibitors=yes'
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l cancel -d 'Cancel the reboot nvfix scheduled (shutdown -c)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l cancel -d 'Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook\'s reboot.cancel_handoff)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F

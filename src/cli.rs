@@ -205,10 +205,10 @@ pub struct RebootArgs {
     /// Reboot now, through systemctl reboot --check-inhibitors=yes
     #[arg(long)]
     pub now: bool,
-    /// Cancel the reboot nvfix scheduled (shutdown -c)
+    /// Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook's reboot.cancel_handoff)
     #[arg(long, conflicts_with_all = ["now", "delay", "dry_run"])]
     pub cancel: bool,
-    /// Take the delay, the maintenance window and the reboot limit from this playbook
+    /// Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook
     #[arg(long, value_name = "FILE")]
     pub playbook: Option<PathBuf>,
 }

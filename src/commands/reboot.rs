@@ -127,6 +127,10 @@ struct RebootReport<'a> {
 
 pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     let euid = super::playbook::effective_uid();
+    let playbook = match &args.playbook {
+        Some(p) => super::playbook::load_policy(p, euid == 0)?,
+        None => default_playbook(),
+    };
     if args.cancel {
         may_act(&ctx.root, euid)?;
         let facts = gather(
@@ -138,9 +142,9 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
             },
         );
         let boot = facts.boot_id.clone().unwrap_or_default();
-        let action = hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot)
+        let actions = hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot, &playbook.reboot)
             .map_err(|e| Failure::new(exit::PROBLEM, e))?;
-        let code = if action.ok == Some(true) {
+        let code = if actions.iter().all(|a| a.ok == Some(true)) {
             exit::OK
         } else {
             exit::PROBLEM
@@ -151,17 +155,13 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
             &[],
             None,
             None,
-            &[action],
+            &actions,
             "cancel",
             "".into(),
             code,
         )?;
         return Ok(code);
     }
-    let playbook = match &args.playbook {
-        Some(p) => super::playbook::load_policy(p, euid == 0)?,
-        None => default_playbook(),
-    };
     let facts = ctx.gather(true);
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };

@@ -11,7 +11,7 @@ use crate::model::guards::{
     RebootGuardFacts,
 };
 use crate::model::playbook::Timezone;
-use crate::model::playbook::{Hook, OnFailure};
+use crate::model::playbook::{Hook, OnFailure, RebootMethod, RebootPolicy};
 use crate::model::reboot_state::{parse_state, RebootRecord, RebootState};
 use crate::model::systemd_boot::{efi_string, SystemdBootConfig, LOADER_GUID};
 use std::fs::{self, OpenOptions};
@@ -478,37 +478,60 @@ pub fn schedule_reboot(
     actions
 }
 
-/// Cancels this boot's pending nvfix reboot: `shutdown -c`, and the record marks it cancelled.
+/// Cancels this boot's pending nvfix reboot and marks the record cancelled. A reboot nvfix scheduled is cancelled
+/// with `shutdown -c`; one handed to the cluster's engine (the record's method, else the playbook's) is taken back
+/// with the playbook's `reboot.cancel_handoff` commands, and refused when it names none (`shutdown -c` would cancel
+/// nothing there, and saying "cancelled" would be a lie).
 pub fn cancel_reboot(
     root: &HostRoot,
     runner: &dyn CommandRunner,
     boot_id: &str,
-) -> Result<ActionRecord, String> {
+    policy: &RebootPolicy,
+) -> Result<Vec<ActionRecord>, String> {
     let mut state = read_state(root)?;
-    let cmd = CommandSpec::new("shutdown", &["-c", "nvfix: reboot cancelled"]);
-    let out = runner.run(&cmd).map_err(|e| e.to_string())?;
-    let had_pending = state.cancel_pending(boot_id);
-    if had_pending {
+    let handed_off = match state.pending(boot_id) {
+        Some(record) => record.method == "handoff",
+        None => policy.method == RebootMethod::Handoff,
+    };
+    let actions = if handed_off {
+        if policy.cancel_handoff.is_empty() {
+            return Err(
+                "the reboot was handed to the cluster's engine and no playbook with reboot.cancel_handoff commands was \
+                 given: cancel it there (Slurm: scontrol cancel_reboot HOST), or pass --playbook FILE"
+                    .into(),
+            );
+        }
+        run_hooks(
+            runner,
+            &policy.cancel_handoff,
+            &hostname(root),
+            "cancel handoff",
+        )
+    } else {
+        let cmd = CommandSpec::new("shutdown", &["-c", "nvfix: reboot cancelled"]);
+        let out = runner.run(&cmd).map_err(|e| e.to_string())?;
+        vec![ActionRecord {
+            kind: "cancel-reboot".into(),
+            label: "cancel the scheduled reboot".into(),
+            command: Some(cmd.display()),
+            ok: Some(out.success()),
+            detail: if out.success() {
+                "shutdown -c: any scheduled shutdown was cancelled".into()
+            } else {
+                format!(
+                    "shutdown -c failed (exit {}): {}",
+                    out.status,
+                    out.stderr.trim()
+                )
+            },
+        }]
+    };
+    let ok = actions.iter().all(|a| a.ok == Some(true));
+    // Only a cancellation that went through marks the record: a failed one leaves the reboot due, as it is.
+    if ok && state.cancel_pending(boot_id) {
         write_state(root, &state).map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
     }
-    Ok(ActionRecord {
-        kind: "cancel-reboot".into(),
-        label: "cancel the scheduled reboot".into(),
-        command: Some(cmd.display()),
-        ok: Some(out.success()),
-        detail: match (out.success(), had_pending) {
-            (true, true) => "cancelled nvfix's scheduled reboot".into(),
-            (true, false) => {
-                "no nvfix reboot was recorded for this boot; any scheduled shutdown was cancelled"
-                    .into()
-            }
-            (false, _) => format!(
-                "shutdown -c failed (exit {}): {}",
-                out.status,
-                out.stderr.trim()
-            ),
-        },
-    })
+    Ok(actions)
 }
 
 /// Runs hooks in order through the runner; stops after a failing hook whose `on_failure` is `abort`.
@@ -664,12 +687,59 @@ mod tests {
         let runner = RecordingRunner::new();
         let mut state = RebootState::default();
         schedule_reboot(&r, &runner, &mut state, &request(RebootHow::Delayed(5)));
-        let a = cancel_reboot(&r, &runner, "boot-a").unwrap();
+        let a = cancel_reboot(&r, &runner, "boot-a", &RebootPolicy::default()).unwrap();
         assert_eq!(
             runner.commands()[1],
             "shutdown -c \"nvfix: reboot cancelled\""
         );
-        assert_eq!(a.ok, Some(true));
+        assert_eq!(a[0].ok, Some(true));
+        assert!(read_state(&r).unwrap().reboots[0].cancelled);
+    }
+
+    #[test]
+    fn a_handed_off_reboot_is_taken_back_with_the_playbooks_commands() {
+        let (t, r) = root();
+        write(&t, "/proc/sys/kernel/hostname", "gpu07\n");
+        let p = parse_playbook(include_str!("../../playbooks/slurm-node.yaml")).unwrap();
+        let runner = RecordingRunner::new();
+        let mut state = RebootState::default();
+        schedule_reboot(
+            &r,
+            &runner,
+            &mut state,
+            &request(RebootHow::Handoff(p.reboot.handoff.clone())),
+        );
+
+        // Without the playbook nvfix does not know how to take it back: refused, the reboot stays due.
+        let err = cancel_reboot(&r, &runner, "boot-a", &RebootPolicy::default()).unwrap_err();
+        assert!(err.contains("scontrol cancel_reboot"), "{err}");
+        assert_eq!(
+            runner.commands().len(),
+            1,
+            "shutdown -c would cancel nothing: not run"
+        );
+        assert!(!read_state(&r).unwrap().reboots[0].cancelled);
+
+        // A failing cancel leaves the record as it was.
+        runner.respond(
+            "/usr/bin/scontrol",
+            CommandOutput {
+                status: 1,
+                stdout: String::new(),
+                stderr: "Invalid node name".into(),
+            },
+        );
+        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot).unwrap();
+        assert_eq!(a[0].ok, Some(false));
+        assert!(!read_state(&r).unwrap().reboots[0].cancelled);
+
+        let runner = RecordingRunner::new();
+        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot).unwrap();
+        assert_eq!(
+            runner.commands(),
+            vec!["/usr/bin/scontrol cancel_reboot gpu07"]
+        );
+        assert_eq!(a[0].ok, Some(true));
         assert!(read_state(&r).unwrap().reboots[0].cancelled);
     }
 

@@ -128,6 +128,10 @@ pub struct RebootPolicy {
     pub maintenance_window: Option<MaintenanceWindow>,
     /// With `method: handoff`, the commands that hand the reboot over (each must succeed).
     pub handoff: Vec<Hook>,
+    /// With `method: handoff`, the commands that take a handed-off reboot back (`nvfix reboot --cancel --playbook`),
+    /// e.g. `scontrol cancel_reboot {hostname}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cancel_handoff: Vec<Hook>,
 }
 
 impl Default for RebootPolicy {
@@ -140,6 +144,7 @@ impl Default for RebootPolicy {
             allow_gpu_holders: false,
             maintenance_window: None,
             handoff: Vec::new(),
+            cancel_handoff: Vec::new(),
         }
     }
 }
@@ -538,6 +543,11 @@ fn check_semantics(p: &Playbook) -> Result<(), PlaybookError> {
             "reboot.handoff is only used with reboot.method: handoff".into(),
         ));
     }
+    if p.reboot.method == RebootMethod::Shutdown && !p.reboot.cancel_handoff.is_empty() {
+        return Err(err(
+            "reboot.cancel_handoff is only used with reboot.method: handoff".into(),
+        ));
+    }
     if p.reboot.allowed && p.reboot.max_per_24h == 0 {
         return Err(err(
             "reboot.allowed is true but reboot.max_per_24h is 0: no reboot could ever happen"
@@ -734,6 +744,8 @@ verify:
         schema_err("version: 1\nhooks:\n  before_reboot: [{argv: [/bin/x], timeout_seconds: 0}]\n");
         schema_err("version: 1\nreload:\n  never_kill: {commands: ['re:(']}\n");
         schema_err("version: 1\nreload:\n  stop_services: ['']\n");
+        let e = schema_err("version: 1\nreboot:\n  cancel_handoff: [{argv: [/usr/bin/scontrol, cancel_reboot, x]}]\n");
+        assert!(e.message.contains("cancel_handoff is only used"), "{e}");
         schema_err("version: 1\nreboot: {method: handoff}\n");
         schema_err("version: 1\nreboot: {allowed: true, max_per_24h: 0}\n");
         schema_err("version: 1\nreboot: {delay_minutes: 100000}\n");

@@ -147,6 +147,14 @@ impl RebootState {
         }
     }
 
+    /// The reboot requested from this boot that is still due, if any.
+    pub fn pending(&self, current_boot_id: &str) -> Option<&RebootRecord> {
+        self.reboots
+            .iter()
+            .rev()
+            .find(|r| r.counts() && r.boot_id == current_boot_id && r.completed.is_none())
+    }
+
     /// Marks the pending reboot of this boot cancelled; false when there was none.
     pub fn cancel_pending(&mut self, current_boot_id: &str) -> bool {
         match self
