@@ -1325,6 +1325,13 @@ fn snapshots_of_the_incident_plan() {
 // ---------------------------------------------------------------------------------------------------------------
 // Fabric manager: it starts only against a driver of its own version.
 
+/// Links `unit` from multi-user.target.wants, as `systemctl enable` does.
+fn enable_unit(root: &Path, unit: &str) {
+    let wants = root.join("etc/systemd/system/multi-user.target.wants");
+    std::fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(format!("/lib/systemd/system/{unit}"), wants.join(unit)).unwrap();
+}
+
 /// Adds an installed `nvidia-fabricmanager-580` of `version` to a copied tree, its unit enabled or not.
 fn add_fabric_manager(root: &Path, version: &str, enabled: bool) {
     let status = root.join("var/lib/dpkg/status");
@@ -1334,13 +1341,7 @@ fn add_fabric_manager(root: &Path, version: &str, enabled: bool) {
     ));
     std::fs::write(&status, text).unwrap();
     if enabled {
-        let wants = root.join("etc/systemd/system/multi-user.target.wants");
-        std::fs::create_dir_all(&wants).unwrap();
-        std::os::unix::fs::symlink(
-            "/lib/systemd/system/nvidia-fabricmanager.service",
-            wants.join("nvidia-fabricmanager.service"),
-        )
-        .unwrap();
+        enable_unit(root, "nvidia-fabricmanager.service");
     }
 }
 
@@ -1391,13 +1392,7 @@ fn add_mig_instances(root: &Path, manager_enabled: bool) {
         std::fs::create_dir_all(caps.join(dir)).unwrap();
     }
     if manager_enabled {
-        let wants = root.join("etc/systemd/system/multi-user.target.wants");
-        std::fs::create_dir_all(&wants).unwrap();
-        std::os::unix::fs::symlink(
-            "/lib/systemd/system/nvidia-mig-manager.service",
-            wants.join("nvidia-mig-manager.service"),
-        )
-        .unwrap();
+        enable_unit(root, "nvidia-mig-manager.service");
     }
 }
 
