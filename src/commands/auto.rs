@@ -612,17 +612,37 @@ impl ReloadEngine for ExecutorEngine {
             command: None,
             ok: Some(result == ReloadResult::Verified),
             detail: format!(
-                "{:?}{}",
+                "{:?}{}{}",
                 report.outcome,
                 if report.problems.is_empty() {
                     String::new()
                 } else {
                     format!("; problems: {}", report.problems.join("; "))
-                }
+                },
+                stale_containers_note(report.verify.as_ref())
             ),
         });
         (result, actions)
     }
+}
+
+/// `; restart these containers …` when verification found containers still on another driver version, else empty.
+fn stale_containers_note(verify: Option<&crate::model::verify::VerifyReport>) -> String {
+    let stale: Vec<String> = verify
+        .map(|v| {
+            v.stale_containers
+                .iter()
+                .map(|s| format!("{} ({})", s.container.describe(), s.restart_hint()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if stale.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; restart these containers, they still run the old user-space driver: {}",
+        stale.join(", ")
+    )
 }
 
 pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
@@ -805,4 +825,44 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::containers::{ContainerMounts, DriverMount};
+    use crate::model::holders::ContainerRef;
+    use crate::model::verify::{StaleContainer, VerifyReport};
+
+    #[test]
+    fn the_reload_record_names_containers_to_restart() {
+        assert_eq!(stale_containers_note(None), "");
+        let mut report = VerifyReport {
+            verified: true,
+            checks: Vec::new(),
+            stale_containers: Vec::new(),
+        };
+        assert_eq!(stale_containers_note(Some(&report)), "");
+        report.stale_containers.push(StaleContainer {
+            container: ContainerMounts {
+                pid: 4242,
+                container: Some(ContainerRef {
+                    runtime: "podman".into(),
+                    id: "0123456789abcdef".into(),
+                    pod_uid: None,
+                }),
+                mounts: vec![DriverMount {
+                    mount_point: "/usr/lib/libcuda.so.580.65.06".into(),
+                    version: "580.65.06".parse().unwrap(),
+                    deleted: true,
+                }],
+            },
+            stale_versions: vec!["580.65.06".parse().unwrap()],
+        });
+        assert_eq!(
+            stale_containers_note(Some(&report)),
+            "; restart these containers, they still run the old user-space driver: podman container 0123456789ab \
+             (pid 4242) (podman restart 0123456789ab)"
+        );
+    }
 }
