@@ -425,6 +425,37 @@ mod tests {
     }
 
     #[test]
+    fn junk_never_panics() {
+        const PIECES: [&str; 14] = [
+            "[", "]", "!", "-", "*", "?", "a", "Ä", "\0", "+", ".", "conf", "default ", "\n",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut junk = || {
+            let mut text = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(0x9e37_79b9);
+            text
+        };
+        for _ in 0..2000 {
+            let (pattern, text) = (junk(), junk());
+            let _ = glob_matches(&pattern, &text);
+            let _ = strip_tries(&text);
+            let cfg = SystemdBootConfig {
+                loader_conf: Some(format!("default {pattern}")),
+                entries: vec![(junk(), Some(junk())), (junk(), None)],
+                one_shot: Some(junk()),
+                ..Default::default()
+            };
+            let _ = next_boot(&cfg, &ks(KERNELS));
+        }
+    }
+
+    #[test]
     fn globs_and_ids() {
         assert!(glob_matches("*-6.8.0-85-*", "abc-6.8.0-85-generic.conf"));
         assert!(glob_matches("ubuntu-?.conf", "UBUNTU-1.conf"));
