@@ -202,7 +202,7 @@ pub fn run_auto(
         &GatherOptions {
             nvml_lib: input.nvml_lib.clone(),
             holders: true,
-            containers: false,
+            containers: true,
         },
     );
     let diagnosis = diagnose(&facts);

@@ -92,7 +92,8 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         return Ok(exit::OK);
     }
 
-    let facts = ctx.gather(true);
+    // Containers too: the plan names those that will keep the old user-space driver after the reload.
+    let facts = ctx.gather_with(true, true);
     let diagnosis = diagnose(&facts);
     let mut plan = match make_plan(&facts, &diagnosis, &options) {
         Ok(p) => p,
@@ -154,7 +155,8 @@ fn dry_run(ctx: &Context, args: &ReloadArgs, options: &PlanOptions) -> anyhow::R
         }
         return Ok(exit::OK);
     }
-    let facts = ctx.gather(true);
+    // Containers too: the plan names those that will keep the old user-space driver after the reload.
+    let facts = ctx.gather_with(true, true);
     let diagnosis = diagnose(&facts);
     match make_plan(&facts, &diagnosis, options) {
         Ok(mut plan) => {

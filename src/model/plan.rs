@@ -736,6 +736,7 @@ pub fn make_plan(
         ));
     }
     fabric_manager(facts, &mut plan, &mut steps);
+    containers_left_behind(facts, &mut plan);
     steps.push((
         StepKind::Verify,
         "NVML must initialise with driver == module == library version, and no new API mismatch may be logged".into(),
@@ -798,6 +799,34 @@ fn mig(facts: &HostFacts, plan: &mut ReloadPlan, steps: &mut Vec<(StepKind, Stri
                 restart: true,
             },
             "the unload destroyed the MIG instances; the MIG manager applies its configuration again".into(),
+        ));
+    }
+}
+
+/// GPU containers keep the driver libraries they were started with (bind mounts). Those on another version than the
+/// new driver's will fail with the mismatch after the reload until their owners restart them: say so up front
+/// (`nvfix verify` names them again afterwards). A container whose process holds a device is stopped by the plan.
+fn containers_left_behind(facts: &HostFacts, plan: &mut ReloadPlan) {
+    let (Some(containers), Some(new)) = (
+        &facts.container_mounts,
+        plan.to_version
+            .as_deref()
+            .and_then(super::DriverVersion::parse_prefix),
+    ) else {
+        return;
+    };
+    let stopped: BTreeSet<i32> = plan.processes.iter().map(|p| p.pid).collect();
+    let left: Vec<String> = containers
+        .iter()
+        .filter(|c| !stopped.contains(&c.pid) && !c.stale_versions(&new).is_empty())
+        .map(|c| c.describe())
+        .collect();
+    if !left.is_empty() {
+        plan.notes.push(format!(
+            "{} container(s) keep the old driver libraries after the reload and fail until restarted: {} \
+             (`nvfix verify` lists them again afterwards)",
+            left.len(),
+            left.join(", ")
         ));
     }
 }

@@ -392,6 +392,36 @@ fn verify_names_the_containers_still_running_the_old_driver() {
     );
 }
 
+#[test]
+fn the_plan_names_the_containers_the_reload_leaves_on_the_old_driver() {
+    let dir = unpinned_incident();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/1/ns")).unwrap();
+    std::os::unix::fs::symlink("mnt:[4026531841]", root.join("proc/1/ns/mnt")).unwrap();
+    let old = "3f2a9c1b7d4e5f60718293a4b5c6d7e8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+    add_container(root, 5100, 4026532101, "580.65.06", false, Some(old));
+    add_container(
+        root,
+        5200,
+        4026532202,
+        "580.95.05",
+        false,
+        Some("aaaabbbbccccddddeeeeffff"),
+    );
+    let (status, v) = dry_run_json(root, &[]);
+    assert_eq!(status, 0, "{v}");
+    let notes = v["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("1 container(s) keep the old driver libraries after the reload and fail until restarted: docker container 3f2a9c1b7d4e (pid 5100)"),
+        "{notes}"
+    );
+    let text = nvfix(root, &["reload", "--dry-run"]).stdout;
+    assert!(
+        text.contains("docker container 3f2a9c1b7d4e (pid 5100)"),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The executor against a simulated host.
 
