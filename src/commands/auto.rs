@@ -830,9 +830,9 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::containers::{ContainerMounts, DriverMount};
+    use crate::model::containers::{ContainerMounts, DriverMount, StaleContainer};
     use crate::model::holders::ContainerRef;
-    use crate::model::verify::{StaleContainer, VerifyReport};
+    use crate::model::verify::VerifyReport;
 
     #[test]
     fn the_reload_record_names_containers_to_restart() {

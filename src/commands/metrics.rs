@@ -12,7 +12,8 @@ use std::path::Path;
 pub const DEFAULT_TEXTFILE: &str = "/var/lib/prometheus/node-exporter/nvfix.prom";
 
 pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
-    let facts = ctx.gather(!args.no_holders);
+    // The process scans (GPU holders, and containers on another driver version) go together.
+    let facts = ctx.gather_with(!args.no_holders, !args.no_holders);
     let diagnosis = diagnose(&facts);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

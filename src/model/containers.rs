@@ -8,6 +8,7 @@
 //! the container is restarted. A container that held the GPU during the reload was stopped by it; these are the
 //! ones that did not, so only a restart by their owner cures them.
 
+use super::facts::HostFacts;
 use super::holders::ContainerRef;
 use super::library::version_from_file_name;
 use super::DriverVersion;
@@ -59,6 +60,55 @@ impl ContainerMounts {
             None => format!("the mount namespace of pid {}", self.pid),
         }
     }
+}
+
+/// A container started before the driver changed: it runs the old user-space driver until restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleContainer {
+    #[serde(flatten)]
+    pub container: ContainerMounts,
+    /// The mounted driver versions that are not the loaded module's.
+    pub stale_versions: Vec<DriverVersion>,
+}
+
+impl StaleContainer {
+    /// The command that restarts it, where the runtime has one (Kubernetes restarts a pod by deleting it).
+    pub fn restart_hint(&self) -> String {
+        match &self.container.container {
+            Some(c) => {
+                let id: String = c.id.chars().take(12).collect();
+                match c.runtime.as_str() {
+                    "docker" => format!("docker restart {id}"),
+                    "podman" => format!("podman restart {id}"),
+                    _ => match &c.pod_uid {
+                        Some(uid) => format!(
+                            "kubectl delete pod of uid {uid} (kubectl get pods -A -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,UID:.metadata.uid | grep {uid})"
+                        ),
+                        None => format!("restart it through its runtime (crictl inspect {id})"),
+                    },
+                }
+            }
+            None => format!("restart the service or job of pid {}", self.container.pid),
+        }
+    }
+}
+
+/// The containers whose mounted driver libraries are not the loaded module's version; none when containers were not
+/// looked at or no module is loaded.
+pub fn stale_containers(facts: &HostFacts) -> Vec<StaleContainer> {
+    let (Some(containers), Some(loaded)) = (&facts.container_mounts, facts.loaded_version()) else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .filter_map(|c| {
+            let stale_versions = c.stale_versions(loaded);
+            (!stale_versions.is_empty()).then(|| StaleContainer {
+                container: c.clone(),
+                stale_versions,
+            })
+        })
+        .collect()
 }
 
 /// The driver libraries mounted according to `/proc/<pid>/mountinfo` text.

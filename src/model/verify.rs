@@ -2,10 +2,9 @@
 //!
 //! Pure: judges [`HostFacts`] gathered after the reload against a [`VerifyBaseline`] taken before it.
 
-use super::containers::ContainerMounts;
+use super::containers::{stale_containers, StaleContainer};
 use super::facts::{HostFacts, NvmlProbe};
 use super::plan::VerifyBaseline;
-use super::DriverVersion;
 use serde::Serialize;
 
 /// One check with its outcome. `ok: None` means it could not be checked (and does not fail the verification).
@@ -24,37 +23,6 @@ pub struct VerifyReport {
     /// Containers that still have another driver version's libraries mounted. They do not fail the verification
     /// (the host's driver is right; a reboot would not be the cure): their owners must restart them.
     pub stale_containers: Vec<StaleContainer>,
-}
-
-/// A container started before the driver changed: it runs the old user-space driver until restarted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StaleContainer {
-    #[serde(flatten)]
-    pub container: ContainerMounts,
-    /// The mounted driver versions that are not the loaded module's.
-    pub stale_versions: Vec<DriverVersion>,
-}
-
-impl StaleContainer {
-    /// The command that restarts it, where the runtime has one (Kubernetes restarts a pod by deleting it).
-    pub fn restart_hint(&self) -> String {
-        match &self.container.container {
-            Some(c) => {
-                let id: String = c.id.chars().take(12).collect();
-                match c.runtime.as_str() {
-                    "docker" => format!("docker restart {id}"),
-                    "podman" => format!("podman restart {id}"),
-                    _ => match &c.pod_uid {
-                        Some(uid) => format!(
-                            "kubectl delete pod of uid {uid} (kubectl get pods -A -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,UID:.metadata.uid | grep {uid})"
-                        ),
-                        None => format!("restart it through its runtime (crictl inspect {id})"),
-                    },
-                }
-            }
-            None => format!("restart the service or job of pid {}", self.container.pid),
-        }
-    }
 }
 
 impl VerifyReport {
@@ -126,19 +94,7 @@ pub fn verify_host(facts: &HostFacts, baseline: Option<&VerifyBaseline>) -> Veri
     checks.push(nvml_check(facts, loaded.as_deref(), baseline));
     checks.push(kernel_log_check(facts, loaded.as_deref(), baseline));
     let verified = checks.iter().all(|c| c.ok != Some(false));
-    let stale_containers = match (&facts.container_mounts, facts.loaded_version()) {
-        (Some(containers), Some(loaded)) => containers
-            .iter()
-            .filter_map(|c| {
-                let stale_versions = c.stale_versions(loaded);
-                (!stale_versions.is_empty()).then(|| StaleContainer {
-                    container: c.clone(),
-                    stale_versions,
-                })
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let stale_containers = stale_containers(facts);
     VerifyReport {
         verified,
         checks,

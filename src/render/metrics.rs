@@ -110,6 +110,17 @@ pub fn textfile(
         );
         out.push_str(&format!("nvfix_gpu_holders {}\n", facts.holders.len()));
     }
+    if facts.container_mounts.is_some() && facts.loaded_version().is_some() {
+        header(
+            &mut out,
+            "nvfix_stale_containers",
+            "GPU containers whose mounted driver libraries are not the loaded module's version (restart them).",
+        );
+        out.push_str(&format!(
+            "nvfix_stale_containers {}\n",
+            crate::model::containers::stale_containers(facts).len()
+        ));
+    }
     let exposed = diagnosis
         .reasons
         .iter()
@@ -180,6 +191,43 @@ mod tests {
         }
         let unscanned = textfile(&facts, &d, false, 0);
         assert!(!unscanned.contains("nvfix_gpu_holders"));
+    }
+
+    #[test]
+    fn stale_containers_are_counted_when_looked_at() {
+        use crate::model::containers::{ContainerMounts, DriverMount};
+        use crate::model::driver_version::{LoadedDriver, ModuleFlavor};
+        let mount = |version: &str| ContainerMounts {
+            pid: 1,
+            container: None,
+            mounts: vec![DriverMount {
+                mount_point: format!("/usr/lib/libnvidia-ml.so.{version}"),
+                version: version.parse().unwrap(),
+                deleted: false,
+            }],
+        };
+        let mut facts = HostFacts {
+            loaded_driver: Some(LoadedDriver {
+                version: "580.95.05".parse().unwrap(),
+                flavor: ModuleFlavor::Proprietary,
+                arch: None,
+                build: None,
+                compiler: None,
+            }),
+            ..Default::default()
+        };
+        let d = diagnose(&facts);
+        assert!(
+            !textfile(&facts, &d, true, 0).contains("nvfix_stale_containers"),
+            "not looked at"
+        );
+        facts.container_mounts = Some(vec![
+            mount("580.65.06"),
+            mount("580.95.05"),
+            mount("570.1.2"),
+        ]);
+        let text = textfile(&facts, &d, true, 0);
+        assert_eq!(value(&text, "nvfix_stale_containers"), Some("2"), "{text}");
     }
 
     #[test]
