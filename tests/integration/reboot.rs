@@ -329,3 +329,43 @@ fn check_refuses_a_writable_playbook_when_run_as_root() {
         assert_eq!(run.status, 0, "{}", run.stderr);
     }
 }
+
+/// systemd-boot's files and EFI variables, damaged one at a time: never a panic, always a report; a next boot that
+/// cannot be told blocks rather than guesses.
+#[test]
+fn damaged_boot_loader_inputs_never_panic() {
+    let efivar = |name: &str| {
+        format!("/sys/firmware/efi/efivars/{name}-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f")
+    };
+    let files = [
+        "/boot/efi/loader/loader.conf".to_string(),
+        "/boot/efi/loader/entries/m-6.8.0-87-generic.conf".to_string(),
+        "/efi/EFI/Linux/x.efi".to_string(),
+        efivar("LoaderInfo"),
+        efivar("LoaderEntryOneShot"),
+        efivar("LoaderEntryDefault"),
+    ];
+    let damages: [Vec<u8>; 4] = [
+        Vec::new(),
+        (0..=255u8).cycle().take(3000).collect(),
+        b"default [*?\x00\xff".to_vec(),
+        b"\x07\x00\x00\x00\x00\xd8".to_vec(),
+    ];
+    for file in &files {
+        for bytes in &damages {
+            let tree = copy_fixture("reboot-needed");
+            write_file(tree.path(), file, bytes);
+            let run = nvfix(tree.path(), &["reboot", "--dry-run", "--json"]);
+            assert!(!run.stderr.contains("panicked"), "{file}: {}", run.stderr);
+            let v = run.json();
+            assert!(v["outcome"].is_string(), "{file}: {v}");
+            if v["next_boot"]["kernel"].is_null() {
+                assert_eq!(
+                    guard(&v, "next-boot-module")["status"],
+                    "block",
+                    "{file}: {v}"
+                );
+            }
+        }
+    }
+}

@@ -393,6 +393,29 @@ fn verify_names_the_containers_still_running_the_old_driver() {
 }
 
 #[test]
+fn damaged_container_files_never_panic() {
+    for (file, bytes) in [
+        ("/proc/5100/mountinfo", &b""[..]),
+        (
+            "/proc/5100/mountinfo",
+            &b"1 2 3:4 /a\\0 /libnvidia-ml.so.580.65.06 \xff\xfe"[..],
+        ),
+        ("/proc/5100/mountinfo", &[0u8, 159, 146, 150, 10][..]),
+        (
+            "/proc/5100/cgroup",
+            &b"0::/system.slice/docker-.scope\n\xff"[..],
+        ),
+    ] {
+        let dir = copy_fixture("healthy");
+        add_container(dir.path(), 5100, 4026532101, "580.65.06", true, Some("abc"));
+        write_file(dir.path(), file, bytes);
+        let run = nvfix(dir.path(), &["verify", "--json"]);
+        assert!(!run.stderr.contains("panicked"), "{file}: {}", run.stderr);
+        assert!(run.json()["stale_containers"].is_array(), "{file}");
+    }
+}
+
+#[test]
 fn the_plan_names_the_containers_the_reload_leaves_on_the_old_driver() {
     let dir = unpinned_incident();
     let root = dir.path();
