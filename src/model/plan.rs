@@ -804,8 +804,9 @@ fn mig(facts: &HostFacts, plan: &mut ReloadPlan, steps: &mut Vec<(StepKind, Stri
 }
 
 /// GPU containers keep the driver libraries they were started with (bind mounts). Those on another version than the
-/// new driver's will fail with the mismatch after the reload until their owners restart them: say so up front
-/// (`nvfix verify` names them again afterwards). A container whose process holds a device is stopped by the plan.
+/// new driver's fail with the mismatch after the reload until their owners restart them: say so up front (`nvfix
+/// verify` names the ones still there afterwards). Terminating a holder inside one does not always end the container
+/// (it need not be the container's first process), so none is left out here.
 fn containers_left_behind(facts: &HostFacts, plan: &mut ReloadPlan) {
     let (Some(containers), Some(new)) = (
         &facts.container_mounts,
@@ -815,16 +816,15 @@ fn containers_left_behind(facts: &HostFacts, plan: &mut ReloadPlan) {
     ) else {
         return;
     };
-    let stopped: BTreeSet<i32> = plan.processes.iter().map(|p| p.pid).collect();
     let left: Vec<String> = containers
         .iter()
-        .filter(|c| !stopped.contains(&c.pid) && !c.stale_versions(&new).is_empty())
+        .filter(|c| !c.stale_versions(&new).is_empty())
         .map(|c| c.describe())
         .collect();
     if !left.is_empty() {
         plan.notes.push(format!(
-            "{} container(s) keep the old driver libraries after the reload and fail until restarted: {} \
-             (`nvfix verify` lists them again afterwards)",
+            "{} container(s) mount another version's driver libraries; any that outlive the reload fail until \
+             restarted: {} (`nvfix verify` lists the ones left afterwards)",
             left.len(),
             left.join(", ")
         ));

@@ -435,7 +435,7 @@ fn the_plan_names_the_containers_the_reload_leaves_on_the_old_driver() {
     assert_eq!(status, 0, "{v}");
     let notes = v["plan"]["notes"].to_string();
     assert!(
-        notes.contains("1 container(s) keep the old driver libraries after the reload and fail until restarted: docker container 3f2a9c1b7d4e (pid 5100)"),
+        notes.contains("1 container(s) mount another version's driver libraries; any that outlive the reload fail until restarted: docker container 3f2a9c1b7d4e (pid 5100)"),
         "{notes}"
     );
     let text = nvfix(root, &["reload", "--dry-run"]).stdout;
