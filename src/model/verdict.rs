@@ -724,12 +724,18 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
         d.reasons.iter().any(|r| r.code == "fabric-manager-version"),
     ) {
         let name = &fm.package.name;
-        steps.push(NextStep {
+        let step = NextStep {
             summary: format!(
                 "install fabric manager {want}, the driver's version (`apt-cache madison {name}` lists the versions)"
             ),
             command: format!("sudo apt-get install {name}={want}-<revision>"),
-        });
+        };
+        // Before a reload or reboot, so fabric manager can start once the new driver is in.
+        if matches!(d.action, Action::Reload | Action::Reboot) {
+            steps.insert(0, step);
+        } else {
+            steps.push(step);
+        }
     }
     if d.reasons.iter().any(|r| r.code == "recurrence-risk") {
         steps.push(NextStep {

@@ -1524,10 +1524,10 @@ fn a_fabric_manager_left_behind_is_reported_and_not_started() {
         reason_codes(&diagnosis).contains(&"fabric-manager-version".to_string()),
         "{diagnosis}"
     );
-    let steps = diagnosis["next_steps"].to_string();
+    let first = diagnosis["next_steps"][0]["command"].to_string();
     assert!(
-        steps.contains("nvidia-fabricmanager-580=580.95.05-"),
-        "{steps}"
+        first.contains("nvidia-fabricmanager-580=580.95.05-"),
+        "installed before the reload: {diagnosis}"
     );
     let report = nvfix(dir.path(), &["diagnose"]).stdout;
     assert!(
