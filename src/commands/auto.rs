@@ -12,10 +12,7 @@ use crate::host::gather::{gather, GatherOptions};
 use crate::host::reboot::{
     self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
 };
-use crate::host::reload::{
-    self, lock, signals, AutoYes, ExecOptions, Executor, GatherView, Journal, PidfdControl, Seams,
-    SystemClock,
-};
+use crate::host::reload::{self, lock, signals, AutoYes, ExecOptions, Executor, Journal, LiveHost};
 use crate::host::runner::{CommandRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::auto::{
@@ -562,24 +559,10 @@ impl ReloadEngine for ExecutorEngine {
                 )
             }
         };
-        let runner = SystemRunner;
-        let processes = PidfdControl;
-        let view = GatherView {
-            root: self.root.clone(),
-            nvml_lib: self.nvml_lib.clone(),
-        };
-        let clock = SystemClock;
+        let host = LiveHost::new(&self.root, self.nvml_lib.clone());
         let mut ui = AutoYes { quiet: self.quiet };
-        let mut opts = ExecOptions::new(Journal::path(&self.root));
-        opts.interrupted = signals::interrupted;
-        opts.syslog = true;
-        let seams = Seams {
-            runner: &runner,
-            processes: &processes,
-            view: &view,
-            clock: &clock,
-        };
-        let report = Executor::new(seams, &mut ui, opts).execute(plan);
+        let opts = ExecOptions::live(Journal::path(&self.root));
+        let report = Executor::new(host.seams(), &mut ui, opts).execute(plan);
         let mut actions: Vec<ActionRecord> = report
             .actions
             .iter()
@@ -719,24 +702,10 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
 }
 
 fn resume(ctx: &Context, journal: Journal, quiet: bool) -> ActionRecord {
-    let runner = SystemRunner;
-    let processes = PidfdControl;
-    let view = GatherView {
-        root: ctx.root.clone(),
-        nvml_lib: ctx.nvml_lib.clone(),
-    };
-    let clock = SystemClock;
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
     let mut ui = AutoYes { quiet };
-    let mut opts = ExecOptions::new(Journal::path(&ctx.root));
-    opts.interrupted = signals::interrupted;
-    opts.syslog = true;
-    let seams = Seams {
-        runner: &runner,
-        processes: &processes,
-        view: &view,
-        clock: &clock,
-    };
-    let report = Executor::new(seams, &mut ui, opts).resume(journal);
+    let opts = ExecOptions::live(Journal::path(&ctx.root));
+    let report = Executor::new(host.seams(), &mut ui, opts).resume(journal);
     ActionRecord {
         kind: "reload".into(),
         label: "resume the interrupted reload from its journal".into(),

@@ -12,10 +12,8 @@ use crate::exit;
 use crate::host::reload::lock::{self, LockError};
 use crate::host::reload::view::gpu_count;
 use crate::host::reload::{
-    signals, AutoYes, ConsoleUi, ExecOptions, Executor, GatherView, Journal, PidfdControl,
-    Prompter, Seams, SystemClock,
+    signals, AutoYes, ConsoleUi, ExecOptions, Executor, Journal, LiveHost, Prompter,
 };
-use crate::host::runner::SystemRunner;
 use crate::model::plan::{make_plan, PlanOptions, Refusal, ReloadPlan};
 use crate::model::verdict::diagnose;
 use crate::render;
@@ -45,26 +43,13 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         LockError::Io { .. } => Failure::new(exit::NO_PERMISSION, e.to_string()),
     })?;
     signals::install()?;
-    let runner = SystemRunner;
-    let processes = PidfdControl;
-    let view = GatherView {
-        root: ctx.root.clone(),
-        nvml_lib: ctx.nvml_lib.clone(),
-    };
-    let clock = SystemClock;
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
     let mut console = ConsoleUi::default();
     let mut auto = AutoYes { quiet: args.json };
     let ui: &mut dyn Prompter = if args.yes { &mut auto } else { &mut console };
-    let mut exec_options = ExecOptions::new(journal_path.clone());
+    let mut exec_options = ExecOptions::live(journal_path.clone());
     exec_options.pause_after = std::env::var(PAUSE_ENV).ok().filter(|v| !v.is_empty());
-    exec_options.interrupted = signals::interrupted;
-    exec_options.syslog = true;
-    let seams = Seams {
-        runner: &runner,
-        processes: &processes,
-        view: &view,
-        clock: &clock,
-    };
+    let seams = host.seams();
 
     // The journal comes first: an interrupted run is undone before anything new is planned.
     let pending = Journal::load(&journal_path).map_err(|e| {

@@ -22,8 +22,8 @@ pub mod syslog;
 pub mod view;
 
 use crate::exit;
-use crate::host::runner::{CommandOutput, CommandRunner, CommandSpec};
-use crate::host::HostError;
+use crate::host::runner::{CommandOutput, CommandRunner, CommandSpec, SystemRunner};
+use crate::host::{HostError, HostRoot};
 use crate::model::modules::ModuleState;
 use crate::model::plan::{references_taken_by, ReloadPlan, Step, StepGroup, StepKind};
 use crate::model::verify::{verify_host, VerifyReport};
@@ -80,6 +80,15 @@ pub struct ExecOptions {
 }
 
 impl ExecOptions {
+    /// For a real run: Ctrl-C and SIGTERM stop it between steps (then it restores), and every action goes to syslog.
+    pub fn live(journal_path: PathBuf) -> Self {
+        ExecOptions {
+            interrupted: signals::interrupted,
+            syslog: true,
+            ..ExecOptions::new(journal_path)
+        }
+    }
+
     pub fn new(journal_path: PathBuf) -> Self {
         ExecOptions {
             journal_path,
@@ -101,6 +110,38 @@ pub struct Seams<'a> {
     pub processes: &'a dyn ProcessControl,
     pub view: &'a dyn HostView,
     pub clock: &'a dyn Clock,
+}
+
+/// The live machine behind the seams: real commands, signals through pidfds, facts gathered under the root, the
+/// system clock. `nvfix reload`, `nvfix auto` and their `--resume` all act through this one.
+pub struct LiveHost {
+    runner: SystemRunner,
+    processes: PidfdControl,
+    view: GatherView,
+    clock: SystemClock,
+}
+
+impl LiveHost {
+    pub fn new(root: &HostRoot, nvml_lib: Option<PathBuf>) -> Self {
+        LiveHost {
+            runner: SystemRunner,
+            processes: PidfdControl,
+            view: GatherView {
+                root: root.clone(),
+                nvml_lib,
+            },
+            clock: SystemClock,
+        }
+    }
+
+    pub fn seams(&self) -> Seams<'_> {
+        Seams {
+            runner: &self.runner,
+            processes: &self.processes,
+            view: &self.view,
+            clock: &self.clock,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -478,16 +519,7 @@ impl<'a> Executor<'a> {
                 if !stopped_by_us {
                     return Ok("not stopped by nvfix (not a systemd unit here): left alone".into());
                 }
-                let out = self.run_command(
-                    CommandSpec::new("systemctl", &["start", unit])
-                        .with_timeout(self.opts.service_timeout),
-                )?;
-                if !out.success() {
-                    return Err(StepError::new(format!(
-                        "systemctl start {unit} failed: {}",
-                        first_line(&out)
-                    )));
-                }
+                self.systemctl("start", unit)?;
                 self.journal_mut(|j| j.stopped_services.retain(|u| u != unit))?;
                 Ok("started".into())
             }
@@ -498,16 +530,7 @@ impl<'a> Executor<'a> {
                     ));
                 }
                 let verb = if *restart { "restart" } else { "start" };
-                let out = self.run_command(
-                    CommandSpec::new("systemctl", &[verb, unit])
-                        .with_timeout(self.opts.service_timeout),
-                )?;
-                if !out.success() {
-                    return Err(StepError::new(format!(
-                        "systemctl {verb} {unit} failed: {}",
-                        first_line(&out)
-                    )));
-                }
+                self.systemctl(verb, unit)?;
                 Ok(format!("{verb}ed"))
             }
             StepKind::QuitMps { processes } => {
@@ -1110,6 +1133,21 @@ impl<'a> Executor<'a> {
                 "SIGTERM (use --kill to SIGKILL it)"
             }
         )))
+    }
+
+    /// `systemctl VERB UNIT` within the service timeout; a non-zero exit is the step's error.
+    fn systemctl(&mut self, verb: &str, unit: &str) -> Result<(), StepError> {
+        let out = self.run_command(
+            CommandSpec::new("systemctl", &[verb, unit]).with_timeout(self.opts.service_timeout),
+        )?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(StepError::new(format!(
+                "systemctl {verb} {unit} failed: {}",
+                first_line(&out)
+            )))
+        }
     }
 
     fn run_command(&mut self, spec: CommandSpec) -> Result<CommandOutput, StepError> {
