@@ -140,17 +140,8 @@ impl HostRoot {
 
     /// Entry names of a folder, sorted (so output never depends on directory order).
     pub fn read_dir_names(&self, host_path: &str) -> Result<Vec<String>, HostError> {
-        let p = self.resolve(host_path);
-        let rd = fs::read_dir(&p).map_err(|source| HostError::Read {
-            path: host_display(host_path),
-            source,
-        })?;
-        let mut names: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Ok(names)
+        // Every name starts with the empty prefix.
+        self.read_dir_names_starting_with(host_path, &[""])
     }
 
     /// Entry names of a folder that start with one of `prefixes`, sorted. Library folders hold thousands of files;

@@ -53,10 +53,12 @@ impl ContainerMounts {
     /// How to name it to an admin: `docker container 3f2a…` or `process 4242's mount namespace`.
     pub fn describe(&self) -> String {
         match &self.container {
-            Some(c) => {
-                let id: String = c.id.chars().take(12).collect();
-                format!("{} container {id} (pid {})", c.runtime, self.pid)
-            }
+            Some(c) => format!(
+                "{} container {} (pid {})",
+                c.runtime,
+                c.short_id(),
+                self.pid
+            ),
             None => format!("the mount namespace of pid {}", self.pid),
         }
     }
@@ -76,7 +78,7 @@ impl StaleContainer {
     pub fn restart_hint(&self) -> String {
         match &self.container.container {
             Some(c) => {
-                let id: String = c.id.chars().take(12).collect();
+                let id = c.short_id();
                 match c.runtime.as_str() {
                     "docker" => format!("docker restart {id}"),
                     "podman" => format!("podman restart {id}"),

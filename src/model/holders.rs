@@ -56,6 +56,13 @@ pub struct ContainerRef {
     pub pod_uid: Option<String>,
 }
 
+impl ContainerRef {
+    /// The id as runtimes print it: the first 12 characters (the whole id when it is shorter, or not ASCII there).
+    pub fn short_id(&self) -> &str {
+        self.id.get(..12).unwrap_or(&self.id)
+    }
+}
+
 /// A process that holds the GPU: has a device open or maps the driver's libraries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GpuHolder {
@@ -312,6 +319,19 @@ pub fn container_from_cgroup(text: &str) -> Option<ContainerRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_container_ids_never_split_a_character() {
+        let c = |id: &str| ContainerRef {
+            runtime: "docker".into(),
+            id: id.into(),
+            pod_uid: None,
+        };
+        assert_eq!(c("3f2a9c1b7d4e5f60718293a4").short_id(), "3f2a9c1b7d4e");
+        assert_eq!(c("abc").short_id(), "abc");
+        // A garbled cgroup can name anything: byte 12 inside a character keeps the whole id rather than panic.
+        assert_eq!(c("12345678901é2").short_id(), "12345678901é2");
+    }
 
     #[test]
     fn nvidia_device_nodes_are_recognised() {

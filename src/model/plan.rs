@@ -67,7 +67,7 @@ impl ProcessTarget {
             container: h
                 .container
                 .as_ref()
-                .map(|c| format!("{}:{}", c.runtime, short_id(&c.id))),
+                .map(|c| format!("{}:{}", c.runtime, c.short_id())),
             devices: h.devices.clone(),
         }
     }
@@ -85,10 +85,6 @@ impl ProcessTarget {
             shorten(&self.command, 60)
         )
     }
-}
-
-fn short_id(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }
 
 fn shorten(s: &str, max: usize) -> String {

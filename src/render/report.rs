@@ -268,7 +268,7 @@ pub fn holders_table(holders: &[GpuHolder], color: bool) -> String {
         .map(|h| {
             let what = match (&h.service, &h.container) {
                 (Some(s), _) => s.label().to_string(),
-                (None, Some(c)) => format!("{} {}", c.runtime, &c.id[..c.id.len().min(12)]),
+                (None, Some(c)) => format!("{} {}", c.runtime, c.short_id()),
                 (None, None) => "process".to_string(),
             };
             let mut held: Vec<String> = h.devices.clone();
