@@ -406,8 +406,10 @@ impl Gatherer<'_> {
             }
         }
         found.sort_by_key(|m| (m.gpu, m.gpu_instance));
+        // Only a host with MIG instances needs to know who re-creates them.
+        self.facts.mig_manager_enabled =
+            !found.is_empty() && self.unit_enabled("nvidia-mig-manager.service");
         self.facts.mig_instances = found;
-        self.facts.mig_manager_enabled = self.unit_enabled("nvidia-mig-manager.service");
     }
 
     /// Is `unit` enabled: linked from a `*.wants` folder under `/etc/systemd/system` (the link need not resolve

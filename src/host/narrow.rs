@@ -122,54 +122,52 @@ fn needle_hits(text: &[u8], needles: &[&str]) -> Vec<usize> {
     hits
 }
 
+/// The blank-line-separated blocks of `text`, each with whether it contains one of `needles`: the blocks
+/// `text.split("\n\n")` gives (non-overlapping separators from the left), found with one vectorised pass for the
+/// separators and one per needle. Needles must not contain a newline, so a hit never spans two blocks.
+fn blocks<'t>(text: &'t str, needles: &[&str]) -> impl Iterator<Item = (&'t str, bool)> {
+    let bytes = text.as_bytes();
+    let hits = needle_hits(bytes, needles);
+    let mut next_hit = 0;
+    let mut start = 0;
+    let ends = memchr::memmem::find_iter(bytes, b"\n\n").chain(std::iter::once(bytes.len()));
+    ends.map(move |end| {
+        while hits.get(next_hit).is_some_and(|&h| h < start) {
+            next_hit += 1;
+        }
+        let mentions = hits.get(next_hit).is_some_and(|&h| h < end);
+        let block = text.get(start..end).unwrap_or_default();
+        start = end + 2;
+        (block, mentions)
+    })
+}
+
 /// The blank-line-separated blocks (dpkg status stanzas) that contain one of `needles`, in order, joined by a blank
 /// line: what `text.split("\n\n").filter(mentions).join("\n\n")` gives. Needles must not contain a newline.
 pub fn keep_blocks_mentioning(text: &str, needles: &[&str]) -> String {
-    let bytes = text.as_bytes();
-    let hits = needle_hits(bytes, needles);
-    let mut out = String::new();
-    let mut next_hit = hits.iter().peekable();
-    let mut start = 0;
-    // Non-overlapping separators from the left, exactly as `split` finds them.
-    let ends = memchr::memmem::find_iter(bytes, b"\n\n").chain(std::iter::once(bytes.len()));
-    for end in ends {
-        while next_hit.next_if(|&&h| h < start).is_some() {}
-        if next_hit.peek().is_some_and(|&&h| h < end) {
-            if !out.is_empty() {
-                out.push_str("\n\n");
-            }
-            out.push_str(text.get(start..end).unwrap_or_default());
-        }
-        start = end + 2;
-    }
-    out
+    let kept: Vec<&str> = blocks(text, needles)
+        .filter_map(|(block, mentions)| mentions.then_some(block))
+        .collect();
+    kept.join("\n\n")
 }
 
 /// The text with every line of the blank-line-separated blocks that mention none of `needles` emptied, so it has
 /// the same lines, numbered the same: what `text.split("\n\n")` with each unmentioning block replaced by its newlines,
 /// joined by `"\n\n"`, gives. Needles must not contain a newline.
 pub fn blank_blocks_not_mentioning(text: &str, needles: &[&str]) -> String {
-    let bytes = text.as_bytes();
-    let hits = needle_hits(bytes, needles);
     let mut out = String::with_capacity(text.len() / 8);
-    let mut next_hit = hits.iter().peekable();
-    let mut start = 0;
-    let ends = memchr::memmem::find_iter(bytes, b"\n\n").chain(std::iter::once(bytes.len()));
-    for end in ends {
-        while next_hit.next_if(|&&h| h < start).is_some() {}
-        let block = bytes.get(start..end).unwrap_or_default();
-        if next_hit.peek().is_some_and(|&&h| h < end) {
-            out.push_str(text.get(start..end).unwrap_or_default());
+    for (i, (block, mentions)) in blocks(text, needles).enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        if mentions {
+            out.push_str(block);
         } else {
             out.extend(std::iter::repeat_n(
                 '\n',
-                memchr::memchr_iter(b'\n', block).count(),
+                memchr::memchr_iter(b'\n', block.as_bytes()).count(),
             ));
         }
-        if end < bytes.len() {
-            out.push_str("\n\n");
-        }
-        start = end + 2;
     }
     out
 }
