@@ -2,6 +2,8 @@
 
 use crate::cli::{Cli, CompletionsArgs};
 use crate::exit;
+use crate::host::atomic_write::{write_file, DirRule};
+use crate::host::HostError;
 use anyhow::Context as _;
 use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
@@ -38,13 +40,15 @@ pub fn file_name(shell: Shell) -> String {
     shell.file_name("nvfix")
 }
 
+/// Generated files are for everyone to read; a missing folder is created so.
+const GENERATED_DIR: DirRule = DirRule::Shared { create_mode: 0o755 };
+
 /// Writes every shell's script into `dir` (created if missing); returns the paths written.
-pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, HostError> {
     let mut written = Vec::new();
     for shell in SHELLS {
         let path = dir.join(file_name(shell));
-        std::fs::write(&path, completion_script(shell))?;
+        write_file(&path, &completion_script(shell), 0o644, GENERATED_DIR)?;
         written.push(path);
     }
     Ok(written)
@@ -57,10 +61,8 @@ pub fn run(args: &CompletionsArgs) -> anyhow::Result<i32> {
             std::io::stdout().write_all(&completion_script(*shell))?;
         }
         (Some(shell), Some(dir)) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = dir.join(file_name(*shell));
-            std::fs::write(&path, completion_script(*shell))
-                .with_context(|| format!("writing {}", path.display()))?;
+            write_file(&path, &completion_script(*shell), 0o644, GENERATED_DIR)?;
             crate::outln!("{}", path.display());
         }
         (None, Some(dir)) => {

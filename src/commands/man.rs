@@ -4,6 +4,7 @@
 use super::completions::documented_command;
 use crate::cli::ManArgs;
 use crate::exit;
+use crate::host::atomic_write::{write_file, DirRule};
 use anyhow::Context as _;
 use clap_mangen::roff::{bold, roman, Roff};
 use clap_mangen::Man;
@@ -246,12 +247,11 @@ fn visible_subcommands(cmd: &clap::Command) -> Vec<clap::Command> {
 }
 
 /// Writes every page into `dir` (created if missing); returns the paths written.
-pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+pub fn write_all(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (file, bytes) in pages()? {
         let path = dir.join(file);
-        std::fs::write(&path, bytes)?;
+        write_file(&path, &bytes, 0o644, DirRule::Shared { create_mode: 0o755 })?;
         written.push(path);
     }
     Ok(written)

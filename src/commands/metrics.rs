@@ -3,13 +3,16 @@
 use super::Context;
 use crate::cli::MetricsArgs;
 use crate::exit;
-use crate::host::hold::{write_atomic, write_atomic_local};
+use crate::host::atomic_write::{write_file, write_host_file, DirRule};
 use crate::model::verdict::diagnose;
 use crate::render;
 use std::path::Path;
 
 /// node_exporter's textfile collector folder on Debian/Ubuntu (prometheus-node-exporter's default).
 pub const DEFAULT_TEXTFILE: &str = "/var/lib/prometheus/node-exporter/nvfix.prom";
+
+/// node_exporter reads the folder as its own user: a missing one is created world-readable.
+const TEXTFILE_DIR: DirRule = DirRule::Shared { create_mode: 0o755 };
 
 pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
     // The process scans (GPU holders, and containers on another driver version) go together.
@@ -23,9 +26,15 @@ pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
     match &args.textfile {
         Some(p) if p == Path::new("-") => crate::out!("{text}"),
         // Named on the command line: a path on this machine, as given.
-        Some(p) => write_atomic_local(p, &text)?,
+        Some(p) => write_file(p, text.as_bytes(), 0o644, TEXTFILE_DIR)?,
         // The default lives on the host being checked: under --root.
-        None => write_atomic(&ctx.root, DEFAULT_TEXTFILE, &text)?,
+        None => write_host_file(
+            &ctx.root,
+            DEFAULT_TEXTFILE,
+            text.as_bytes(),
+            0o644,
+            TEXTFILE_DIR,
+        )?,
     }
     // The verdict travels in the metrics; the service only fails when the file could not be written.
     Ok(exit::OK)

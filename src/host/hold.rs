@@ -1,14 +1,12 @@
 //! Effects of `nvfix hold`: read the package state under the root, run apt-mark / dnf versionlock through a
 //! [`CommandRunner`], write the drop-in and the state file atomically under the root.
 
+use super::atomic_write::{write_host_file, DirRule};
 use super::runner::{CommandRunner, CommandSpec};
 use super::{HostError, HostRoot};
 use crate::model::apt_history;
 use crate::model::dpkg::{self, InstalledPackage, UnattendedConfig};
 use crate::model::hold::{self, HoldState, HoldStep, PackageManager};
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 /// Everything `nvfix hold` needs to know about the host's packages.
@@ -166,42 +164,6 @@ pub fn read_host_packages(
     }
 }
 
-/// Writes `text` to the host path under `root` atomically: a temporary file in the same folder, mode 0644, synced,
-/// then renamed over the target, so a reader never sees half a file. Missing parent folders are created.
-pub fn write_atomic(root: &HostRoot, host_path: &str, text: &str) -> Result<(), HostError> {
-    write_atomic_local(&root.resolve(host_path), text)
-}
-
-/// [`write_atomic`] for a local path (the textfile collector's file, named on the command line).
-pub fn write_atomic_local(path: &Path, text: &str) -> Result<(), HostError> {
-    let err = |source: std::io::Error| HostError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "nvfix".into());
-    // A leading dot and a `.tmp` end: node_exporter's textfile collector only reads `*.prom`, apt skips dotfiles.
-    let tmp = dir.join(format!(".{base}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
-}
-
 /// A failed hold step: which one and what the command said.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -239,7 +201,13 @@ pub fn execute(
                     });
                 }
             }
-            HoldStep::Write { path, text } => write_atomic(root, path, text)?,
+            HoldStep::Write { path, text } => write_host_file(
+                root,
+                path,
+                text.as_bytes(),
+                0o644,
+                DirRule::Shared { create_mode: 0o755 },
+            )?,
             HoldStep::Remove { path } => {
                 let local = root.resolve(path);
                 match std::fs::remove_file(&local) {
@@ -264,13 +232,21 @@ pub fn execute(
 mod tests {
     use super::*;
     use crate::host::runner::{CommandOutput, RecordingRunner};
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn atomic_write_replaces_whole_file_with_0644_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let root = HostRoot::new(dir.path());
-        write_atomic(&root, "/etc/apt/apt.conf.d/51nvfix-hold", "one\n").unwrap();
-        write_atomic(&root, "/etc/apt/apt.conf.d/51nvfix-hold", "two\n").unwrap();
+        let write = |text: &str| {
+            let steps = [HoldStep::Write {
+                path: hold::DROPIN_PATH.into(),
+                text: text.into(),
+            }];
+            execute(&root, &RecordingRunner::new(), &steps).unwrap();
+        };
+        write("one\n");
+        write("two\n");
         let path = dir.path().join("etc/apt/apt.conf.d/51nvfix-hold");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -280,6 +256,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_link_planted_at_the_dropin_is_replaced_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        let outside = dir.path().join("shadow");
+        std::fs::write(&outside, "root:x:0:\n").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let dropin = dir.path().join("etc/apt/apt.conf.d/51nvfix-hold");
+        std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, &dropin).unwrap();
+        let steps = [HoldStep::Write {
+            path: hold::DROPIN_PATH.into(),
+            text: "pin\n".into(),
+        }];
+        execute(&root, &RecordingRunner::new(), &steps).unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "root:x:0:\n");
+        assert_eq!(
+            std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(std::fs::symlink_metadata(&dropin).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&dropin).unwrap(), "pin\n");
     }
 
     #[test]
@@ -341,7 +341,11 @@ mod tests {
     fn garbled_state_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let root = HostRoot::new(dir.path());
-        write_atomic(&root, hold::STATE_PATH, "{not json").unwrap();
+        let steps = [HoldStep::Write {
+            path: hold::STATE_PATH.into(),
+            text: "{not json".into(),
+        }];
+        execute(&root, &RecordingRunner::new(), &steps).unwrap();
         let err = read_state(&root).unwrap_err();
         assert!(
             err.to_string().contains("not an nvfix hold state file"),

@@ -3,6 +3,7 @@
 //! Files are read through [`HostRoot`] (relative to `--root`), commands run through a [`runner::CommandRunner`]
 //! that tests replace with a recorder, NVML is loaded through [`nvml`].
 
+pub mod atomic_write;
 pub mod error;
 pub mod gather;
 pub mod hold;

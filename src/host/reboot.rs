@@ -2,8 +2,9 @@
 //! the reboot record), scheduling and cancelling it, and running playbook hooks — every command through a
 //! [`CommandRunner`], so tests record them instead.
 
+use super::atomic_write::{write_host_file, DirRule};
 use super::runner::{CommandRunner, CommandSpec};
-use super::HostRoot;
+use super::{HostError, HostRoot};
 use crate::model::auto::ActionRecord;
 use crate::model::facts::HostFacts;
 use crate::model::guards::{
@@ -14,10 +15,9 @@ use crate::model::playbook::Timezone;
 use crate::model::playbook::{Hook, OnFailure, RebootMethod, RebootPolicy};
 use crate::model::reboot_state::{parse_state, RebootRecord, RebootState};
 use crate::model::systemd_boot::{efi_string, SystemdBootConfig, LOADER_GUID};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -307,31 +307,20 @@ pub fn read_state(root: &HostRoot) -> Result<RebootState, String> {
     }
 }
 
-/// Writes the record atomically (temp file, fsync, rename), refusing to follow a link planted in its place.
-pub fn write_state(root: &HostRoot, state: &RebootState) -> std::io::Result<()> {
-    let path = state_file(root);
-    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&dir)?;
-    let tmp = dir.join(".reboots.json.tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
-    let text = serde_json::to_string_pretty(state).map_err(std::io::Error::other)?;
-    f.write_all(text.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    fs::rename(&tmp, &path)?;
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+/// Writes the record atomically through the one safe writer (a link planted in its place is replaced, not followed).
+pub fn write_state(root: &HostRoot, state: &RebootState) -> Result<(), HostError> {
+    let mut text = serde_json::to_string_pretty(state).map_err(|e| HostError::Write {
+        path: state_file(root),
+        source: std::io::Error::other(e),
+    })?;
+    text.push('\n');
+    write_host_file(
+        root,
+        STATE_PATH,
+        text.as_bytes(),
+        0o644,
+        DirRule::Shared { create_mode: 0o755 },
+    )
 }
 
 /// How the reboot is set in motion.
@@ -582,6 +571,7 @@ mod tests {
     use super::*;
     use crate::host::runner::{CommandOutput, RecordingRunner};
     use crate::model::playbook::parse_playbook;
+    use std::fs;
 
     fn root() -> (tempfile::TempDir, HostRoot) {
         let t = tempfile::tempdir().unwrap();

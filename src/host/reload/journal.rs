@@ -1,15 +1,16 @@
 //! The reload journal (`<root>/run/nvfix/journal.json`): the plan and each step's state, written before and after
 //! every step, so an interrupted reload (killed, crashed, Ctrl-C) can be undone by `nvfix reload --resume`.
 //!
-//! Written atomically (temp file, fsync, rename, fsync of the folder); the folder is 0700, the file 0600 and opened
-//! with O_NOFOLLOW, so a link planted in its place is refused instead of followed.
+//! Written through [`crate::host::atomic_write`] (the folder private, 0700; the file 0600); read with O_NOFOLLOW, so a
+//! link planted in its place is refused instead of followed.
 
+use crate::host::atomic_write::{write_file, DirRule};
 use crate::host::{HostError, HostRoot};
 use crate::model::plan::ReloadPlan;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Bumped when the journal's shape changes incompatibly.
@@ -125,34 +126,15 @@ impl Journal {
         Ok(Some(journal))
     }
 
-    /// Writes the journal atomically: `journal.json.tmp` (0600, O_NOFOLLOW), fsync, rename, fsync the folder.
+    /// Writes the journal (0600) through the one safe writer, in a private folder (created 0700; a linked, foreign
+    /// or group/world-writable folder is refused).
     pub fn save(&self, path: &Path) -> Result<(), HostError> {
-        let write_err = |source: std::io::Error| HostError::Write {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| HostError::Write {
             path: path.to_path_buf(),
-            source,
-        };
-        let dir = path.parent().unwrap_or(Path::new("/"));
-        ensure_private_dir(dir).map_err(write_err)?;
-        let tmp = path.with_extension("json.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .map_err(write_err)?;
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
-        file.write_all(text.as_bytes()).map_err(write_err)?;
-        file.write_all(b"\n").map_err(write_err)?;
-        file.sync_all().map_err(write_err)?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(write_err)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+            source: std::io::Error::other(e),
+        })?;
+        text.push('\n');
+        write_file(path, text.as_bytes(), 0o600, DirRule::Private)
     }
 
     /// Removes the journal (the run finished and nothing is left to undo).
@@ -168,37 +150,11 @@ impl Journal {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700; an existing `dir` must be a real folder, not a link.
-fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "{} is a link; refusing to write the journal through it",
-                dir.display()
-            ),
-        )),
-        Ok(m) if m.is_dir() => {
-            if m.permissions().mode() & 0o077 != 0 {
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-            }
-            Ok(())
-        }
-        Ok(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} is not a folder", dir.display()),
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            DirBuilder::new().recursive(true).mode(0o700).create(dir)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::plan::{ReloadPlan, Step, StepKind, VerifyBaseline};
+    use std::os::unix::fs::PermissionsExt;
 
     fn plan() -> ReloadPlan {
         ReloadPlan {
@@ -241,7 +197,7 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
-        assert!(!path.with_extension("json.tmp").exists());
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
         Journal::remove(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), None);
     }
