@@ -12,7 +12,7 @@ use crate::host::gather::{gather, GatherOptions};
 use crate::host::reboot::{
     self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
 };
-use crate::host::reload::{self, lock, signals, AutoYes, ExecOptions, Executor, Journal, LiveHost};
+use crate::host::reload::{self, signals, AutoYes, ExecOptions, Executor, Journal, LiveHost};
 use crate::host::runner::{CommandRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::auto::{
@@ -535,7 +535,7 @@ impl Run<'_> {
 }
 
 /// The reload engine of `nvfix reload`, driven without questions: SIGTERM (SIGKILL when the playbook allows), journal,
-/// restore on failure.
+/// restore on failure. Its caller holds the run lock.
 pub struct ExecutorEngine {
     pub root: HostRoot,
     pub nvml_lib: Option<PathBuf>,
@@ -544,21 +544,7 @@ pub struct ExecutorEngine {
 
 impl ReloadEngine for ExecutorEngine {
     fn reload(&mut self, plan: &ReloadPlan) -> (ReloadResult, Vec<ActionRecord>) {
-        let _lock = match lock::acquire(&self.root) {
-            Ok(l) => l,
-            Err(e @ lock::LockError::Busy(_)) => {
-                return (
-                    ReloadResult::Refused(exit::TEMP_FAIL, e.to_string()),
-                    Vec::new(),
-                )
-            }
-            Err(e) => {
-                return (
-                    ReloadResult::Refused(exit::NO_PERMISSION, e.to_string()),
-                    Vec::new(),
-                )
-            }
-        };
+        // The caller holds the run lock (taken before the journal was read) for the whole run.
         let host = LiveHost::new(&self.root, self.nvml_lib.clone());
         let mut ui = AutoYes { quiet: self.quiet };
         let opts = ExecOptions::live(Journal::path(&self.root));
@@ -664,17 +650,17 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         now: hostreboot::now(&ctx.root),
     };
+    // Held until the run ends: the journal's resume, the reload and the reboot record all happen under it.
+    let (_lock, pending) = if args.dry_run {
+        (None, None)
+    } else {
+        let (lock, pending) = super::lock_and_load_journal(&ctx.root)?;
+        (Some(lock), pending)
+    };
     let mut pre_actions = Vec::new();
-    if !args.dry_run {
-        // An interrupted reload is undone before anything new is decided.
-        if let Some(journal) = Journal::load(&Journal::path(&ctx.root)).map_err(|e| {
-            Failure::new(
-                exit::DATA_ERROR,
-                format!("{e}; bring the modules and services back by hand, then remove it"),
-            )
-        })? {
-            pre_actions.push(resume(ctx, journal, args.json));
-        }
+    // An interrupted reload is undone before anything new is decided.
+    if let Some(journal) = pending {
+        pre_actions.push(resume(ctx, journal, args.json));
     }
     // Probes on a fixture tree are recorded, never run (dry runs only reach here with a non-/ root).
     let recorder = crate::host::runner::RecordingRunner::new();

@@ -8,6 +8,7 @@ use crate::cli::HoldArgs;
 use crate::error::Failure;
 use crate::exit;
 use crate::host::hold::{execute, read_host_packages, HostPackages, StepError};
+use crate::host::run_lock::RunLock;
 use crate::host::runner::{CommandRunner, RecordingRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::hold::{self, HoldStep, PackageManager};
@@ -95,8 +96,17 @@ fn carry_out(
     Ok((steps, notes))
 }
 
+/// Applying takes the run lock before the packages are even read (75 when another nvfix holds it); a dry run none.
+fn lock_to_apply(root: &HostRoot, mode: Mode) -> Result<Option<RunLock>, Failure> {
+    match mode {
+        Mode::Apply => super::take_run_lock(root).map(Some),
+        Mode::DryRun => Ok(None),
+    }
+}
+
 /// Holds the driver packages under `root`: the library entry the CLI and tests share. `Mode::DryRun` runs nothing.
 pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::Result<Outcome> {
+    let _lock = lock_to_apply(root, mode)?;
     let host = host_packages(root, runner)?;
     if let Some(text) = &host.dropin {
         if !hold::is_nvfix_dropin(text) {
@@ -137,6 +147,7 @@ pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::
 
 /// Releases exactly what nvfix held under `root`.
 pub fn undo(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::Result<Outcome> {
+    let _lock = lock_to_apply(root, mode)?;
     let host = host_packages(root, runner)?;
     let plan = hold::plan_undo(
         host.manager,

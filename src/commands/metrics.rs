@@ -15,6 +15,12 @@ pub const DEFAULT_TEXTFILE: &str = "/var/lib/prometheus/node-exporter/nvfix.prom
 const TEXTFILE_DIR: DirRule = DirRule::Shared { create_mode: 0o755 };
 
 pub fn run(ctx: &Context, args: &MetricsArgs) -> anyhow::Result<i32> {
+    // Writing the textfile is a change like any other: under the run lock, taken before gathering so a reload in
+    // progress is not raced (75; the timer tries again). Printing to stdout takes none.
+    let _lock = match &args.textfile {
+        Some(p) if p == Path::new("-") => None,
+        _ => Some(super::take_run_lock(&ctx.root)?),
+    };
     // The process scans (GPU holders, and containers on another driver version) go together.
     let facts = ctx.gather_with(!args.no_holders, !args.no_holders);
     let diagnosis = diagnose(&facts);

@@ -15,6 +15,8 @@ pub mod verify;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::error::Failure;
 use crate::exit;
+use crate::host::reload::Journal;
+use crate::host::run_lock::{self, LockError, RunLock};
 use crate::host::HostRoot;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -76,6 +78,34 @@ impl Context {
             },
         )
     }
+}
+
+/// Takes the run lock every command that changes the host holds, before it reads or touches anything it will act on:
+/// another nvfix holding it is 75 (try again later), a planted or unusable lock folder 77.
+pub fn take_run_lock(root: &HostRoot) -> Result<RunLock, Failure> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    run_lock::acquire(root, now).map_err(|e| match e {
+        LockError::Busy { .. } => Failure::new(exit::TEMP_FAIL, e.to_string()),
+        LockError::Refused(_) | LockError::Io { .. } => {
+            Failure::new(exit::NO_PERMISSION, e.to_string())
+        }
+    })
+}
+
+/// The run lock, then the journal an interrupted reload left (reload and auto resume it): in this order, so a second
+/// nvfix never reads — let alone restores — the journal of a reload that is still running.
+pub fn lock_and_load_journal(root: &HostRoot) -> Result<(RunLock, Option<Journal>), Failure> {
+    let lock = take_run_lock(root)?;
+    let journal = Journal::load(&Journal::path(root)).map_err(|e| {
+        Failure::new(
+            exit::DATA_ERROR,
+            format!("{e}; look at it, bring the modules and services back by hand, then remove it"),
+        )
+    })?;
+    Ok((lock, journal))
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {

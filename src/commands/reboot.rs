@@ -133,17 +133,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     };
     if args.cancel {
         may_act(&ctx.root, euid)?;
-        let facts = gather(
-            &ctx.root,
-            &GatherOptions {
-                nvml_lib: None,
-                holders: false,
-                containers: false,
-            },
-        );
-        let boot = facts.boot_id.clone().unwrap_or_default();
-        let actions = hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot, &playbook.reboot)
-            .map_err(|e| Failure::new(exit::PROBLEM, e))?;
+        let actions = cancel(&ctx.root, &SystemRunner, &playbook.reboot)?;
         let code = if actions.iter().all(|a| a.ok == Some(true)) {
             exit::OK
         } else {
@@ -162,6 +152,13 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         )?;
         return Ok(code);
     }
+    // Acting is decided under the lock, from facts read under it (the reboot record above all).
+    let _lock = if args.dry_run {
+        None
+    } else {
+        may_act(&ctx.root, euid)?;
+        Some(super::take_run_lock(&ctx.root)?)
+    };
     let facts = ctx.gather(true);
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };
@@ -232,7 +229,6 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         )?;
         return Ok(exit::OK);
     }
-    may_act(&ctx.root, euid)?;
     if !args.yes {
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return Err(Failure::new(
@@ -279,6 +275,26 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         code,
     )?;
     Ok(code)
+}
+
+/// `reboot --cancel` under the run lock (75 when another nvfix holds it, before anything is read or run).
+pub fn cancel(
+    root: &HostRoot,
+    runner: &dyn CommandRunner,
+    policy: &crate::model::playbook::RebootPolicy,
+) -> anyhow::Result<Vec<ActionRecord>> {
+    let _lock = super::take_run_lock(root)?;
+    let facts = gather(
+        root,
+        &GatherOptions {
+            nvml_lib: None,
+            holders: false,
+            containers: false,
+        },
+    );
+    let boot = facts.boot_id.clone().unwrap_or_default();
+    Ok(hostreboot::cancel_reboot(root, runner, &boot, policy)
+        .map_err(|e| Failure::new(exit::PROBLEM, e))?)
 }
 
 /// Acting needs the live host and root; a fixture tree only ever gets checked.

@@ -9,7 +9,6 @@ use super::Context;
 use crate::cli::ReloadArgs;
 use crate::error::Failure;
 use crate::exit;
-use crate::host::reload::lock::{self, LockError};
 use crate::host::reload::view::gpu_count;
 use crate::host::reload::{
     signals, AutoYes, ConsoleUi, ExecOptions, Executor, Journal, LiveHost, Prompter,
@@ -38,10 +37,8 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         args.yes,
         is_interactive(),
     )?;
-    let _lock = lock::acquire(&ctx.root).map_err(|e| match e {
-        LockError::Busy(_) => Failure::new(exit::TEMP_FAIL, e.to_string()),
-        LockError::Io { .. } => Failure::new(exit::NO_PERMISSION, e.to_string()),
-    })?;
+    // The journal comes first, under the lock: an interrupted run is undone before anything new is planned.
+    let (_lock, pending) = super::lock_and_load_journal(&ctx.root)?;
     signals::install()?;
     let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
     let mut console = ConsoleUi::default();
@@ -51,13 +48,6 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     exec_options.pause_after = std::env::var(PAUSE_ENV).ok().filter(|v| !v.is_empty());
     let seams = host.seams();
 
-    // The journal comes first: an interrupted run is undone before anything new is planned.
-    let pending = Journal::load(&journal_path).map_err(|e| {
-        Failure::new(
-            exit::DATA_ERROR,
-            format!("{e}; look at it, bring the modules and services back by hand, then remove it"),
-        )
-    })?;
     if let Some(journal) = pending {
         if !args.json {
             eprint!(

@@ -15,6 +15,7 @@ pub mod procscan;
 pub mod reboot;
 pub mod reload;
 pub mod root;
+pub mod run_lock;
 pub mod runner;
 
 pub use error::HostError;

@@ -12,3 +12,4 @@ mod nvml;
 mod ps;
 mod reboot;
 mod reload;
+mod run_lock;

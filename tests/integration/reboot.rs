@@ -143,6 +143,10 @@ fn acting_on_a_fixture_tree_is_refused_and_nothing_is_written() {
         );
     }
     assert!(!t.path().join("var/lib/nvfix").exists());
+    assert!(
+        !t.path().join("run/nvfix").exists(),
+        "no lock before the checks"
+    );
 }
 
 fn nvfix_at(root: &Path, now: i64, args: &[&str]) -> (i32, serde_json::Value) {

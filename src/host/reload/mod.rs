@@ -14,7 +14,6 @@
 //! SIGKILL nvfix mid-way and then check `nvfix reload --resume`.
 
 pub mod journal;
-pub mod lock;
 pub mod process;
 pub mod prompt;
 pub mod signals;
