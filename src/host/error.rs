@@ -21,8 +21,23 @@ pub enum HostError {
         command: String,
         source: std::io::Error,
     },
-    #[error("`{command}` did not finish within {seconds} s")]
-    Timeout { command: String, seconds: u64 },
+    /// Ran past its limit and was stopped (SIGTERM, then SIGKILL to its process group) and reaped.
+    #[error("`{command}` did not finish within {seconds} s and was stopped")]
+    Timeout {
+        command: String,
+        pid: u32,
+        seconds: u64,
+    },
+    /// Ran past its limit and did not exit even after SIGKILL (stuck in the kernel, D state): left behind.
+    #[error(
+        "`{command}` (pid {pid}) did not finish within {seconds} s and did not exit after SIGKILL (stuck in the \
+         kernel): left behind"
+    )]
+    Abandoned {
+        command: String,
+        pid: u32,
+        seconds: u64,
+    },
 }
 
 impl HostError {
@@ -35,6 +50,13 @@ impl HostError {
                 source.kind() == std::io::ErrorKind::PermissionDenied
             }
             _ => false,
+        }
+    }
+    /// The pid of a command that ran past its limit (stopped or left behind), else None.
+    pub fn overran(&self) -> Option<u32> {
+        match self {
+            HostError::Timeout { pid, .. } | HostError::Abandoned { pid, .. } => Some(*pid),
+            _ => None,
         }
     }
     /// True when the file is simply not there.

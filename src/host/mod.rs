@@ -4,6 +4,7 @@
 //! that tests replace with a recorder, NVML is loaded through [`nvml`].
 
 pub mod atomic_write;
+pub mod bounded_child;
 pub mod error;
 pub mod gather;
 pub mod hold;

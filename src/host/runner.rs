@@ -1,8 +1,7 @@
 //! Running commands (modprobe, systemctl, …) through a seam: the real runner, and a recorder tests use instead.
 
+use super::bounded_child::{run_bounded, Bounds};
 use super::HostError;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -65,62 +64,15 @@ pub trait CommandRunner {
     fn run(&self, cmd: &CommandSpec) -> Result<CommandOutput, HostError>;
 }
 
-/// Runs commands for real, with a time limit (the child is killed when it runs past it).
+/// Runs commands for real, each within its time limit (see [`run_bounded`]: output drained while it runs, its own
+/// process group, SIGTERM then SIGKILL past the limit, and a child stuck in the kernel left behind, never waited on
+/// forever).
 #[derive(Debug, Default)]
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
     fn run(&self, cmd: &CommandSpec) -> Result<CommandOutput, HostError> {
-        let mut child = Command::new(&cmd.program)
-            .args(&cmd.args)
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| HostError::Spawn {
-                command: cmd.display(),
-                source,
-            })?;
-        if let (Some(input), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        let limit = cmd.timeout.unwrap_or(Duration::from_secs(120));
-        let start = std::time::Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if start.elapsed() > limit => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(HostError::Timeout {
-                        command: cmd.display(),
-                        seconds: limit.as_secs(),
-                    });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(source) => {
-                    return Err(HostError::Spawn {
-                        command: cmd.display(),
-                        source,
-                    })
-                }
-            }
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|source| HostError::Spawn {
-                command: cmd.display(),
-                source,
-            })?;
-        Ok(CommandOutput {
-            status: out.status.code().unwrap_or(128),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        run_bounded(cmd, &Bounds::default())
     }
 }
 
@@ -128,8 +80,15 @@ impl CommandRunner for SystemRunner {
 #[derive(Debug, Default)]
 pub struct RecordingRunner {
     recorded: Mutex<Vec<CommandSpec>>,
-    /// (command prefix as displayed, output) pairs; the first matching prefix answers, else success with no output.
-    responses: Mutex<Vec<(String, CommandOutput)>>,
+    /// (command prefix as displayed, answer) pairs; the first matching prefix answers, else success with no output.
+    responses: Mutex<Vec<(String, Scripted)>>,
+}
+
+/// A scripted answer: what the command printed, or the error running it gave (a timeout, a child left behind).
+#[derive(Debug, Clone)]
+enum Scripted {
+    Output(CommandOutput),
+    Error(fn(&CommandSpec) -> HostError),
 }
 
 impl RecordingRunner {
@@ -138,10 +97,18 @@ impl RecordingRunner {
     }
     /// Answers commands whose display starts with `prefix` with `output`.
     pub fn respond(&self, prefix: &str, output: CommandOutput) {
+        self.script(prefix, Scripted::Output(output));
+    }
+    /// Answers commands whose display starts with `prefix` with the error `make` builds (e.g.
+    /// [`HostError::Abandoned`] for a `modprobe -r` stuck in the kernel).
+    pub fn respond_error(&self, prefix: &str, make: fn(&CommandSpec) -> HostError) {
+        self.script(prefix, Scripted::Error(make));
+    }
+    fn script(&self, prefix: &str, answer: Scripted) {
         self.responses
             .lock()
             .unwrap()
-            .push((prefix.to_string(), output));
+            .push((prefix.to_string(), answer));
     }
     /// The commands run so far, as displayed.
     pub fn commands(&self) -> Vec<String> {
@@ -159,10 +126,40 @@ impl CommandRunner for RecordingRunner {
         let shown = cmd.display();
         self.recorded.lock().unwrap().push(cmd.clone());
         let responses = self.responses.lock().unwrap();
-        Ok(responses
+        match responses
             .iter()
             .find(|(p, _)| shown.starts_with(p.as_str()))
-            .map(|(_, o)| o.clone())
-            .unwrap_or_default())
+        {
+            Some((_, Scripted::Output(o))) => Ok(o.clone()),
+            Some((_, Scripted::Error(make))) => Err(make(cmd)),
+            None => Ok(CommandOutput::default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scripted_error_answers_its_commands_and_others_succeed() {
+        let runner = RecordingRunner::new();
+        runner.respond_error("modprobe -r nvidia", |cmd| HostError::Abandoned {
+            command: cmd.display(),
+            pid: 77,
+            seconds: 10,
+        });
+        let err = runner
+            .run(&CommandSpec::new("modprobe", &["-r", "nvidia"]))
+            .unwrap_err();
+        assert_eq!(err.overran(), Some(77));
+        assert!(err.to_string().contains("modprobe -r nvidia"), "{err}");
+        assert!(runner
+            .run(&CommandSpec::new("modprobe", &["nvidia"]))
+            .is_ok());
+        assert_eq!(
+            runner.commands(),
+            vec!["modprobe -r nvidia", "modprobe nvidia"]
+        );
     }
 }
