@@ -162,6 +162,9 @@ pub struct ReloadArgs {
     /// Seconds a process gets to exit after SIGTERM
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub grace: u64,
+    /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub module_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +189,9 @@ pub struct AutoArgs {
     /// Print the report as JSON (schema nvfix.auto/v1)
     #[arg(long)]
     pub json: bool,
+    /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub module_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -540,6 +540,8 @@ pub struct ExecutorEngine {
     pub root: HostRoot,
     pub nvml_lib: Option<PathBuf>,
     pub quiet: bool,
+    /// `--module-timeout`.
+    pub module_timeout: std::time::Duration,
 }
 
 impl ReloadEngine for ExecutorEngine {
@@ -547,7 +549,7 @@ impl ReloadEngine for ExecutorEngine {
         // The caller holds the run lock (taken before the journal was read) for the whole run.
         let host = LiveHost::new(&self.root, self.nvml_lib.clone());
         let mut ui = AutoYes { quiet: self.quiet };
-        let opts = ExecOptions::live(Journal::path(&self.root));
+        let opts = ExecOptions::live(Journal::path(&self.root), self.module_timeout);
         let report = Executor::new(host.seams(), &mut ui, opts).execute(plan);
         let mut actions: Vec<ActionRecord> = report
             .actions
@@ -660,7 +662,12 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
     let mut pre_actions = Vec::new();
     // An interrupted reload is undone before anything new is decided.
     if let Some(journal) = pending {
-        pre_actions.push(resume(ctx, journal, args.json));
+        pre_actions.push(resume(
+            ctx,
+            journal,
+            args.json,
+            std::time::Duration::from_secs(args.module_timeout),
+        ));
     }
     // Probes on a fixture tree are recorded, never run (dry runs only reach here with a non-/ root).
     let recorder = crate::host::runner::RecordingRunner::new();
@@ -673,6 +680,7 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         root: ctx.root.clone(),
         nvml_lib: ctx.nvml_lib.clone(),
         quiet: args.json,
+        module_timeout: std::time::Duration::from_secs(args.module_timeout),
     };
     let mut report = run_auto(&input, runner, &mut engine);
     if !pre_actions.is_empty() {
@@ -687,10 +695,15 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
     Ok(report.exit_status)
 }
 
-fn resume(ctx: &Context, journal: Journal, quiet: bool) -> ActionRecord {
+fn resume(
+    ctx: &Context,
+    journal: Journal,
+    quiet: bool,
+    module_timeout: std::time::Duration,
+) -> ActionRecord {
     let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
     let mut ui = AutoYes { quiet };
-    let opts = ExecOptions::live(Journal::path(&ctx.root));
+    let opts = ExecOptions::live(Journal::path(&ctx.root), module_timeout);
     let report = Executor::new(host.seams(), &mut ui, opts).resume(journal);
     ActionRecord {
         kind: "reload".into(),

@@ -44,7 +44,10 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     let mut console = ConsoleUi::default();
     let mut auto = AutoYes { quiet: args.json };
     let ui: &mut dyn Prompter = if args.yes { &mut auto } else { &mut console };
-    let mut exec_options = ExecOptions::live(journal_path.clone());
+    let mut exec_options = ExecOptions::live(
+        journal_path.clone(),
+        std::time::Duration::from_secs(args.module_timeout),
+    );
     exec_options.pause_after = std::env::var(PAUSE_ENV).ok().filter(|v| !v.is_empty());
     let seams = host.seams();
 

@@ -495,6 +495,8 @@ struct Sim {
     pin_after_unload: Option<(String, String)>,
     /// `modprobe -r` of this leaves it in state going.
     going_after_remove: Option<String>,
+    /// `modprobe -r` of this never returns (its module exit blocks in the kernel): the runner leaves it behind.
+    stuck_on_remove: Option<String>,
     fail_load: BTreeSet<String>,
     /// NVML reports this driver version instead of the module's.
     nvml_lies: Option<String>,
@@ -646,6 +648,18 @@ impl CommandRunner for SimHost {
         let mut sim = self.0.borrow_mut();
         sim.commands.push(cmd.display());
         let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+        if let ("modprobe", ["-r", m]) = (cmd.program.as_str(), args.as_slice()) {
+            if sim.stuck_on_remove.as_deref() == Some(*m) {
+                if let Some(m) = sim.modules.iter_mut().find(|x| x.name == *m) {
+                    m.state = ModuleState::Going;
+                }
+                return Err(HostError::Abandoned {
+                    command: cmd.display(),
+                    pid: 31337,
+                    seconds: cmd.timeout.map_or(0, |t| t.as_secs()),
+                });
+            }
+        }
         Ok(match (cmd.program.as_str(), args.as_slice()) {
             ("modprobe", ["-r", m]) => sim.rmmod(m),
             ("modprobe", [m]) if !m.starts_with('-') => sim.insmod(m),
@@ -1129,6 +1143,76 @@ fn a_module_stuck_going_after_removal_restores_and_says_reboot() {
         .borrow()
         .services
         .contains("nvidia-persistenced.service"));
+}
+
+#[test]
+fn a_modprobe_stuck_in_the_kernel_is_left_behind_and_only_a_reboot_is_offered() {
+    let (facts, plan) = incident_plan(&PlanOptions::default());
+    let mut sim = Sim::from_facts(&facts);
+    sim.stuck_on_remove = Some("nvidia_modeset".into());
+    let host = SimHost(RefCell::new(sim));
+    let run = execute(&host, &plan, None, |o| {
+        o.module_timeout = Duration::from_secs(10)
+    });
+    let report = &run.report;
+    assert_eq!(report.outcome, Outcome::RebootRequired, "{report:#?}");
+    assert_eq!(report.exit_code(), 69);
+    assert_eq!(report.next.as_deref(), Some("sudo nvfix reboot"));
+    let reason = report.reason.as_deref().unwrap();
+    assert!(reason.contains("only a reboot recovers"), "{reason}");
+    assert!(reason.contains("modprobe -r nvidia_modeset"), "{reason}");
+    // Nothing touches the stuck stack again: the stuck command is the last module command.
+    let stuck_at = run
+        .commands
+        .iter()
+        .position(|c| c == "modprobe -r nvidia_modeset")
+        .expect("the unload ran");
+    let after: Vec<&String> = run.commands[stuck_at + 1..].iter().collect();
+    assert!(
+        after.iter().all(|c| !c.contains("modprobe")),
+        "module commands after the stuck one: {after:?}"
+    );
+    // The service nvfix stopped is started again.
+    assert!(after
+        .iter()
+        .any(|c| *c == "systemctl start nvidia-persistenced.service"));
+    assert!(host
+        .0
+        .borrow()
+        .services
+        .contains("nvidia-persistenced.service"));
+    // The journal is kept, naming the command left behind.
+    let journal = run.journal().expect("kept");
+    assert_eq!(journal.overran.len(), 1);
+    assert_eq!(journal.overran[0].command, "modprobe -r nvidia_modeset");
+    assert_eq!(journal.overran[0].pid, 31337);
+    assert_eq!(journal.overran[0].seconds, 10);
+    assert!(journal.overran[0].left_behind);
+    assert!(journal.unloaded.contains(&"nvidia_drm".to_string()));
+
+    // A later run in the same boot resumes from it: still no module command, still only a reboot.
+    let clock = FakeClock::default();
+    let mut prompter = ScriptedPrompter::default();
+    let report = Executor::new(
+        Seams {
+            runner: &host,
+            processes: &host,
+            view: &host,
+            clock: &clock,
+        },
+        &mut prompter,
+        ExecOptions::new(journal_path(run.journal_dir.path())),
+    )
+    .resume(journal);
+    assert_eq!(report.outcome, Outcome::RebootRequired, "{report:#?}");
+    assert_eq!(report.exit_code(), 69);
+    assert_eq!(report.next.as_deref(), Some("sudo nvfix reboot"));
+    let commands = std::mem::take(&mut host.0.borrow_mut().commands);
+    assert!(
+        commands.iter().all(|c| !c.contains("modprobe")),
+        "{commands:?}"
+    );
+    assert!(run.journal().is_some(), "still kept");
 }
 
 #[test]

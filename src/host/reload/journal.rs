@@ -50,6 +50,20 @@ pub struct Journal {
     pub unloaded: Vec<String>,
     /// Modules nvfix loaded.
     pub loaded: Vec<String>,
+    /// Module commands that ran past `--module-timeout` (a `modprobe -r` whose module exit never returns). While one
+    /// is recorded the stack counts as stuck: nvfix runs no module command against it again; only a reboot recovers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overran: Vec<OverranCommand>,
+}
+
+/// A command that ran past its limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverranCommand {
+    pub command: String,
+    pub pid: u32,
+    pub seconds: u64,
+    /// True when it did not exit even after SIGKILL (stuck in the kernel) and nvfix left it behind.
+    pub left_behind: bool,
 }
 
 impl Journal {
@@ -71,6 +85,7 @@ impl Journal {
             stopped_services: Vec::new(),
             unloaded: Vec::new(),
             loaded: Vec::new(),
+            overran: Vec::new(),
         }
     }
 
@@ -225,6 +240,17 @@ mod tests {
             .save(&dir2.path().join("run/nvfix/journal.json"))
             .unwrap_err();
         assert!(err.to_string().contains("link"), "{err}");
+    }
+
+    #[test]
+    fn a_journal_written_before_overran_existed_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.json");
+        let mut old = serde_json::to_value(Journal::new(&plan(), 1)).unwrap();
+        assert!(old.get("overran").is_none(), "empty: not written");
+        old.as_object_mut().unwrap().remove("overran");
+        fs::write(&path, old.to_string()).unwrap();
+        assert_eq!(Journal::load(&path).unwrap().unwrap().overran, vec![]);
     }
 
     #[test]

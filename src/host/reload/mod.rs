@@ -26,7 +26,7 @@ use crate::host::{HostError, HostRoot};
 use crate::model::modules::ModuleState;
 use crate::model::plan::{references_taken_by, ReloadPlan, Step, StepGroup, StepKind};
 use crate::model::verify::{verify_host, VerifyReport};
-pub use journal::{Journal, StepRecord, StepState};
+pub use journal::{Journal, OverranCommand, StepRecord, StepState};
 pub use process::{PidfdControl, ProcessControl, Sig, Waited};
 pub use prompt::{Answer, AutoYes, ConsoleUi, Prompter, ScriptedPrompter};
 use serde::Serialize;
@@ -72,6 +72,7 @@ pub struct ExecOptions {
     pub syslog: bool,
     /// Tries per module while it is "in use" (backoff 0.5 s, 1 s, 2 s, 4 s, …).
     pub unload_attempts: u32,
+    /// How long one `modprobe` or `modprobe -r` may take (`--module-timeout`); past it the stack counts as stuck.
     pub module_timeout: Duration,
     pub service_timeout: Duration,
     /// How long the re-scan before unloading must find nothing holding the GPU before the unload starts.
@@ -80,10 +81,11 @@ pub struct ExecOptions {
 
 impl ExecOptions {
     /// For a real run: Ctrl-C and SIGTERM stop it between steps (then it restores), and every action goes to syslog.
-    pub fn live(journal_path: PathBuf) -> Self {
+    pub fn live(journal_path: PathBuf, module_timeout: Duration) -> Self {
         ExecOptions {
             interrupted: signals::interrupted,
             syslog: true,
+            module_timeout,
             ..ExecOptions::new(journal_path)
         }
     }
@@ -229,6 +231,9 @@ pub struct Executor<'a> {
     verify: Option<VerifyReport>,
     /// Pids the admin chose not to signal.
     deselected: BTreeSet<i32>,
+    /// Why the module stack is stuck (a module command overran, a module is `going`): from then on no module
+    /// command runs — loading a module whose predecessor is `going` blocks in the kernel. Only a reboot recovers.
+    stack_stuck: Option<String>,
 }
 
 impl<'a> Executor<'a> {
@@ -242,6 +247,7 @@ impl<'a> Executor<'a> {
             problems: Vec::new(),
             verify: None,
             deselected: BTreeSet::new(),
+            stack_stuck: None,
         }
     }
 
@@ -383,8 +389,29 @@ impl<'a> Executor<'a> {
             journal.pid,
             self.opts.journal_path.display()
         ));
+        if let Some(first) = journal.overran.first() {
+            self.stack_stuck = Some(format!(
+                "`{}` (pid {}) ran past {} s in the interrupted run{}",
+                first.command,
+                first.pid,
+                first.seconds,
+                if first.left_behind {
+                    " and was left behind, stuck in the kernel"
+                } else {
+                    ""
+                }
+            ));
+        }
         self.journal = Some(journal);
         let failures = self.restore(&plan);
+        if let Some(reason) = self.stack_stuck.clone() {
+            return self.report(
+                Outcome::RebootRequired,
+                None,
+                Some(format!("{reason}: only a reboot recovers")),
+                Some("sudo nvfix reboot".into()),
+            );
+        }
         if !failures.is_empty() {
             return self.report(
                 Outcome::RestoreIncomplete,
@@ -655,7 +682,7 @@ impl<'a> Executor<'a> {
                 .filter(|m| plan.unload_order.contains(&m.name))
             {
                 if m.state == ModuleState::Going {
-                    return Err(StepError::reboot(format!(
+                    return Err(self.stuck(format!(
                         "{} is stuck unloading (state going): reboot required",
                         m.name
                     )));
@@ -720,7 +747,7 @@ impl<'a> Executor<'a> {
                 return Ok("already removed".into());
             };
             if m.state == ModuleState::Going {
-                return Err(StepError::reboot(format!(
+                return Err(self.stuck(format!(
                     "{module} is stuck unloading (state going): reboot required"
                 )));
             }
@@ -740,17 +767,14 @@ impl<'a> Executor<'a> {
             }
             let spec = CommandSpec::new("modprobe", &["-r", module])
                 .with_timeout(self.opts.module_timeout);
-            let out = match self.seams.runner.run(&spec) {
+            let out = match self.module_command(spec) {
                 Ok(o) => o,
-                Err(HostError::Timeout { seconds, .. }) => {
-                    self.act(format!("run: {} (timed out)", spec.display()));
-                    return Err(StepError::reboot(format!(
-                        "modprobe -r {module} did not finish within {seconds}s: the module may be stuck; reboot required"
-                    )));
+                Err(e) => {
+                    // Whatever went away before it stuck is recorded, for the record after the reboot.
+                    let _ = self.note_unloaded(&before);
+                    return Err(e);
                 }
-                Err(e) => return Err(StepError::new(e.to_string())),
             };
-            self.act(format!("run: {} → exit {}", spec.display(), out.status));
             if out.success() {
                 let after = self.seams.view.modules();
                 match after.iter().find(|m| m.name == module) {
@@ -763,7 +787,7 @@ impl<'a> Executor<'a> {
                         });
                     }
                     Some(m) if m.state == ModuleState::Going => {
-                        return Err(StepError::reboot(format!(
+                        return Err(self.stuck(format!(
                             "{module} is stuck unloading (state going): reboot required"
                         )))
                     }
@@ -789,7 +813,7 @@ impl<'a> Executor<'a> {
         if self.module_names().contains(module) {
             return Ok("already loaded (as a dependency)".into());
         }
-        let out = self.run_command(
+        let out = self.module_command(
             CommandSpec::new("modprobe", &[module]).with_timeout(self.opts.module_timeout),
         )?;
         if !out.success() {
@@ -827,6 +851,55 @@ impl<'a> Executor<'a> {
     fn restore(&mut self, plan: &ReloadPlan) -> Vec<String> {
         let problems_before = self.problems.len();
         self.ui.note("restoring what was changed …");
+        match self.stack_stuck.clone() {
+            // A stuck stack takes no module command; services still get their start (those that need the driver
+            // fail and are reported).
+            Some(reason) => {
+                self.act(format!("restore: no module command is run: {reason}"));
+                self.problems.push(format!(
+                    "the NVIDIA modules were not loaded again: {reason}; only a reboot recovers (sudo nvfix reboot)"
+                ));
+            }
+            None => self.restore_modules(plan),
+        }
+        let stopped: Vec<String> = self
+            .journal
+            .as_ref()
+            .map(|j| j.stopped_services.clone())
+            .unwrap_or_default();
+        for unit in stopped.iter().rev() {
+            let spec = CommandSpec::new("systemctl", &["start", unit])
+                .with_timeout(self.opts.service_timeout);
+            match self.seams.runner.run(&spec) {
+                Ok(out) if out.success() => {
+                    self.act(format!("restore: {} → exit 0", spec.display()));
+                    let _ = self.journal_mut(|j| j.stopped_services.retain(|u| u != unit));
+                }
+                Ok(out) => {
+                    self.act(format!("restore: {} → exit {}", spec.display(), out.status));
+                    self.problems.push(format!(
+                        "systemctl start {unit} failed: {}",
+                        first_line(&out)
+                    ));
+                }
+                Err(e) => {
+                    self.act(format!("restore: {} → {e}", spec.display()));
+                    self.problems.push(format!("systemctl start {unit}: {e}"));
+                }
+            }
+        }
+        let failures = self.problems[problems_before..].to_vec();
+        if failures.is_empty() {
+            self.finish_journal();
+        } else if let Some(j) = &self.journal {
+            let _ = j.save(&self.opts.journal_path);
+        }
+        failures
+    }
+
+    /// The module half of [`Self::restore`]: loads what was loaded before (the whole stack again when the old base
+    /// refuses the new upper modules), recreates the device nodes; what fails is added to the problems.
+    fn restore_modules(&mut self, plan: &ReloadPlan) {
         let loaded = self.module_names();
         let missing: Vec<String> = plan
             .modules_before
@@ -926,39 +999,6 @@ impl<'a> Executor<'a> {
                 }
             ));
         }
-        let stopped: Vec<String> = self
-            .journal
-            .as_ref()
-            .map(|j| j.stopped_services.clone())
-            .unwrap_or_default();
-        for unit in stopped.iter().rev() {
-            let spec = CommandSpec::new("systemctl", &["start", unit])
-                .with_timeout(self.opts.service_timeout);
-            match self.seams.runner.run(&spec) {
-                Ok(out) if out.success() => {
-                    self.act(format!("restore: {} → exit 0", spec.display()));
-                    let _ = self.journal_mut(|j| j.stopped_services.retain(|u| u != unit));
-                }
-                Ok(out) => {
-                    self.act(format!("restore: {} → exit {}", spec.display(), out.status));
-                    self.problems.push(format!(
-                        "systemctl start {unit} failed: {}",
-                        first_line(&out)
-                    ));
-                }
-                Err(e) => {
-                    self.act(format!("restore: {} → {e}", spec.display()));
-                    self.problems.push(format!("systemctl start {unit}: {e}"));
-                }
-            }
-        }
-        let failures = self.problems[problems_before..].to_vec();
-        if failures.is_empty() {
-            self.finish_journal();
-        } else if let Some(j) = &self.journal {
-            let _ = j.save(&self.opts.journal_path);
-        }
-        failures
     }
 
     /// Loads one module while restoring (skipped when already loaded, e.g. as a dependency).
@@ -990,7 +1030,7 @@ impl<'a> Executor<'a> {
             .journal
             .as_ref()
             .is_some_and(|j| !j.unloaded.is_empty() || !j.loaded.is_empty());
-        if !touched || !self.module_names().contains("nvidia") {
+        if !touched || self.stack_stuck.is_some() || !self.module_names().contains("nvidia") {
             return None;
         }
         let report = verify_host(&self.seams.view.verify_facts(), Some(&plan.baseline));
@@ -1147,6 +1187,42 @@ impl<'a> Executor<'a> {
                 first_line(&out)
             )))
         }
+    }
+
+    /// `modprobe` or `modprobe -r` within the module timeout. One that overruns (stopped, or left behind stuck in
+    /// the kernel) leaves the stack stuck: recorded in the journal, which is kept, and no module command runs again.
+    fn module_command(&mut self, spec: CommandSpec) -> Result<CommandOutput, StepError> {
+        let err = match self.seams.runner.run(&spec) {
+            Ok(out) => {
+                self.act(format!("run: {} → exit {}", spec.display(), out.status));
+                return Ok(out);
+            }
+            Err(e) => e,
+        };
+        self.act(format!("run: {} → {err}", spec.display()));
+        let (pid, seconds, left_behind) = match &err {
+            HostError::Timeout { pid, seconds, .. } => (*pid, *seconds, false),
+            HostError::Abandoned { pid, seconds, .. } => (*pid, *seconds, true),
+            _ => return Err(StepError::new(err.to_string())),
+        };
+        let record = OverranCommand {
+            command: spec.display(),
+            pid,
+            seconds,
+            left_behind,
+        };
+        if let Err(e) = self.journal_mut(|j| j.overran.push(record)) {
+            self.problems.push(e.reason);
+        }
+        Err(self.stuck(format!(
+            "{err}; the module stack is stuck: only a reboot recovers"
+        )))
+    }
+
+    /// Marks the stack stuck (no module command from now on) and returns the reboot-required step error.
+    fn stuck(&mut self, reason: String) -> StepError {
+        self.stack_stuck = Some(reason.clone());
+        StepError::reboot(reason)
     }
 
     fn run_command(&mut self, spec: CommandSpec) -> Result<CommandOutput, StepError> {
