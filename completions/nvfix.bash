@@ -136,13 +136,17 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__auto)
-            opts="-h --playbook --allow-reboot --dry-run --json --root --nvml-lib --color --help"
+            opts="-h --playbook --allow-reboot --dry-run --json --module-timeout --root --nvml-lib --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --playbook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --module-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -654,13 +658,17 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__reload)
-            opts="-y -h --dry-run --json --yes --kill --resume --allow-display-stop --grace --root --nvml-lib --color --help"
+            opts="-y -h --dry-run --json --yes --kill --resume --allow-display-stop --grace --module-timeout --root --nvml-lib --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --module-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;reload'= {
             cand --grace 'Seconds a process gets to exit after SIGTERM'
+            cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output'
@@ -101,6 +102,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;auto'= {
             cand --playbook 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]'
+            cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output'

@@ -60,6 +60,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the ho
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l all -d 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process\'s memory maps'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM' -r
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -98,6 +99,7 @@ never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l color -d 'When to use colour in human output' -r -f -a "auto\t''

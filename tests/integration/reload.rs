@@ -1630,3 +1630,20 @@ fn a_fabric_manager_left_behind_is_reported_and_not_started() {
         "{notes}"
     );
 }
+
+#[test]
+fn module_timeout_is_bounded_by_the_parser() {
+    let dir = unpinned_incident();
+    for command in ["reload", "auto"] {
+        for bad in ["0", "3601", "ten"] {
+            let run = nvfix(dir.path(), &[command, "--dry-run", "--module-timeout", bad]);
+            assert_eq!(run.status, 64, "{command} {bad}: {}", run.stderr);
+            assert!(run.stderr.contains("--module-timeout"), "{}", run.stderr);
+        }
+        let run = nvfix(
+            dir.path(),
+            &[command, "--dry-run", "--module-timeout", "10"],
+        );
+        assert_ne!(run.status, 64, "{command}: {}", run.stderr);
+    }
+}
