@@ -87,9 +87,9 @@ fn check_private(dir: &Path, fd: &OwnedFd) -> Result<(), HostError> {
     Ok(())
 }
 
-/// Writes a host path under `root` (`/etc/apt/apt.conf.d/51nvfix-hold` → `<root>/etc/…`). Only the folder is
-/// resolved through the root's links: a link at the file itself is replaced, never followed (resolving it would
-/// write wherever it points).
+/// Writes a host path under `root` (`/etc/apt/apt.conf.d/51nvfix-hold` → `<root>/etc/…`). Only the folders above
+/// the file's folder are resolved through the root's links: a link at the folder is refused and a link at the file
+/// replaced, never followed (resolving either would write wherever it points).
 pub fn write_host_file(
     root: &HostRoot,
     host_path: &str,
@@ -97,9 +97,12 @@ pub fn write_host_file(
     mode: u32,
     rule: DirRule,
 ) -> Result<(), HostError> {
-    let as_given = Path::new(host_path);
-    let (dir, name) = split(as_given)?;
-    let local_dir = root.resolve(&dir.to_string_lossy());
+    let (dir, name) = split(Path::new(host_path))?;
+    // Links above the folder resolve inside the root; the folder itself is opened without following a link.
+    let local_dir = match (dir.parent(), dir.file_name()) {
+        (Some(up), Some(last)) => root.resolve(&up.to_string_lossy()).join(last),
+        _ => root.resolve(&dir.to_string_lossy()),
+    };
     write_file(&local_dir.join(name), bytes, mode, rule)
 }
 
@@ -296,6 +299,33 @@ mod tests {
             let err = write_file(&t.path().join("linked/file"), b"x", 0o644, rule).unwrap_err();
             assert!(err.to_string().contains("link"), "{err}");
         }
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn host_paths_resolve_links_above_the_folder_only() {
+        let t = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(t.path());
+        // `/var/run -> /run` style: a link above the folder resolves inside the root.
+        fs::create_dir_all(t.path().join("real/lib")).unwrap();
+        symlink("/real/lib", t.path().join("lib")).unwrap();
+        write_host_file(&root, "/lib/nvfix/state", b"x", 0o644, DirRule::Private).unwrap();
+        assert!(t.path().join("real/lib/nvfix/state").is_file());
+        // A link at the folder itself is refused.
+        let elsewhere = t.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::create_dir_all(t.path().join("etc/apt")).unwrap();
+        symlink(&elsewhere, t.path().join("etc/apt/apt.conf.d")).unwrap();
+        let shared = DirRule::Shared { create_mode: 0o755 };
+        let err = write_host_file(
+            &root,
+            "/etc/apt/apt.conf.d/51nvfix-hold",
+            b"x",
+            0o644,
+            shared,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("link"), "{err}");
         assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
