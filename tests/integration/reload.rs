@@ -497,6 +497,8 @@ struct Sim {
     going_after_remove: Option<String>,
     /// `modprobe -r` of this never returns (its module exit blocks in the kernel): the runner leaves it behind.
     stuck_on_remove: Option<String>,
+    /// `modprobe <this>` runs past its limit and is stopped (SIGTERM, SIGKILL, reaped).
+    timeout_on_load: Option<String>,
     fail_load: BTreeSet<String>,
     /// NVML reports this driver version instead of the module's.
     nvml_lies: Option<String>,
@@ -656,6 +658,15 @@ impl CommandRunner for SimHost {
                 return Err(HostError::Abandoned {
                     command: cmd.display(),
                     pid: 31337,
+                    seconds: cmd.timeout.map_or(0, |t| t.as_secs()),
+                });
+            }
+        }
+        if let ("modprobe", [m]) = (cmd.program.as_str(), args.as_slice()) {
+            if sim.timeout_on_load.as_deref() == Some(*m) {
+                return Err(HostError::Timeout {
+                    command: cmd.display(),
+                    pid: 4711,
                     seconds: cmd.timeout.map_or(0, |t| t.as_secs()),
                 });
             }
@@ -1213,6 +1224,46 @@ fn a_modprobe_stuck_in_the_kernel_is_left_behind_and_only_a_reboot_is_offered() 
         "{commands:?}"
     );
     assert!(run.journal().is_some(), "still kept");
+}
+
+#[test]
+fn a_modprobe_that_times_out_loading_stops_all_module_commands_and_keeps_the_journal() {
+    let (facts, plan) = incident_plan(&PlanOptions::default());
+    let mut sim = Sim::from_facts(&facts);
+    sim.timeout_on_load = Some("nvidia".into());
+    let host = SimHost(RefCell::new(sim));
+    let run = execute(&host, &plan, None, |o| {
+        o.module_timeout = Duration::from_secs(10)
+    });
+    assert_eq!(
+        run.report.outcome,
+        Outcome::RebootRequired,
+        "{:#?}",
+        run.report
+    );
+    assert_eq!(run.report.exit_code(), 69);
+    assert_eq!(run.report.next.as_deref(), Some("sudo nvfix reboot"));
+    let at = run
+        .commands
+        .iter()
+        .position(|c| c == "modprobe nvidia")
+        .unwrap();
+    assert!(
+        run.commands[at + 1..]
+            .iter()
+            .all(|c| !c.contains("modprobe")),
+        "{:?}",
+        run.commands
+    );
+    let journal = run.journal().expect("kept");
+    assert_eq!(journal.overran.len(), 1);
+    assert_eq!(journal.overran[0].command, "modprobe nvidia");
+    assert!(!journal.overran[0].left_behind, "stopped and reaped");
+    assert!(host
+        .0
+        .borrow()
+        .services
+        .contains("nvidia-persistenced.service"));
 }
 
 #[test]
