@@ -1224,6 +1224,28 @@ fn a_modprobe_stuck_in_the_kernel_is_left_behind_and_only_a_reboot_is_offered() 
         "{commands:?}"
     );
     assert!(run.journal().is_some(), "still kept");
+
+    // A new reload (auto goes on to plan after its resume) refuses to start over that journal.
+    let mut prompter = ScriptedPrompter::default();
+    let report = Executor::new(
+        Seams {
+            runner: &host,
+            processes: &host,
+            view: &host,
+            clock: &clock,
+        },
+        &mut prompter,
+        ExecOptions::new(journal_path(run.journal_dir.path())),
+    )
+    .execute(&plan);
+    assert_eq!(report.outcome, Outcome::RebootRequired, "{report:#?}");
+    assert!(report
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("only a reboot recovers"));
+    assert_eq!(host.0.borrow().commands, Vec::<String>::new());
+    assert_eq!(run.journal().unwrap().overran.len(), 1, "not overwritten");
 }
 
 #[test]

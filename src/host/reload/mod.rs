@@ -256,6 +256,11 @@ impl<'a> Executor<'a> {
         if let Some(r) = plan.refusal() {
             return self.report(Outcome::NotStarted, None, Some(r.reason), r.hint);
         }
+        // A journal still there belongs to a run not yet undone (auto resumes before it plans; a resume that could
+        // not finish keeps it): a new run would overwrite what it says must be restored.
+        if let Some(report) = self.earlier_journal() {
+            return report;
+        }
         // Every destructive group is confirmed before the first step runs: declining the unload must not leave
         // processes terminated and services stopped for nothing.
         let mut asked: Vec<StepGroup> = Vec::new();
@@ -422,6 +427,36 @@ impl<'a> Executor<'a> {
         }
         let reason = self.verify_after_restore(&plan);
         self.report(Outcome::Resumed, None, reason, None)
+    }
+
+    /// The report refusing to start over a journal an earlier run left; None when there is none.
+    fn earlier_journal(&mut self) -> Option<ExecReport> {
+        let path = self.opts.journal_path.clone();
+        let stuck = match Journal::load(&path) {
+            Ok(None) => return None,
+            Ok(Some(j)) => j.overran.first().map(|c| c.command.clone()),
+            Err(_) => None,
+        };
+        Some(match stuck {
+            Some(command) => self.report(
+                Outcome::RebootRequired,
+                None,
+                Some(format!(
+                    "an earlier run left `{command}` stuck in the kernel (journal {}): only a reboot recovers",
+                    path.display()
+                )),
+                Some("sudo nvfix reboot".into()),
+            ),
+            None => self.report(
+                Outcome::NotStarted,
+                None,
+                Some(format!(
+                    "the journal of an interrupted run is still at {}: it is undone first",
+                    path.display()
+                )),
+                Some("sudo nvfix reload --resume".into()),
+            ),
+        })
     }
 
     fn ask(&mut self, plan: &ReloadPlan, group: StepGroup) -> bool {
