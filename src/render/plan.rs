@@ -140,6 +140,20 @@ pub fn pending_journal_text(j: &Journal, color: bool) -> String {
             j.stopped_services.join(", ")
         );
     }
+    for c in &j.overran {
+        let _ = writeln!(
+            out,
+            "  stuck:             `{}` (pid {}) ran past {} s{}; only a reboot recovers (sudo nvfix reboot)",
+            c.command,
+            c.pid,
+            c.seconds,
+            if c.left_behind {
+                " and was left behind"
+            } else {
+                ""
+            }
+        );
+    }
     out
 }
 
@@ -158,6 +172,10 @@ pub fn exec_report_text(r: &ExecReport, color: bool) -> String {
         }
         Outcome::Restored => st.bad("FAILED: the reload stopped; what nvfix changed was restored."),
         Outcome::RestoreIncomplete => st.bad("FAILED, NOT FULLY RESTORED: see the problems below."),
+        Outcome::RebootRequired if r.stack_stuck.is_some() => st.bad(
+            "REBOOT REQUIRED: the module stack is stuck; nvfix ran no further module command, started the services \
+             it stopped and kept its journal. Only a reboot recovers.",
+        ),
         Outcome::RebootRequired => st.bad(
             "REBOOT REQUIRED: the modules cannot be swapped without one; the host was restored.",
         ),

@@ -1172,6 +1172,10 @@ fn a_modprobe_stuck_in_the_kernel_is_left_behind_and_only_a_reboot_is_offered() 
     let reason = report.reason.as_deref().unwrap();
     assert!(reason.contains("only a reboot recovers"), "{reason}");
     assert!(reason.contains("modprobe -r nvidia_modeset"), "{reason}");
+    assert!(report.stack_stuck.is_some());
+    let text = nvfix::render::plan::exec_report_text(report, false);
+    assert!(text.contains("Only a reboot recovers"), "{text}");
+    assert!(text.contains("sudo nvfix reboot"), "{text}");
     // Nothing touches the stuck stack again: the stuck command is the last module command.
     let stuck_at = run
         .commands
@@ -1201,6 +1205,12 @@ fn a_modprobe_stuck_in_the_kernel_is_left_behind_and_only_a_reboot_is_offered() 
     assert!(journal.overran[0].left_behind);
     assert!(journal.unloaded.contains(&"nvidia_drm".to_string()));
 
+    let pending = nvfix::render::plan::pending_journal_text(&journal, false);
+    assert!(
+        pending
+            .contains("`modprobe -r nvidia_modeset` (pid 31337) ran past 10 s and was left behind"),
+        "{pending}"
+    );
     // A later run in the same boot resumes from it: still no module command, still only a reboot.
     let clock = FakeClock::default();
     let mut prompter = ScriptedPrompter::default();

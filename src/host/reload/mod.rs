@@ -188,6 +188,10 @@ pub struct ExecReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyReport>,
     pub steps: Vec<StepRecord>,
+    /// Why the module stack is stuck (a module command overran, a module is `going`), when it is: nvfix ran no
+    /// module command after it and kept the journal; only a reboot recovers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_stuck: Option<String>,
 }
 
 impl ExecReport {
@@ -1117,6 +1121,7 @@ impl<'a> Executor<'a> {
                 .as_ref()
                 .map(|j| j.steps.clone())
                 .unwrap_or_default(),
+            stack_stuck: self.stack_stuck.clone(),
         }
     }
 
