@@ -523,7 +523,7 @@ fn offset_minutes(tz: &Timezone, zone_offset_minutes: i32) -> i32 {
 /// Is Unix time `at` inside the window? A window whose end is before its start runs past midnight: it belongs to the
 /// day it opens on.
 pub fn in_window(w: &MaintenanceWindow, at: i64, zone_offset_minutes: i32) -> bool {
-    let local = at + offset_minutes(&w.timezone, zone_offset_minutes) as i64 * 60;
+    let local = at.saturating_add(offset_minutes(&w.timezone, zone_offset_minutes) as i64 * 60);
     let day = local.div_euclid(86400);
     let minute = (local.rem_euclid(86400) / 60) as u32;
     // 1970-01-01 was a Thursday (Monday = 0).
@@ -876,7 +876,7 @@ fn window_guard(g: &RebootGuardFacts, policy: &RebootGuardPolicy) -> GuardResult
     let Some(w) = &policy.window else {
         return GuardResult::pass(NAME, "no maintenance window: any time");
     };
-    let at = g.now + policy.delay_minutes as i64 * 60;
+    let at = g.now.saturating_add(policy.delay_minutes as i64 * 60);
     let Some(zone_offset) = g.window_offset_minutes.or(match w.timezone {
         Timezone::Named(_) => None,
         _ => Some(0),

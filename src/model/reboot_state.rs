@@ -94,7 +94,7 @@ impl RebootState {
     pub fn recent(&self, now: i64) -> Vec<&RebootRecord> {
         self.reboots
             .iter()
-            .filter(|r| r.counts() && r.requested_at > now - LOOP_WINDOW_SECS)
+            .filter(|r| r.counts() && r.requested_at > now.saturating_sub(LOOP_WINDOW_SECS))
             .collect()
     }
 
@@ -110,7 +110,7 @@ impl RebootState {
             return AfterBoot::Rebooted(last);
         }
         // Handoffs have no due time: the cluster reboots when it can. A shutdown long overdue did not happen.
-        if last.method == "handoff" || now <= last.scheduled_for + LAPSE_SECS {
+        if last.method == "handoff" || now <= last.scheduled_for.saturating_add(LAPSE_SECS) {
             AfterBoot::Pending(last)
         } else {
             AfterBoot::Nothing
@@ -173,7 +173,8 @@ impl RebootState {
 
     /// Drops records too old to matter, so the file stays small.
     pub fn prune(&mut self, now: i64) {
-        self.reboots.retain(|r| r.requested_at > now - KEEP_SECS);
+        self.reboots
+            .retain(|r| r.requested_at > now.saturating_sub(KEEP_SECS));
     }
 }
 

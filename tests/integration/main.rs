@@ -8,6 +8,7 @@ mod generated;
 mod hold;
 mod lab;
 mod metrics;
+mod numbers;
 mod nvml;
 mod ps;
 mod reboot;
