@@ -48,6 +48,9 @@ pub struct AutoInput {
     pub dry_run: bool,
     /// Unix seconds.
     pub now: i64,
+    /// The read-only probes (`dpkg --audit`, `systemd-inhibit --list`) go through the runner. False on a `--root`
+    /// tree: there a recorder would answer "success, no output", so those guards say `not checked` instead.
+    pub live_probes: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -444,7 +447,7 @@ impl Run<'_> {
             &self.input.root,
             &self.facts,
             pb,
-            self.runner,
+            self.input.live_probes.then_some(self.runner),
             self.input.now,
             None,
             !pb.reboot.allow_gpu_holders,
@@ -663,6 +666,7 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         allow_reboot: args.allow_reboot,
         dry_run: args.dry_run,
         now: hostreboot::now(&ctx.root),
+        live_probes: ctx.root.is_system(),
     };
     let mut pre_actions = Vec::new();
     if !args.dry_run {

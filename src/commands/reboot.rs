@@ -43,7 +43,7 @@ pub fn assess(
     root: &HostRoot,
     facts: &HostFacts,
     playbook: &Playbook,
-    runner: &dyn CommandRunner,
+    runner: Option<&dyn CommandRunner>,
     now: i64,
     delay: Option<u32>,
     gpu_holders_block: bool,
@@ -142,8 +142,24 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
             },
         );
         let boot = facts.boot_id.clone().unwrap_or_default();
-        let actions = hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot, &playbook.reboot)
-            .map_err(|e| Failure::new(exit::PROBLEM, e))?;
+        let cancelled =
+            hostreboot::cancel_reboot(&ctx.root, &SystemRunner, &boot, &playbook.reboot)
+                .map_err(|e| Failure::new(exit::PROBLEM, e))?;
+        let Some(actions) = cancelled else {
+            let msg = hostreboot::NOTHING_TO_CANCEL.to_string();
+            print_outcome(
+                args.json,
+                None,
+                &[],
+                None,
+                None,
+                &[],
+                "nothing-to-cancel",
+                msg,
+                exit::OK,
+            )?;
+            return Ok(exit::OK);
+        };
         let code = if actions.iter().all(|a| a.ok == Some(true)) {
             exit::OK
         } else {
@@ -166,16 +182,13 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };
     // A reboot a human asks for has no `allowed` switch to pass: the person is the authority. Holders are listed.
-    let probe_runner: Box<dyn CommandRunner> = if ctx.root.is_system() {
-        Box::new(SystemRunner)
-    } else {
-        Box::new(crate::host::runner::RecordingRunner::new())
-    };
+    // On a `--root` tree no command runs: the guards that need one say `not checked`.
+    let live_runner: Option<&dyn CommandRunner> = ctx.root.is_system().then_some(&SystemRunner);
     let a = assess(
         &ctx.root,
         &facts,
         &playbook,
-        probe_runner.as_ref(),
+        live_runner,
         hostreboot::now(&ctx.root),
         delay,
         false,
@@ -303,6 +316,7 @@ fn status_word(s: GuardStatus) -> &'static str {
         GuardStatus::Pass => "pass ",
         GuardStatus::Warn => "warn ",
         GuardStatus::Block => "BLOCK",
+        GuardStatus::NotChecked => "not checked",
     }
 }
 

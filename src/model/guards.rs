@@ -22,6 +22,8 @@ pub enum GuardStatus {
     /// Worth knowing, does not stop anything.
     Warn,
     Block,
+    /// Only a live command can tell, and none was run (a dry run against a `--root` tree): not a pass, not a block.
+    NotChecked,
 }
 
 /// How a blocking guard blocks; ordered from least to most final.
@@ -78,6 +80,14 @@ impl GuardResult {
             name,
             status: GuardStatus::Block,
             block: Some(kind),
+            message: message.into(),
+        }
+    }
+    pub fn not_checked(name: &'static str, message: impl Into<String>) -> Self {
+        GuardResult {
+            name,
+            status: GuardStatus::NotChecked,
+            block: None,
             message: message.into(),
         }
     }
@@ -582,6 +592,9 @@ pub enum Probe<T> {
     Failed(String),
     /// Not applicable on this host (e.g. no dpkg).
     NotApplicable,
+    /// Not run: the command needs the live host and this is a tree under `--root` (what a recorder would answer,
+    /// "success, no output", proves nothing).
+    NotLive,
 }
 
 /// Everything the reboot guards look at besides [`HostFacts`], gathered by `host::reboot`.
@@ -751,6 +764,13 @@ fn package_manager_guard(g: &RebootGuardFacts) -> GuardResult {
             ),
         );
     }
+    if g.dpkg_audit == Probe::NotLive {
+        return GuardResult::not_checked(
+            NAME,
+            "no package-manager lock is held and no package manager is running in the tree; `dpkg --audit` needs the \
+             live host and was not run",
+        );
+    }
     GuardResult::pass(
         NAME,
         "no package-manager lock is held and no package manager is running",
@@ -768,6 +788,10 @@ fn inhibitor_guard(inhibitors: &Probe<Vec<Inhibitor>>) -> GuardResult {
         Probe::NotApplicable => {
             GuardResult::warn(NAME, "no systemd: shutdown inhibitors not checked")
         }
+        Probe::NotLive => GuardResult::not_checked(
+            NAME,
+            "`systemd-inhibit --list` needs the live host and was not run: shutdown inhibitors not checked",
+        ),
         Probe::Done(list) => {
             let blocking: Vec<String> = list
                 .iter()
@@ -1090,6 +1114,31 @@ mod tests {
         let mut g = idle(0);
         g.dpkg_audit = Probe::NotApplicable;
         assert!(!guard(&evaluate_reboot_guards(&f, &g, &p), "package-manager-idle").blocks());
+    }
+
+    #[test]
+    fn guards_that_need_a_live_command_are_not_checked_on_a_tree_never_passed() {
+        let (f, p) = (reboot_facts(), policy());
+        let mut g = idle(0);
+        g.dpkg_audit = Probe::NotLive;
+        g.inhibitors = Probe::NotLive;
+        let r = evaluate_reboot_guards(&f, &g, &p);
+        for name in ["package-manager-idle", "shutdown-inhibitors"] {
+            let got = guard(&r, name);
+            assert_eq!(got.status, GuardStatus::NotChecked, "{name}: {got:?}");
+            assert!(!got.blocks());
+            assert!(got.message.contains("not run"), "{}", got.message);
+        }
+        assert_eq!(
+            serde_json::to_value(guard(&r, "shutdown-inhibitors")).unwrap()["status"],
+            "not-checked"
+        );
+        // What the tree itself shows still counts: a held lock blocks whether or not dpkg --audit could run.
+        g.package_processes.push(PackageProcess {
+            pid: 9,
+            command: "/usr/bin/unattended-upgrade".into(),
+        });
+        assert!(guard(&evaluate_reboot_guards(&f, &g, &p), "package-manager-idle").blocks());
     }
 
     #[test]
