@@ -631,7 +631,7 @@ pub struct RebootGuardPolicy {
 pub fn busy_holders(holders: &[GpuHolder]) -> Vec<&GpuHolder> {
     holders
         .iter()
-        .filter(|h| !h.devices.is_empty() && (h.service.is_none() || h.container.is_some()))
+        .filter(|h| !h.devices.is_empty() && !h.runs_as_service())
         .collect()
 }
 
@@ -982,6 +982,8 @@ mod tests {
             libraries: Vec::new(),
             container: None,
             service: service.then_some(crate::model::holders::KnownService::Persistenced),
+            unit: service.then(|| "nvidia-persistenced.service".into()),
+            user_session: !service,
         }
     }
 

@@ -13,3 +13,4 @@ mod nvml;
 mod ps;
 mod reboot;
 mod reload;
+mod services;

@@ -1257,6 +1257,8 @@ mod tests {
                 libraries: vec![],
                 container: None,
                 service: Some(KnownService::DcgmExporter),
+                unit: None,
+                user_session: false,
             }]
         }
         fn verify_facts(&self) -> crate::model::facts::HostFacts {
