@@ -8,7 +8,7 @@ use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::facts::{
     indexed_name, FabricManager, GatherWarning, HostFacts, MigInstance, NvmlProbe,
 };
-use crate::model::kernel_log::parse_kernel_log;
+use crate::model::kernel_log::{parse_kernel_log, parse_kmsg};
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
 use crate::model::{DriverVersion, Evidence};
@@ -537,8 +537,11 @@ impl Gatherer<'_> {
     fn kernel_log(&mut self) {
         if self.root.is_system() {
             // Without CAP_SYSLOG (or with dmesg_restrict) the ring buffer is closed: fall back to the log files.
-            if let Ok(text) = kmsg::read_kmsg() {
-                self.facts.kernel_log = Some(parse_kernel_log(&text));
+            if let Ok(ring) = kmsg::read_kmsg() {
+                self.facts.kernel_log = Some(match ring {
+                    kmsg::KernelRing::Records(records) => parse_kmsg(&records),
+                    kmsg::KernelRing::Dmesg(text) => parse_kernel_log(&text),
+                });
                 self.facts.kernel_log_source = Some("kernel ring buffer (/dev/kmsg)".into());
                 return;
             }

@@ -16,6 +16,7 @@ pub mod holder_stops;
 pub mod holders;
 pub mod kernel_log;
 pub mod library;
+pub mod log_position;
 pub mod modinfo;
 pub mod modules;
 pub mod plan;

@@ -6,6 +6,7 @@
 use super::facts::HostFacts;
 use super::holder_stops::{holder_stops, ServiceStop};
 use super::holders::{GpuHolder, KnownService};
+use super::log_position::LogMark;
 use super::modules::{LoadedModule, ModuleState};
 use super::verdict::{Action, Diagnosis};
 use crate::exit;
@@ -259,7 +260,11 @@ pub struct VerifyBaseline {
     /// GPUs seen before (NVML's count, else `/proc/driver/nvidia/gpus/*`), when known.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub device_count: Option<u32>,
-    /// Kernel log size and counts at plan time: only lines after it count as new.
+    /// The newest kernel-log line's position at plan time (kmsg sequence number, or the line's date): only lines
+    /// after it count as new, however the ring buffer wrapped or the file rotated meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel_log_mark: Option<LogMark>,
+    /// Kernel log size and counts at plan time: where no position can be compared, only lines after it count as new.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kernel_log_lines: Option<usize>,
     #[serde(default)]
@@ -813,6 +818,7 @@ fn baseline(facts: &HostFacts) -> VerifyBaseline {
     };
     VerifyBaseline {
         device_count,
+        kernel_log_mark: facts.kernel_log.as_ref().and_then(|l| l.mark()),
         kernel_log_lines: facts.kernel_log.as_ref().map(|l| l.lines),
         api_mismatches: facts
             .kernel_log
