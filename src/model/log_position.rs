@@ -95,7 +95,7 @@ pub fn text_line_position(line: &str) -> Option<LogMark> {
             if let Ok(t) = date.parse::<jiff::Timestamp>() {
                 return Some(LogMark {
                     clock: LogClock::Wall,
-                    at: i64::try_from(t.as_microsecond()).ok()?,
+                    at: t.as_microsecond(),
                 });
             }
             if let Some(at) = traditional_syslog_date(date) {
