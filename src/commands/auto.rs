@@ -9,6 +9,7 @@ use crate::cli::AutoArgs;
 use crate::error::Failure;
 use crate::exit;
 use crate::host::gather::{gather, GatherOptions};
+use crate::host::nvml_gate::NvmlLock;
 use crate::host::reboot::{
     self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
 };
@@ -201,6 +202,7 @@ pub fn run_auto(
         &input.root,
         &GatherOptions {
             nvml_lib: input.nvml_lib.clone(),
+            nvml_lock: NvmlLock::Take,
             holders: true,
             containers: true,
         },
@@ -415,6 +417,7 @@ impl Run<'_> {
                     &self.input.root,
                     &GatherOptions {
                         nvml_lib: self.input.nvml_lib.clone(),
+                        nvml_lock: NvmlLock::Take,
                         holders: false,
                         containers: false,
                     },
@@ -562,7 +565,7 @@ impl ReloadEngine for ExecutorEngine {
                 )
             }
         };
-        let host = LiveHost::new(&self.root, self.nvml_lib.clone());
+        let host = LiveHost::new(&self.root, self.nvml_lib.clone(), &_lock);
         let mut ui = AutoYes { quiet: self.quiet };
         let opts = ExecOptions::live(Journal::path(&self.root));
         let report = Executor::new(host.seams(), &mut ui, opts).execute(plan);
@@ -706,7 +709,20 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
 }
 
 fn resume(ctx: &Context, journal: Journal, quiet: bool) -> ActionRecord {
-    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
+    // The executor (its verification's NVML call included) runs under the run lock.
+    let lock = match lock::acquire(&ctx.root) {
+        Ok(lock) => lock,
+        Err(e) => {
+            return ActionRecord {
+                kind: "reload".into(),
+                label: "resume the interrupted reload from its journal".into(),
+                command: None,
+                ok: Some(false),
+                detail: e.to_string(),
+            }
+        }
+    };
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone(), &lock);
     let mut ui = AutoYes { quiet };
     let opts = ExecOptions::live(Journal::path(&ctx.root));
     let report = Executor::new(host.seams(), &mut ui, opts).resume(journal);

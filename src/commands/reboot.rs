@@ -137,6 +137,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
             &ctx.root,
             &GatherOptions {
                 nvml_lib: None,
+                nvml_lock: Default::default(),
                 holders: false,
                 containers: false,
             },

@@ -38,12 +38,12 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         args.yes,
         is_interactive(),
     )?;
-    let _lock = lock::acquire(&ctx.root).map_err(|e| match e {
+    let lock = lock::acquire(&ctx.root).map_err(|e| match e {
         LockError::Busy(_) => Failure::new(exit::TEMP_FAIL, e.to_string()),
         LockError::Io { .. } => Failure::new(exit::NO_PERMISSION, e.to_string()),
     })?;
     signals::install()?;
-    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone(), &lock);
     let mut console = ConsoleUi::default();
     let mut auto = AutoYes { quiet: args.json };
     let ui: &mut dyn Prompter = if args.yes { &mut auto } else { &mut console };
@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     }
 
     // Containers too: the plan names those that will keep the old user-space driver after the reload.
-    let facts = ctx.gather_with(true, true);
+    let facts = ctx.gather_under_lock(true, true, &lock);
     let diagnosis = diagnose(&facts);
     let mut plan = match make_plan(&facts, &diagnosis, &options) {
         Ok(p) => p,

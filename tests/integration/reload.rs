@@ -455,6 +455,7 @@ fn facts_of(root: &Path) -> HostFacts {
             nvml_lib: None,
             holders: true,
             containers: false,
+            ..Default::default()
         },
     )
 }

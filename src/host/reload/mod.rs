@@ -122,13 +122,15 @@ pub struct LiveHost {
 }
 
 impl LiveHost {
-    pub fn new(root: &HostRoot, nvml_lib: Option<PathBuf>) -> Self {
+    /// Acts on the live host under the run lock `lock` (taken by the caller for the whole run).
+    pub fn new(root: &HostRoot, nvml_lib: Option<PathBuf>, lock: &lock::RunLock) -> Self {
         LiveHost {
             runner: SystemRunner,
             processes: PidfdControl,
             view: GatherView {
                 root: root.clone(),
                 nvml_lib,
+                lock: crate::host::nvml_gate::LockHeld::of(lock),
             },
             clock: SystemClock,
         }
