@@ -855,6 +855,8 @@ mod tests {
         );
         assert_eq!(job.container, None);
         assert_eq!(job.service, None);
+        assert!(job.user_session, "its cgroup is a login session's");
+        assert_eq!(job.unit, None);
     }
 
     #[test]
@@ -863,6 +865,8 @@ mod tests {
         let scan = scan_holders(&HostRoot::new(t.path()), &maps_options()).unwrap();
         let daemon = scan.iter().find(|h| h.pid == 812).unwrap();
         assert_eq!(daemon.service, Some(KnownService::Persistenced));
+        assert_eq!(daemon.unit.as_deref(), Some("nvidia-persistenced.service"));
+        assert!(!daemon.user_session);
         assert_eq!(daemon.user, "nvidia-persistenced");
         assert_eq!(daemon.devices, vec!["/dev/nvidia0", "/dev/nvidiactl"]);
     }

@@ -1119,6 +1119,22 @@ mod tests {
     }
 
     #[test]
+    fn a_system_unit_is_a_service_and_a_session_process_a_user_whatever_the_name() {
+        let mut in_unit = holder(1, "infer-server", "root", false);
+        in_unit.unit = Some("inference.service".into());
+        in_unit.user_session = false;
+        let mut users_dcgm = holder(2, "nv-hostengine", "alice", false);
+        users_dcgm.user_session = true;
+        let holders = [in_unit, users_dcgm];
+        let busy: Vec<i32> = busy_holders(&holders).iter().map(|h| h.pid).collect();
+        assert_eq!(
+            busy,
+            vec![2],
+            "a reboot cuts off the user's process; the unit stops with the host"
+        );
+    }
+
+    #[test]
     fn guards_that_need_a_live_command_are_not_checked_on_a_tree_never_passed() {
         let (f, p) = (reboot_facts(), policy());
         let mut g = idle(0);
