@@ -232,7 +232,20 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         return Ok(kind.exit_status());
     }
     if args.dry_run {
-        let msg = "every guard passes (dry run: nothing was scheduled)".to_string();
+        let unchecked: Vec<&str> = a
+            .guards
+            .iter()
+            .filter(|g| g.status == GuardStatus::NotChecked)
+            .map(|g| g.name)
+            .collect();
+        let msg = if unchecked.is_empty() {
+            "every guard passes (dry run: nothing was scheduled)".to_string()
+        } else {
+            format!(
+                "no guard blocks, but {} could not be checked without the live host (dry run: nothing was scheduled)",
+                unchecked.join(", ")
+            )
+        };
         print_outcome(
             args.json,
             Some(&a),
