@@ -63,7 +63,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;reload' {
-            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Seconds a process gets to exit after SIGTERM')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Seconds a process gets to exit after SIGTERM (at most 3600)')
             [CompletionResult]::new('--module-timeout', '--module-timeout', [CompletionResultType]::ParameterName, 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
@@ -124,7 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;reboot' {
-            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook''s, 5]')
+            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]')
             [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')

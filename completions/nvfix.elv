@@ -57,7 +57,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --help 'Print help'
         }
         &'nvfix;reload'= {
-            cand --grace 'Seconds a process gets to exit after SIGTERM'
+            cand --grace 'Seconds a process gets to exit after SIGTERM (at most 3600)'
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
@@ -113,7 +113,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --help 'Print help'
         }
         &'nvfix;reboot'= {
-            cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook''s, 5]'
+            cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]'
             cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'

@@ -59,7 +59,7 @@ never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the holders as a JSON array'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l all -d 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process\'s memory maps'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM' -r
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM (at most 3600)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
@@ -109,7 +109,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l allow-reboot -d 'Al
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l dry-run -d 'Decide and check every guard, but change nothing'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l json -d 'Print the report as JSON (schema nvfix.auto/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook\'s, 5]' -r
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook\'s, 5]' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F

@@ -159,8 +159,9 @@ pub struct ReloadArgs {
     /// Allow stopping the display manager (the local console and graphical sessions go dark)
     #[arg(long)]
     pub allow_display_stop: bool,
-    /// Seconds a process gets to exit after SIGTERM
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    /// Seconds a process gets to exit after SIGTERM (at most 3600)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(..=crate::model::playbook::MAX_GRACE_SECONDS))]
     pub grace: u64,
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -205,8 +206,10 @@ pub struct RebootArgs {
     /// Print the report as JSON (schema nvfix.reboot/v1)
     #[arg(long)]
     pub json: bool,
-    /// Minutes until the reboot (wall message to logged-in users; 0 reboots now) [default: the playbook's, 5]
-    #[arg(long, value_name = "MIN", conflicts_with = "now")]
+    /// Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the
+    /// playbook's, 5]
+    #[arg(long, value_name = "MIN", conflicts_with = "now",
+          value_parser = clap::value_parser!(u32).range(..=crate::model::playbook::MAX_REBOOT_DELAY_MINUTES as i64))]
     pub delay: Option<u32>,
     /// Reboot now, through systemctl reboot --check-inhibitors=yes
     #[arg(long)]

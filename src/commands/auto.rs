@@ -9,10 +9,12 @@ use crate::cli::AutoArgs;
 use crate::error::Failure;
 use crate::exit;
 use crate::host::gather::{gather, GatherOptions};
+use crate::host::nvml_gate::{LockHeld, NvmlLock};
 use crate::host::reboot::{
     self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
 };
 use crate::host::reload::{self, signals, AutoYes, ExecOptions, Executor, Journal, LiveHost};
+use crate::host::run_lock::RunLock;
 use crate::host::runner::{CommandRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::auto::{
@@ -48,6 +50,11 @@ pub struct AutoInput {
     pub dry_run: bool,
     /// Unix seconds.
     pub now: i64,
+    /// The read-only probes (`dpkg --audit`, `systemd-inhibit --list`) go through the runner. False on a `--root`
+    /// tree: there a recorder would answer "success, no output", so those guards say `not checked` instead.
+    pub live_probes: bool,
+    /// How NVML is reached: under the lock `nvfix auto` holds, or (dry runs) taken for the call.
+    pub nvml_lock: NvmlLock,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +205,7 @@ pub fn run_auto(
         &input.root,
         &GatherOptions {
             nvml_lib: input.nvml_lib.clone(),
+            nvml_lock: input.nvml_lock,
             holders: true,
             containers: true,
         },
@@ -412,6 +420,7 @@ impl Run<'_> {
                     &self.input.root,
                     &GatherOptions {
                         nvml_lib: self.input.nvml_lib.clone(),
+                        nvml_lock: self.input.nvml_lock,
                         holders: false,
                         containers: false,
                     },
@@ -444,7 +453,7 @@ impl Run<'_> {
             &self.input.root,
             &self.facts,
             pb,
-            self.runner,
+            self.input.live_probes.then_some(self.runner),
             self.input.now,
             None,
             !pb.reboot.allow_gpu_holders,
@@ -536,7 +545,9 @@ impl Run<'_> {
 
 /// The reload engine of `nvfix reload`, driven without questions: SIGTERM (SIGKILL when the playbook allows), journal,
 /// restore on failure. Its caller holds the run lock.
-pub struct ExecutorEngine {
+pub struct ExecutorEngine<'a> {
+    /// The run lock `nvfix auto` holds for the whole run; None in a dry run, which never reloads.
+    pub lock: Option<&'a RunLock>,
     pub root: HostRoot,
     pub nvml_lib: Option<PathBuf>,
     pub quiet: bool,
@@ -544,10 +555,16 @@ pub struct ExecutorEngine {
     pub module_timeout: std::time::Duration,
 }
 
-impl ReloadEngine for ExecutorEngine {
+impl ReloadEngine for ExecutorEngine<'_> {
     fn reload(&mut self, plan: &ReloadPlan) -> (ReloadResult, Vec<ActionRecord>) {
         // The caller holds the run lock (taken before the journal was read) for the whole run.
-        let host = LiveHost::new(&self.root, self.nvml_lib.clone());
+        let Some(lock) = self.lock else {
+            return (
+                ReloadResult::Refused(exit::SOFTWARE, "a reload needs the run lock".into()),
+                Vec::new(),
+            );
+        };
+        let host = LiveHost::new(&self.root, self.nvml_lib.clone(), lock);
         let mut ui = AutoYes { quiet: self.quiet };
         let opts = ExecOptions::live(Journal::path(&self.root), self.module_timeout);
         let report = Executor::new(host.seams(), &mut ui, opts).execute(plan);
@@ -643,6 +660,13 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         }
         signals::install()?;
     }
+    // Held until the run ends: the journal's resume, the reload and the reboot record all happen under it.
+    let (_lock, pending) = if args.dry_run {
+        (None, None)
+    } else {
+        let (lock, pending) = super::lock_and_load_journal(&ctx.root)?;
+        (Some(lock), pending)
+    };
     let input = AutoInput {
         root: ctx.root.clone(),
         nvml_lib: ctx.nvml_lib.clone(),
@@ -651,19 +675,18 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         allow_reboot: args.allow_reboot,
         dry_run: args.dry_run,
         now: hostreboot::now(&ctx.root),
-    };
-    // Held until the run ends: the journal's resume, the reload and the reboot record all happen under it.
-    let (_lock, pending) = if args.dry_run {
-        (None, None)
-    } else {
-        let (lock, pending) = super::lock_and_load_journal(&ctx.root)?;
-        (Some(lock), pending)
+        live_probes: ctx.root.is_system(),
+        nvml_lock: match &_lock {
+            Some(lock) => NvmlLock::Held(LockHeld::of(lock)),
+            None => NvmlLock::Take,
+        },
     };
     let mut pre_actions = Vec::new();
     // An interrupted reload is undone before anything new is decided.
-    if let Some(journal) = pending {
+    if let (Some(lock), Some(journal)) = (&_lock, pending) {
         pre_actions.push(resume(
             ctx,
+            lock,
             journal,
             args.json,
             std::time::Duration::from_secs(args.module_timeout),
@@ -677,6 +700,7 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         &recorder
     };
     let mut engine = ExecutorEngine {
+        lock: _lock.as_ref(),
         root: ctx.root.clone(),
         nvml_lib: ctx.nvml_lib.clone(),
         quiet: args.json,
@@ -697,11 +721,13 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
 
 fn resume(
     ctx: &Context,
+    lock: &RunLock,
     journal: Journal,
     quiet: bool,
     module_timeout: std::time::Duration,
 ) -> ActionRecord {
-    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
+    // The executor (its verification's NVML call included) runs under the caller's run lock.
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone(), lock);
     let mut ui = AutoYes { quiet };
     let opts = ExecOptions::live(Journal::path(&ctx.root), module_timeout);
     let report = Executor::new(host.seams(), &mut ui, opts).resume(journal);

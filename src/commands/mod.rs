@@ -15,6 +15,7 @@ pub mod verify;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::error::Failure;
 use crate::exit;
+use crate::host::nvml_gate::{LockHeld, NvmlLock};
 use crate::host::reload::Journal;
 use crate::host::run_lock::{self, LockError, RunLock};
 use crate::host::HostRoot;
@@ -67,12 +68,33 @@ impl Context {
         self.gather_with(holders, false)
     }
 
-    /// `gather`, also looking into other mount namespaces for containers with driver libraries mounted.
+    /// `gather`, also looking into other mount namespaces for containers with driver libraries mounted. NVML is
+    /// called under the run lock, taken for the call (not checked while another nvfix holds it).
     pub fn gather_with(&self, holders: bool, containers: bool) -> crate::model::facts::HostFacts {
+        self.gather_nvml_lock(holders, containers, NvmlLock::Take)
+    }
+
+    /// `gather_with` for a command that holds the run lock itself (`reload` planning what it then executes).
+    pub fn gather_under_lock(
+        &self,
+        holders: bool,
+        containers: bool,
+        lock: &RunLock,
+    ) -> crate::model::facts::HostFacts {
+        self.gather_nvml_lock(holders, containers, NvmlLock::Held(LockHeld::of(lock)))
+    }
+
+    fn gather_nvml_lock(
+        &self,
+        holders: bool,
+        containers: bool,
+        nvml_lock: NvmlLock,
+    ) -> crate::model::facts::HostFacts {
         crate::host::gather::gather(
             &self.root,
             &crate::host::gather::GatherOptions {
                 nvml_lib: self.nvml_lib.clone(),
+                nvml_lock,
                 holders,
                 containers,
             },

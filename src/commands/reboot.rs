@@ -43,7 +43,7 @@ pub fn assess(
     root: &HostRoot,
     facts: &HostFacts,
     playbook: &Playbook,
-    runner: &dyn CommandRunner,
+    runner: Option<&dyn CommandRunner>,
     now: i64,
     delay: Option<u32>,
     gpu_holders_block: bool,
@@ -133,7 +133,20 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     };
     if args.cancel {
         may_act(&ctx.root, euid)?;
-        let actions = cancel(&ctx.root, &SystemRunner, &playbook.reboot)?;
+        let Some(actions) = cancel(&ctx.root, &SystemRunner, &playbook.reboot)? else {
+            print_outcome(
+                args.json,
+                None,
+                &[],
+                None,
+                None,
+                &[],
+                "nothing-to-cancel",
+                hostreboot::NOTHING_TO_CANCEL.to_string(),
+                exit::OK,
+            )?;
+            return Ok(exit::OK);
+        };
         let code = if actions.iter().all(|a| a.ok == Some(true)) {
             exit::OK
         } else {
@@ -159,20 +172,20 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         may_act(&ctx.root, euid)?;
         Some(super::take_run_lock(&ctx.root)?)
     };
-    let facts = ctx.gather(true);
+    let facts = match &_lock {
+        Some(lock) => ctx.gather_under_lock(true, false, lock),
+        None => ctx.gather(true),
+    };
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };
     // A reboot a human asks for has no `allowed` switch to pass: the person is the authority. Holders are listed.
-    let probe_runner: Box<dyn CommandRunner> = if ctx.root.is_system() {
-        Box::new(SystemRunner)
-    } else {
-        Box::new(crate::host::runner::RecordingRunner::new())
-    };
+    // On a `--root` tree no command runs: the guards that need one say `not checked`.
+    let live_runner: Option<&dyn CommandRunner> = ctx.root.is_system().then_some(&SystemRunner);
     let a = assess(
         &ctx.root,
         &facts,
         &playbook,
-        probe_runner.as_ref(),
+        live_runner,
         hostreboot::now(&ctx.root),
         delay,
         false,
@@ -215,7 +228,20 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
         return Ok(kind.exit_status());
     }
     if args.dry_run {
-        let msg = "every guard passes (dry run: nothing was scheduled)".to_string();
+        let unchecked: Vec<&str> = a
+            .guards
+            .iter()
+            .filter(|g| g.status == GuardStatus::NotChecked)
+            .map(|g| g.name)
+            .collect();
+        let msg = if unchecked.is_empty() {
+            "every guard passes (dry run: nothing was scheduled)".to_string()
+        } else {
+            format!(
+                "no guard blocks, but {} could not be checked without the live host (dry run: nothing was scheduled)",
+                unchecked.join(", ")
+            )
+        };
         print_outcome(
             args.json,
             Some(&a),
@@ -277,17 +303,19 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// `reboot --cancel` under the run lock (75 when another nvfix holds it, before anything is read or run).
+/// `reboot --cancel` under the run lock (75 when another nvfix holds it, before anything is read or run); None when
+/// nvfix scheduled nothing from this boot (then nothing is run).
 pub fn cancel(
     root: &HostRoot,
     runner: &dyn CommandRunner,
     policy: &crate::model::playbook::RebootPolicy,
-) -> anyhow::Result<Vec<ActionRecord>> {
+) -> anyhow::Result<Option<Vec<ActionRecord>>> {
     let _lock = super::take_run_lock(root)?;
     let facts = gather(
         root,
         &GatherOptions {
             nvml_lib: None,
+            nvml_lock: Default::default(),
             holders: false,
             containers: false,
         },
@@ -319,6 +347,7 @@ fn status_word(s: GuardStatus) -> &'static str {
         GuardStatus::Pass => "pass ",
         GuardStatus::Warn => "warn ",
         GuardStatus::Block => "BLOCK",
+        GuardStatus::NotChecked => "not checked",
     }
 }
 

@@ -38,9 +38,9 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
         is_interactive(),
     )?;
     // The journal comes first, under the lock: an interrupted run is undone before anything new is planned.
-    let (_lock, pending) = super::lock_and_load_journal(&ctx.root)?;
+    let (lock, pending) = super::lock_and_load_journal(&ctx.root)?;
     signals::install()?;
-    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone());
+    let host = LiveHost::new(&ctx.root, ctx.nvml_lib.clone(), &lock);
     let mut console = ConsoleUi::default();
     let mut auto = AutoYes { quiet: args.json };
     let ui: &mut dyn Prompter = if args.yes { &mut auto } else { &mut console };
@@ -71,7 +71,7 @@ pub fn run(ctx: &Context, args: &ReloadArgs) -> anyhow::Result<i32> {
     }
 
     // Containers too: the plan names those that will keep the old user-space driver after the reload.
-    let facts = ctx.gather_with(true, true);
+    let facts = ctx.gather_under_lock(true, true, &lock);
     let diagnosis = diagnose(&facts);
     let mut plan = match make_plan(&facts, &diagnosis, &options) {
         Ok(p) => p,

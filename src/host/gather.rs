@@ -1,14 +1,15 @@
 //! Gathers [`HostFacts`] from a host root: reads each source once and turns read/parse failures into warnings.
 
 use super::narrow::{self, Records};
-use super::{kmsg, modfiles, nvml, procscan, HostRoot};
+use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
+use super::{kmsg, modfiles, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
 use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::facts::{
     indexed_name, FabricManager, GatherWarning, HostFacts, MigInstance, NvmlProbe,
 };
-use crate::model::kernel_log::parse_kernel_log;
+use crate::model::kernel_log::{parse_kernel_log, parse_kmsg};
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
 use crate::model::{DriverVersion, Evidence};
@@ -20,6 +21,8 @@ use std::path::PathBuf;
 pub struct GatherOptions {
     /// The NVML library to probe; None → NVML not checked.
     pub nvml_lib: Option<PathBuf>,
+    /// How the NVML call holds the run lock (taken for the call, or already held by the caller).
+    pub nvml_lock: NvmlLock,
     /// Scan processes for GPU holders.
     pub holders: bool,
     /// Look into other mount namespaces for containers with driver libraries mounted (verification does).
@@ -82,7 +85,8 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         None => NvmlProbe::NotChecked {
             reason: "no NVML library given for this root (use --nvml-lib)".into(),
         },
-        Some(lib) => g.nvml(lib),
+        // Checked again right before the call, under the run lock: the module may have gone since it was read.
+        Some(lib) => probe_nvml_if_loaded(root, lib, options.nvml_lock),
     });
     g.facts
 }
@@ -537,8 +541,11 @@ impl Gatherer<'_> {
     fn kernel_log(&mut self) {
         if self.root.is_system() {
             // Without CAP_SYSLOG (or with dmesg_restrict) the ring buffer is closed: fall back to the log files.
-            if let Ok(text) = kmsg::read_kmsg() {
-                self.facts.kernel_log = Some(parse_kernel_log(&text));
+            if let Ok(ring) = kmsg::read_kmsg() {
+                self.facts.kernel_log = Some(match ring {
+                    kmsg::KernelRing::Records(records) => parse_kmsg(&records),
+                    kmsg::KernelRing::Dmesg(text) => parse_kernel_log(&text),
+                });
                 self.facts.kernel_log_source = Some("kernel ring buffer (/dev/kmsg)".into());
                 return;
             }
@@ -562,20 +569,6 @@ impl Gatherer<'_> {
             }
             Err(e) => self.warn("/proc", e.to_string()),
         }
-    }
-
-    fn nvml(&mut self, lib: &std::path::Path) -> NvmlProbe {
-        // As root with no module loaded, NVIDIA's library creates /dev/nvidiactl and so loads the module behind our
-        // back: on the live host, never call NVML while the driver is out.
-        let driver_loaded =
-            self.facts.loaded_driver.is_some() || self.facts.loaded_module("nvidia").is_some();
-        if self.root.is_system() && !driver_loaded {
-            return NvmlProbe::NotChecked {
-                reason: "the nvidia module is not loaded; NVML would load it as a side effect"
-                    .into(),
-            };
-        }
-        nvml::probe(lib)
     }
 }
 

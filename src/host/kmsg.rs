@@ -1,5 +1,6 @@
 //! Reads the kernel ring buffer from `/dev/kmsg` without blocking (the live host only; needs CAP_SYSLOG or
-//! `kernel.dmesg_restrict=0`), rendered as dmesg-style lines for the kernel-log parser.
+//! `kernel.dmesg_restrict=0`): its records carry the sequence numbers that tell new lines from old ones after the
+//! buffer wraps. klogctl's dmesg text (timestamps only) is the fallback.
 
 use super::HostError;
 use std::fs::OpenOptions;
@@ -7,13 +8,22 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-/// The whole ring buffer as `[seconds.micros] message` lines: one `syslog(2)` call (SYSLOG_ACTION_READ_ALL) when
-/// it is allowed, else record by record from `/dev/kmsg` (hundreds of reads).
-pub fn read_kmsg() -> Result<String, HostError> {
-    if let Some(text) = read_all_with_klogctl() {
-        return Ok(text);
+/// The ring buffer as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelRing {
+    /// `/dev/kmsg` records, one per line: `6,1234,5678901,-;message` (for `model::kernel_log::parse_kmsg`).
+    Records(String),
+    /// `[seconds.micros] message` lines from klogctl (for `model::kernel_log::parse_kernel_log`).
+    Dmesg(String),
+}
+
+/// The whole ring buffer: record by record from `/dev/kmsg` (hundreds of reads, each record with its sequence
+/// number), else with one `syslog(2)` call (SYSLOG_ACTION_READ_ALL) where only that is allowed.
+pub fn read_kmsg() -> Result<KernelRing, HostError> {
+    match read_dev_kmsg() {
+        Ok(records) => Ok(KernelRing::Records(records)),
+        Err(e) => read_all_with_klogctl().map(KernelRing::Dmesg).ok_or(e),
     }
-    read_dev_kmsg()
 }
 
 /// `klogctl(SYSLOG_ACTION_READ_ALL)`: the buffer as dmesg prints it (`<6>[   12.345678] message`), levels removed.
@@ -64,7 +74,7 @@ fn read_dev_kmsg() -> Result<String, HostError> {
     loop {
         match f.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => out.push_str(&render_record(&String::from_utf8_lossy(&buf[..n]))),
+            Ok(n) => out.push_str(&record_line(&String::from_utf8_lossy(&buf[..n]))),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
             Err(source) => return Err(HostError::Read { path, source }),
@@ -73,27 +83,13 @@ fn read_dev_kmsg() -> Result<String, HostError> {
     Ok(out)
 }
 
-/// `6,1234,5678901,-;NVRM: API mismatch…` → `[    5.678901] NVRM: API mismatch…`. Continuation lines
-/// (` KEY=value` dictionary entries) are dropped.
-pub fn render_record(record: &str) -> String {
-    let mut lines = record.lines();
-    let Some(first) = lines.next() else {
-        return String::new();
-    };
-    let Some((prefix, message)) = first.split_once(';') else {
-        return String::new();
-    };
-    let micros: u64 = prefix
-        .split(',')
-        .nth(2)
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    format!(
-        "[{:5}.{:06}] {}\n",
-        micros / 1_000_000,
-        micros % 1_000_000,
-        message
-    )
+/// One record as one line: the `prio,seq,micros,flags;message` header line, without the ` KEY=value` dictionary
+/// lines that may follow it.
+fn record_line(record: &str) -> String {
+    match record.lines().next() {
+        Some(first) if first.contains(';') => format!("{first}\n"),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -101,12 +97,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_records_as_dmesg_lines() {
+    fn records_keep_their_header_line_only() {
         assert_eq!(
-            render_record("4,1234,5678901,-;NVRM: API mismatch: the client 'nvidia-smi' (pid 4242)\n SUBSYSTEM=x\n"),
-            "[    5.678901] NVRM: API mismatch: the client 'nvidia-smi' (pid 4242)\n"
+            record_line("4,1234,5678901,-;NVRM: API mismatch: the client 'nvidia-smi' (pid 4242)\n SUBSYSTEM=x\n"),
+            "4,1234,5678901,-;NVRM: API mismatch: the client 'nvidia-smi' (pid 4242)\n"
         );
-        assert_eq!(render_record("garbage"), "");
-        assert_eq!(render_record(""), "");
+        assert_eq!(record_line("garbage"), "");
+        assert_eq!(record_line(""), "");
     }
 }

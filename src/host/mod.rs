@@ -12,6 +12,7 @@ pub mod kmsg;
 pub mod modfiles;
 pub mod narrow;
 pub mod nvml;
+pub mod nvml_gate;
 pub mod procscan;
 pub mod reboot;
 pub mod reload;

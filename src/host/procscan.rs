@@ -18,7 +18,8 @@
 //!   the `proc/<pid>` folder is used.
 //! - `cmdline`: argv NUL-separated (`/usr/bin/python3\0train.py\0`); empty for kernel threads and zombies.
 //! - `exe`: symlink to the executable's host path (text only); its base name labels known services.
-//! - `cgroup`: `0::/system.slice/docker-<id>.scope` and the like; names the container.
+//! - `cgroup`: `0::/system.slice/docker-<id>.scope`, `0::/system.slice/dcgm.service`, `0::/user.slice/…`: names the
+//!   container, the system service unit, or the user session it runs in.
 //!
 //! User names come from `<root>/etc/passwd` (uid number when absent). A tree whose `proc/self` links to the scanner's
 //! own pid (the live `/proc`) gets the scanner itself skipped.
@@ -26,7 +27,7 @@
 use super::{HostError, HostRoot};
 use crate::model::containers::{driver_library_mounts, ContainerMounts};
 use crate::model::holders::{
-    classify_service, container_from_cgroup, is_driver_library, is_nvidia_device, GpuHolder,
+    classify_holder, container_from_cgroup, is_driver_library, is_nvidia_device, GpuHolder,
 };
 use procfs::process::Process;
 use procfs::ProcError;
@@ -490,9 +491,8 @@ fn describe_holder(process: &Process, scratch: &mut Scratch) -> GpuHolder {
         .and_then(|exe| base_name(exe.as_os_str()))
         .or_else(|| argv.first().and_then(|a| base_name(OsStr::new(a))))
         .unwrap_or_default();
-    let service = classify_service(&comm, &exe_name);
-    let container = read_small(process, "cgroup", &mut scratch.file_bytes)
-        .and_then(|text| container_from_cgroup(&text));
+    let cgroup = read_small(process, "cgroup", &mut scratch.file_bytes);
+    let kind = classify_holder(&comm, &exe_name, cgroup.as_deref());
     GpuHolder {
         pid,
         user: String::new(), // filled in from passwd once the scan is done
@@ -502,8 +502,10 @@ fn describe_holder(process: &Process, scratch: &mut Scratch) -> GpuHolder {
         started_secs_after_boot,
         devices: std::mem::take(&mut scratch.devices),
         libraries: std::mem::take(&mut scratch.libraries),
-        container,
-        service,
+        container: kind.container,
+        service: kind.service,
+        unit: kind.unit,
+        user_session: kind.user_session,
     }
 }
 
@@ -853,6 +855,8 @@ mod tests {
         );
         assert_eq!(job.container, None);
         assert_eq!(job.service, None);
+        assert!(job.user_session, "its cgroup is a login session's");
+        assert_eq!(job.unit, None);
     }
 
     #[test]
@@ -861,6 +865,8 @@ mod tests {
         let scan = scan_holders(&HostRoot::new(t.path()), &maps_options()).unwrap();
         let daemon = scan.iter().find(|h| h.pid == 812).unwrap();
         assert_eq!(daemon.service, Some(KnownService::Persistenced));
+        assert_eq!(daemon.unit.as_deref(), Some("nvidia-persistenced.service"));
+        assert!(!daemon.user_session);
         assert_eq!(daemon.user, "nvidia-persistenced");
         assert_eq!(daemon.devices, vec!["/dev/nvidia0", "/dev/nvidiactl"]);
     }

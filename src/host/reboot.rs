@@ -12,7 +12,7 @@ use crate::model::guards::{
     RebootGuardFacts,
 };
 use crate::model::playbook::Timezone;
-use crate::model::playbook::{Hook, OnFailure, RebootMethod, RebootPolicy};
+use crate::model::playbook::{Hook, OnFailure, RebootPolicy};
 use crate::model::reboot_state::{parse_state, RebootRecord, RebootState};
 use crate::model::systemd_boot::{efi_string, SystemdBootConfig, LOADER_GUID};
 use std::fs::OpenOptions;
@@ -93,11 +93,12 @@ pub fn hostname(root: &HostRoot) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Everything the reboot guards judge, besides the facts `gather` already has.
+/// Everything the reboot guards judge, besides the facts `gather` already has. `runner` runs the read-only probes
+/// (`dpkg --audit`, `systemd-inhibit --list`); without one (a `--root` tree) they are [`Probe::NotLive`]: not checked.
 pub fn gather_guard_facts(
     root: &HostRoot,
     facts: &HostFacts,
-    runner: &dyn CommandRunner,
+    runner: Option<&dyn CommandRunner>,
     now: i64,
     window_zone: Option<&Timezone>,
 ) -> RebootGuardFacts {
@@ -264,11 +265,14 @@ pub fn package_processes(root: &HostRoot) -> Vec<PackageProcess> {
     out
 }
 
-/// `dpkg --audit` on a dpkg host: empty output means no package is half-installed.
-pub fn dpkg_audit(root: &HostRoot, runner: &dyn CommandRunner) -> Probe<String> {
+/// `dpkg --audit` on a dpkg host: empty output means no package is half-installed. Not run without a live runner.
+pub fn dpkg_audit(root: &HostRoot, runner: Option<&dyn CommandRunner>) -> Probe<String> {
     if !root.exists("/var/lib/dpkg/status") {
         return Probe::NotApplicable;
     }
+    let Some(runner) = runner else {
+        return Probe::NotLive;
+    };
     let cmd = CommandSpec::new("dpkg", &["--audit"]).with_timeout(Duration::from_secs(60));
     match runner.run(&cmd) {
         Ok(out) if out.success() => Probe::Done(out.stdout),
@@ -280,11 +284,14 @@ pub fn dpkg_audit(root: &HostRoot, runner: &dyn CommandRunner) -> Probe<String> 
 /// `systemd-inhibit --list` on a host running systemd.
 pub fn inhibitors(
     root: &HostRoot,
-    runner: &dyn CommandRunner,
+    runner: Option<&dyn CommandRunner>,
 ) -> Probe<Vec<crate::model::guards::Inhibitor>> {
     if !root.is_dir("/run/systemd/system") {
         return Probe::NotApplicable;
     }
+    let Some(runner) = runner else {
+        return Probe::NotLive;
+    };
     let cmd = CommandSpec::new("systemd-inhibit", &["--list", "--no-pager"])
         .with_timeout(Duration::from_secs(30));
     match runner.run(&cmd) {
@@ -467,21 +474,27 @@ pub fn schedule_reboot(
     actions
 }
 
-/// Cancels this boot's pending nvfix reboot and marks the record cancelled. A reboot nvfix scheduled is cancelled
-/// with `shutdown -c`; one handed to the cluster's engine (the record's method, else the playbook's) is taken back
-/// with the playbook's `reboot.cancel_handoff` commands, and refused when it names none (`shutdown -c` would cancel
-/// nothing there, and saying "cancelled" would be a lie).
+/// What `nvfix reboot --cancel` says when this boot has no pending nvfix reboot: it cancels only its own.
+pub const NOTHING_TO_CANCEL: &str =
+    "there is nothing of nvfix's to cancel: no reboot nvfix scheduled from this boot is pending (a shutdown someone \
+     else scheduled is theirs to cancel: shutdown -c)";
+
+/// Cancels this boot's pending nvfix reboot and marks the record cancelled; `None` (and no command run) when the
+/// record shows none: nvfix cancels only what it scheduled. A reboot nvfix scheduled is cancelled with
+/// `shutdown -c`; one handed to the cluster's engine is taken back with the playbook's `reboot.cancel_handoff`
+/// commands, and refused when it names none (`shutdown -c` would cancel nothing there, and saying "cancelled" would
+/// be a lie).
 pub fn cancel_reboot(
     root: &HostRoot,
     runner: &dyn CommandRunner,
     boot_id: &str,
     policy: &RebootPolicy,
-) -> Result<Vec<ActionRecord>, String> {
+) -> Result<Option<Vec<ActionRecord>>, String> {
     let mut state = read_state(root)?;
-    let handed_off = match state.pending(boot_id) {
-        Some(record) => record.method == "handoff",
-        None => policy.method == RebootMethod::Handoff,
+    let Some(pending) = state.pending(boot_id) else {
+        return Ok(None);
     };
+    let handed_off = pending.method == "handoff";
     let actions = if handed_off {
         if policy.cancel_handoff.is_empty() {
             return Err(
@@ -520,7 +533,7 @@ pub fn cancel_reboot(
     if ok && state.cancel_pending(boot_id) {
         write_state(root, &state).map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
     }
-    Ok(actions)
+    Ok(Some(actions))
 }
 
 /// Runs hooks in order through the runner; stops after a failing hook whose `on_failure` is `abort`.
@@ -618,6 +631,25 @@ mod tests {
     }
 
     #[test]
+    fn cancel_runs_nothing_when_nvfix_scheduled_nothing() {
+        let (_t, r) = root();
+        let runner = RecordingRunner::new();
+        let policy = RebootPolicy::default();
+        assert_eq!(cancel_reboot(&r, &runner, "boot-a", &policy), Ok(None));
+        // A reboot nvfix scheduled from an earlier boot (it happened) is not this boot's to cancel either.
+        let mut state = RebootState::default();
+        schedule_reboot(&r, &runner, &mut state, &request(RebootHow::Delayed(5)));
+        let scheduled = runner.commands().len();
+        assert_eq!(cancel_reboot(&r, &runner, "boot-b", &policy), Ok(None));
+        assert_eq!(
+            runner.commands().len(),
+            scheduled,
+            "{:?}",
+            runner.commands()
+        );
+    }
+
+    #[test]
     fn reboot_now_checks_inhibitors() {
         let (_t, r) = root();
         let runner = RecordingRunner::new();
@@ -677,13 +709,21 @@ mod tests {
         let runner = RecordingRunner::new();
         let mut state = RebootState::default();
         schedule_reboot(&r, &runner, &mut state, &request(RebootHow::Delayed(5)));
-        let a = cancel_reboot(&r, &runner, "boot-a", &RebootPolicy::default()).unwrap();
+        let a = cancel_reboot(&r, &runner, "boot-a", &RebootPolicy::default())
+            .unwrap()
+            .expect("nvfix's reboot is pending");
         assert_eq!(
             runner.commands()[1],
             "shutdown -c \"nvfix: reboot cancelled\""
         );
         assert_eq!(a[0].ok, Some(true));
         assert!(read_state(&r).unwrap().reboots[0].cancelled);
+        // Cancelled once: a second cancel finds nothing of nvfix's and runs nothing.
+        assert_eq!(
+            cancel_reboot(&r, &runner, "boot-a", &RebootPolicy::default()),
+            Ok(None)
+        );
+        assert_eq!(runner.commands().len(), 2);
     }
 
     #[test]
@@ -719,12 +759,16 @@ mod tests {
                 stderr: "Invalid node name".into(),
             },
         );
-        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot).unwrap();
+        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot)
+            .unwrap()
+            .expect("pending");
         assert_eq!(a[0].ok, Some(false));
         assert!(!read_state(&r).unwrap().reboots[0].cancelled);
 
         let runner = RecordingRunner::new();
-        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot).unwrap();
+        let a = cancel_reboot(&r, &runner, "boot-a", &p.reboot)
+            .unwrap()
+            .expect("pending");
         assert_eq!(
             runner.commands(),
             vec!["/usr/bin/scontrol cancel_reboot gpu07"]
@@ -821,8 +865,8 @@ mod tests {
     fn dpkg_audit_and_inhibitors_go_through_the_runner() {
         let (t, r) = root();
         let runner = RecordingRunner::new();
-        assert_eq!(dpkg_audit(&r, &runner), Probe::NotApplicable);
-        assert_eq!(inhibitors(&r, &runner), Probe::NotApplicable);
+        assert_eq!(dpkg_audit(&r, Some(&runner)), Probe::NotApplicable);
+        assert_eq!(inhibitors(&r, Some(&runner)), Probe::NotApplicable);
         assert!(runner.commands().is_empty());
         write(&t, "/var/lib/dpkg/status", "");
         fs::create_dir_all(t.path().join("run/systemd/system")).unwrap();
@@ -842,8 +886,13 @@ mod tests {
                 stderr: "Failed to connect to bus".into(),
             },
         );
-        assert!(matches!(dpkg_audit(&r, &runner), Probe::Done(s) if s.contains("half configured")));
-        assert!(matches!(inhibitors(&r, &runner), Probe::Failed(s) if s.contains("bus")));
+        assert!(
+            matches!(dpkg_audit(&r, Some(&runner)), Probe::Done(s) if s.contains("half configured"))
+        );
+        assert!(matches!(inhibitors(&r, Some(&runner)), Probe::Failed(s) if s.contains("bus")));
+        // Without a live runner (a `--root` tree) nothing runs and nothing is claimed.
+        assert_eq!(dpkg_audit(&r, None), Probe::NotLive);
+        assert_eq!(inhibitors(&r, None), Probe::NotLive);
         assert_eq!(
             runner.commands(),
             vec!["dpkg --audit", "systemd-inhibit --list --no-pager"]

@@ -22,6 +22,8 @@ pub enum GuardStatus {
     /// Worth knowing, does not stop anything.
     Warn,
     Block,
+    /// Only a live command can tell, and none was run (a dry run against a `--root` tree): not a pass, not a block.
+    NotChecked,
 }
 
 /// How a blocking guard blocks; ordered from least to most final.
@@ -78,6 +80,14 @@ impl GuardResult {
             name,
             status: GuardStatus::Block,
             block: Some(kind),
+            message: message.into(),
+        }
+    }
+    pub fn not_checked(name: &'static str, message: impl Into<String>) -> Self {
+        GuardResult {
+            name,
+            status: GuardStatus::NotChecked,
+            block: None,
             message: message.into(),
         }
     }
@@ -523,7 +533,7 @@ fn offset_minutes(tz: &Timezone, zone_offset_minutes: i32) -> i32 {
 /// Is Unix time `at` inside the window? A window whose end is before its start runs past midnight: it belongs to the
 /// day it opens on.
 pub fn in_window(w: &MaintenanceWindow, at: i64, zone_offset_minutes: i32) -> bool {
-    let local = at + offset_minutes(&w.timezone, zone_offset_minutes) as i64 * 60;
+    let local = at.saturating_add(offset_minutes(&w.timezone, zone_offset_minutes) as i64 * 60);
     let day = local.div_euclid(86400);
     let minute = (local.rem_euclid(86400) / 60) as u32;
     // 1970-01-01 was a Thursday (Monday = 0).
@@ -582,6 +592,9 @@ pub enum Probe<T> {
     Failed(String),
     /// Not applicable on this host (e.g. no dpkg).
     NotApplicable,
+    /// Not run: the command needs the live host and this is a tree under `--root` (what a recorder would answer,
+    /// "success, no output", proves nothing).
+    NotLive,
 }
 
 /// Everything the reboot guards look at besides [`HostFacts`], gathered by `host::reboot`.
@@ -618,7 +631,7 @@ pub struct RebootGuardPolicy {
 pub fn busy_holders(holders: &[GpuHolder]) -> Vec<&GpuHolder> {
     holders
         .iter()
-        .filter(|h| !h.devices.is_empty() && (h.service.is_none() || h.container.is_some()))
+        .filter(|h| !h.devices.is_empty() && !h.runs_as_service())
         .collect()
 }
 
@@ -751,6 +764,13 @@ fn package_manager_guard(g: &RebootGuardFacts) -> GuardResult {
             ),
         );
     }
+    if g.dpkg_audit == Probe::NotLive {
+        return GuardResult::not_checked(
+            NAME,
+            "no package-manager lock is held and no package manager is running in the tree; `dpkg --audit` needs the \
+             live host and was not run",
+        );
+    }
     GuardResult::pass(
         NAME,
         "no package-manager lock is held and no package manager is running",
@@ -768,6 +788,10 @@ fn inhibitor_guard(inhibitors: &Probe<Vec<Inhibitor>>) -> GuardResult {
         Probe::NotApplicable => {
             GuardResult::warn(NAME, "no systemd: shutdown inhibitors not checked")
         }
+        Probe::NotLive => GuardResult::not_checked(
+            NAME,
+            "`systemd-inhibit --list` needs the live host and was not run: shutdown inhibitors not checked",
+        ),
         Probe::Done(list) => {
             let blocking: Vec<String> = list
                 .iter()
@@ -876,7 +900,7 @@ fn window_guard(g: &RebootGuardFacts, policy: &RebootGuardPolicy) -> GuardResult
     let Some(w) = &policy.window else {
         return GuardResult::pass(NAME, "no maintenance window: any time");
     };
-    let at = g.now + policy.delay_minutes as i64 * 60;
+    let at = g.now.saturating_add(policy.delay_minutes as i64 * 60);
     let Some(zone_offset) = g.window_offset_minutes.or(match w.timezone {
         Timezone::Named(_) => None,
         _ => Some(0),
@@ -958,6 +982,8 @@ mod tests {
             libraries: Vec::new(),
             container: None,
             service: service.then_some(crate::model::holders::KnownService::Persistenced),
+            unit: service.then(|| "nvidia-persistenced.service".into()),
+            user_session: !service,
         }
     }
 
@@ -1090,6 +1116,47 @@ mod tests {
         let mut g = idle(0);
         g.dpkg_audit = Probe::NotApplicable;
         assert!(!guard(&evaluate_reboot_guards(&f, &g, &p), "package-manager-idle").blocks());
+    }
+
+    #[test]
+    fn a_system_unit_is_a_service_and_a_session_process_a_user_whatever_the_name() {
+        let mut in_unit = holder(1, "infer-server", "root", false);
+        in_unit.unit = Some("inference.service".into());
+        in_unit.user_session = false;
+        let mut users_dcgm = holder(2, "nv-hostengine", "alice", false);
+        users_dcgm.user_session = true;
+        let holders = [in_unit, users_dcgm];
+        let busy: Vec<i32> = busy_holders(&holders).iter().map(|h| h.pid).collect();
+        assert_eq!(
+            busy,
+            vec![2],
+            "a reboot cuts off the user's process; the unit stops with the host"
+        );
+    }
+
+    #[test]
+    fn guards_that_need_a_live_command_are_not_checked_on_a_tree_never_passed() {
+        let (f, p) = (reboot_facts(), policy());
+        let mut g = idle(0);
+        g.dpkg_audit = Probe::NotLive;
+        g.inhibitors = Probe::NotLive;
+        let r = evaluate_reboot_guards(&f, &g, &p);
+        for name in ["package-manager-idle", "shutdown-inhibitors"] {
+            let got = guard(&r, name);
+            assert_eq!(got.status, GuardStatus::NotChecked, "{name}: {got:?}");
+            assert!(!got.blocks());
+            assert!(got.message.contains("not run"), "{}", got.message);
+        }
+        assert_eq!(
+            serde_json::to_value(guard(&r, "shutdown-inhibitors")).unwrap()["status"],
+            "not-checked"
+        );
+        // What the tree itself shows still counts: a held lock blocks whether or not dpkg --audit could run.
+        g.package_processes.push(PackageProcess {
+            pid: 9,
+            command: "/usr/bin/unattended-upgrade".into(),
+        });
+        assert!(guard(&evaluate_reboot_guards(&f, &g, &p), "package-manager-idle").blocks());
     }
 
     #[test]

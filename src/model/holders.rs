@@ -1,5 +1,6 @@
 //! Who holds the GPU: the holder record and the pure classification rules (devices, libraries, services, containers).
 
+use super::systemd_unit::{place_from_cgroup, CgroupPlace};
 use serde::Serialize;
 
 /// A GPU service nvfix knows by name, so it can be stopped the right way and restarted after a reload.
@@ -16,8 +17,36 @@ pub enum KnownService {
     DisplayManager,
 }
 
+/// The unit names GPU services are packaged under (NVIDIA's packages, distributions, the DCGM exporter's docs).
+const PACKAGED_UNITS: &[(&str, KnownService)] = &[
+    ("nvidia-persistenced.service", KnownService::Persistenced),
+    ("nvidia-fabricmanager.service", KnownService::FabricManager),
+    ("nvidia-fabric-manager.service", KnownService::FabricManager),
+    ("nvidia-dcgm.service", KnownService::Dcgm),
+    ("dcgm.service", KnownService::Dcgm),
+    ("nv-hostengine.service", KnownService::Dcgm),
+    ("dcgm-exporter.service", KnownService::DcgmExporter),
+    ("nvidia-dcgm-exporter.service", KnownService::DcgmExporter),
+    ("nvidia-mps.service", KnownService::MpsControl),
+    ("nvidia-cuda-mps-control.service", KnownService::MpsControl),
+    ("display-manager.service", KnownService::DisplayManager),
+    ("gdm.service", KnownService::DisplayManager),
+    ("gdm3.service", KnownService::DisplayManager),
+    ("sddm.service", KnownService::DisplayManager),
+    ("lightdm.service", KnownService::DisplayManager),
+];
+
 impl KnownService {
-    /// The systemd unit that runs it on common distributions, when there is one.
+    /// The GPU service a unit runs, by the names it is packaged under.
+    pub fn from_unit(unit: &str) -> Option<KnownService> {
+        PACKAGED_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map(|(_, service)| *service)
+    }
+
+    /// The unit that runs it on common distributions, when there is one: only for a holder whose cgroup names no
+    /// unit (cgroup unreadable, or no systemd there, where the executor signals it instead).
     pub fn unit(self) -> Option<&'static str> {
         match self {
             KnownService::Persistenced => Some("nvidia-persistenced.service"),
@@ -83,9 +112,22 @@ pub struct GpuHolder {
     pub container: Option<ContainerRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<KnownService>,
+    /// The system service unit it runs in, as its cgroup names it (`dcgm.service`), checked against systemd's
+    /// unit-name rules: the unit a reload stops and starts again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// It runs in a user's session or user manager: a user process, whatever its name.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub user_session: bool,
 }
 
 impl GpuHolder {
+    /// Runs as a service of the host (a system unit, or a GPU service by name where no cgroup says otherwise),
+    /// not as a user's job or in a container: it stops with the host rather than being cut off.
+    pub fn runs_as_service(&self) -> bool {
+        self.container.is_none() && (self.unit.is_some() || self.service.is_some())
+    }
+
     /// Maps a library that was replaced on disk (the old user-space driver, still in memory).
     pub fn maps_deleted_library(&self) -> bool {
         self.libraries.iter().any(|l| l.ends_with(" (deleted)"))
@@ -232,6 +274,58 @@ pub fn classify_service(comm: &str, exe_name: &str) -> Option<KnownService> {
         .iter()
         .find(|(name, _)| !comm.is_empty() && truncate_to_comm(name) == comm)
         .map(|(_, service)| *service)
+}
+
+/// What a holder is, from its names and its cgroup: the fields of [`GpuHolder`] that say how it is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HolderKind {
+    pub service: Option<KnownService>,
+    pub container: Option<ContainerRef>,
+    pub unit: Option<String>,
+    pub user_session: bool,
+}
+
+/// Classifies a holder by its cgroup first, its names second.
+///
+/// - In a container: the container, and the service its name says (the runtime restarts it, not systemd).
+/// - In a system service unit: that unit, and the GPU service its packaged unit name or program name says.
+/// - In a user session: a user process. Only what is stopped without a system unit of its own keeps its label: a CUDA
+///   MPS daemon (quit through its control program) and a display server (the display blocker, and the display
+///   manager that owns the session). A user's `nv-hostengine` never makes nvfix stop a system unit.
+/// - Nowhere systemd says (no systemd, an unreadable cgroup): today's rule, the program name.
+pub fn classify_holder(comm: &str, exe_name: &str, cgroup: Option<&str>) -> HolderKind {
+    let by_name = classify_service(comm, exe_name);
+    let cgroup = cgroup.unwrap_or("");
+    if let Some(container) = container_from_cgroup(cgroup) {
+        return HolderKind {
+            service: by_name,
+            container: Some(container),
+            ..HolderKind::default()
+        };
+    }
+    match place_from_cgroup(cgroup) {
+        CgroupPlace::SystemService(unit) => HolderKind {
+            service: KnownService::from_unit(&unit).or(by_name),
+            unit: Some(unit),
+            ..HolderKind::default()
+        },
+        CgroupPlace::UserSession => HolderKind {
+            service: by_name.filter(|s| {
+                matches!(
+                    s,
+                    KnownService::MpsControl
+                        | KnownService::MpsServer
+                        | KnownService::DisplayServer
+                )
+            }),
+            user_session: true,
+            ..HolderKind::default()
+        },
+        CgroupPlace::Other => HolderKind {
+            service: by_name,
+            ..HolderKind::default()
+        },
+    }
 }
 
 fn is_hex_id(s: &str, min_len: usize) -> bool {
@@ -484,6 +578,122 @@ mod tests {
     const DOCKER_ID: &str = "4f2d1e8a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e";
 
     #[test]
+    fn gpu_services_are_known_under_every_packaged_unit_name() {
+        for (unit, service) in [
+            ("dcgm.service", KnownService::Dcgm),
+            ("nvidia-dcgm.service", KnownService::Dcgm),
+            ("nvidia-persistenced.service", KnownService::Persistenced),
+            ("nvidia-fabricmanager.service", KnownService::FabricManager),
+            ("dcgm-exporter.service", KnownService::DcgmExporter),
+            ("gdm.service", KnownService::DisplayManager),
+        ] {
+            assert_eq!(KnownService::from_unit(unit), Some(service), "{unit}");
+        }
+        assert_eq!(KnownService::from_unit("dcgm"), None);
+        assert_eq!(KnownService::from_unit("my-dcgm.service"), None);
+    }
+
+    #[test]
+    fn a_service_is_stopped_as_the_unit_its_cgroup_names() {
+        // DCGM packaged as dcgm.service: that unit, not the fixed nvidia-dcgm.service.
+        let k = classify_holder(
+            "nv-hostengine",
+            "nv-hostengine",
+            Some("0::/system.slice/dcgm.service\n"),
+        );
+        assert_eq!(k.service, Some(KnownService::Dcgm));
+        assert_eq!(k.unit.as_deref(), Some("dcgm.service"));
+        assert!(!k.user_session);
+        // A packaged unit name is recognised whatever the program is called.
+        let k = classify_holder(
+            "hostengine-wra",
+            "wrapper.sh",
+            Some("0::/system.slice/nvidia-dcgm.service\n"),
+        );
+        assert_eq!(k.service, Some(KnownService::Dcgm));
+        assert_eq!(k.unit.as_deref(), Some("nvidia-dcgm.service"));
+        // A known program in a unit of another name: labelled by its name, stopped as its unit.
+        let k = classify_holder(
+            "nv-hostengine",
+            "nv-hostengine",
+            Some("0::/system.slice/monitoring.service\n"),
+        );
+        assert_eq!(k.service, Some(KnownService::Dcgm));
+        assert_eq!(k.unit.as_deref(), Some("monitoring.service"));
+        // An unknown program in a system unit: no label, but its unit.
+        let k = classify_holder(
+            "python3",
+            "python3.12",
+            Some("0::/system.slice/inference.service\n"),
+        );
+        assert_eq!(
+            (k.service, k.unit.as_deref()),
+            (None, Some("inference.service"))
+        );
+    }
+
+    #[test]
+    fn a_user_session_makes_a_user_process_whatever_its_name() {
+        let session = Some("0::/user.slice/user-1000.slice/session-3.scope\n");
+        let k = classify_holder("nv-hostengine", "nv-hostengine", session);
+        assert_eq!(
+            k,
+            HolderKind {
+                user_session: true,
+                ..HolderKind::default()
+            }
+        );
+        let k = classify_holder(
+            "nvidia-persiste",
+            "nvidia-persistenced",
+            Some("0::/user.slice/user-1000.slice/user@1000.service/app.slice/nvidia-persistenced.service\n"),
+        );
+        assert_eq!((k.service, k.unit, k.user_session), (None, None, true));
+        // A user's own MPS daemon is still quit through its control program; a session's X server is the display.
+        let k = classify_holder("nvidia-cuda-mps", "nvidia-cuda-mps-control", session);
+        assert_eq!(k.service, Some(KnownService::MpsControl));
+        assert_eq!(
+            classify_holder("Xorg", "Xorg", session).service,
+            Some(KnownService::DisplayServer)
+        );
+    }
+
+    #[test]
+    fn containers_and_hosts_without_systemd_keep_the_name_rules() {
+        let k = classify_holder(
+            "nv-hostengine",
+            "nv-hostengine",
+            Some(&format!("0::/system.slice/docker-{DOCKER_ID}.scope\n")),
+        );
+        assert_eq!(k.service, Some(KnownService::Dcgm));
+        assert!(k.container.is_some());
+        assert_eq!(k.unit, None);
+        for cgroup in [
+            None,
+            Some("0::/\n"),
+            Some("0::/init.scope\n"),
+            Some("garbage"),
+        ] {
+            let k = classify_holder("nv-hostengine", "nv-hostengine", cgroup);
+            assert_eq!(
+                k,
+                HolderKind {
+                    service: Some(KnownService::Dcgm),
+                    ..HolderKind::default()
+                },
+                "{cgroup:?}"
+            );
+        }
+        // An invalid unit name is not trusted: the name rule applies, nothing from the cgroup reaches a command.
+        let k = classify_holder(
+            "nv-hostengine",
+            "",
+            Some("0::/system.slice/x;reboot.service\n"),
+        );
+        assert_eq!((k.service, k.unit), (Some(KnownService::Dcgm), None));
+    }
+
+    #[test]
     fn docker_containers_from_v2_and_v1() {
         let v2 = format!("0::/system.slice/docker-{DOCKER_ID}.scope\n");
         let c = container_from_cgroup(&v2).expect("docker v2");
@@ -585,6 +795,8 @@ mod tests {
             libraries: vec!["/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06 (deleted)".into()],
             container: None,
             service: None,
+            unit: None,
+            user_session: true,
         };
         assert!(holder.maps_deleted_library());
         let fresh = GpuHolder {

@@ -1,6 +1,8 @@
 //! Parser for NVIDIA's kernel log lines: `NVRM: API mismatch` blocks (both wordings) and adapter init failures.
 
+use super::log_position::{kmsg_record, text_line_position, LogMark};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One `NVRM: API mismatch` report: a client library of `client_version` asked a module of `kernel_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,8 +27,25 @@ pub struct KernelLogFacts {
     pub api_mismatches: Vec<ApiMismatch>,
     /// Lines containing `RmInitAdapter failed` (1-based line numbers).
     pub init_failures: Vec<usize>,
-    /// Number of lines read (so a verifier can look only at lines added since a mark).
+    /// Number of lines read.
     pub lines: usize,
+    /// Each line's position (index = line − 1): the kmsg sequence number, or the date or stamp a text line states
+    /// (a continuation line takes its record's). What tells a verifier which lines came after a mark.
+    #[serde(skip)]
+    pub positions: Vec<Option<LogMark>>,
+}
+
+impl KernelLogFacts {
+    /// The position of the newest line: the mark to take before changing anything.
+    pub fn mark(&self) -> Option<LogMark> {
+        self.positions.iter().rev().find_map(|p| *p)
+    }
+
+    /// Is 1-based line `line` after `mark`? None when it states no position on the mark's clock.
+    pub fn is_after(&self, line: usize, mark: &LogMark) -> Option<bool> {
+        let position = (*self.positions.get(line.checked_sub(1)?)?)?;
+        position.is_after(mark)
+    }
 }
 
 /// Parses dmesg or kern.log text. Pre-575: `NVRM: API mismatch: the client has the version X, but` /
@@ -39,11 +58,41 @@ pub struct KernelLogFacts {
 /// counts as soon as both versions are known (the closing "make sure…" lines may be missing), and a block whose
 /// kernel version never comes within [`BLOCK_SPAN`] lines, or before the next block, is dropped.
 pub fn parse_kernel_log(text: &str) -> KernelLogFacts {
+    parse_lines(
+        text.lines()
+            .map(|line| (text_line_position(line), Cow::Borrowed(line))),
+    )
+}
+
+/// Parses `/dev/kmsg` records (`6,1234,5678901,-;message`, one per line; ` KEY=value` continuation lines dropped)
+/// as dmesg lines (`[    5.678901] message`), each placed by its sequence number.
+pub fn parse_kmsg(records: &str) -> KernelLogFacts {
+    parse_lines(records.lines().filter_map(|line| {
+        let (seq, micros, message) = kmsg_record(line)?;
+        let mark = LogMark {
+            clock: super::log_position::LogClock::KmsgSeq,
+            at: i64::try_from(seq).unwrap_or(i64::MAX),
+        };
+        let text = format!(
+            "[{:5}.{:06}] {message}",
+            micros / 1_000_000,
+            micros % 1_000_000
+        );
+        Some((Some(mark), Cow::Owned(text)))
+    }))
+}
+
+/// The parser proper, over lines with the position each states.
+fn parse_lines<'a>(lines: impl Iterator<Item = (Option<LogMark>, Cow<'a, str>)>) -> KernelLogFacts {
     let mut facts = KernelLogFacts::default();
     let mut open: Option<ApiMismatchDraft> = None;
-    for (index, line) in text.lines().enumerate() {
+    for (index, (position, line)) in lines.enumerate() {
         let line_no = index + 1;
+        let line: &str = &line;
         facts.lines = line_no;
+        // Continuation lines (dmesg's indented ones) belong to the record before them.
+        let inherited = facts.positions.last().copied().flatten();
+        facts.positions.push(position.or(inherited));
         if line.contains("RmInitAdapter failed") {
             facts.init_failures.push(line_no);
         }

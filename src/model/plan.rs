@@ -4,7 +4,9 @@
 //! The module order comes from the live holder graph (`used_by` / sysfs `holders/`), never from a fixed list.
 
 use super::facts::HostFacts;
+use super::holder_stops::{holder_stops, ServiceStop};
 use super::holders::{GpuHolder, KnownService};
+use super::log_position::LogMark;
 use super::modules::{LoadedModule, ModuleState};
 use super::verdict::{Action, Diagnosis};
 use crate::exit;
@@ -258,7 +260,11 @@ pub struct VerifyBaseline {
     /// GPUs seen before (NVML's count, else `/proc/driver/nvidia/gpus/*`), when known.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub device_count: Option<u32>,
-    /// Kernel log size and counts at plan time: only lines after it count as new.
+    /// The newest kernel-log line's position at plan time (kmsg sequence number, or the line's date): only lines
+    /// after it count as new, however the ring buffer wrapped or the file rotated meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel_log_mark: Option<LogMark>,
+    /// Kernel log size and counts at plan time: where no position can be compared, only lines after it count as new.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kernel_log_lines: Option<usize>,
     #[serde(default)]
@@ -441,16 +447,15 @@ pub fn load_order(modules: &[LoadedModule]) -> Vec<String> {
     sorted
 }
 
-/// Service stop order: monitoring first (it polls and would reopen the device), the daemons the driver needs last.
-fn service_rank(s: KnownService) -> usize {
-    match s {
-        KnownService::DcgmExporter => 0,
-        KnownService::Dcgm => 1,
-        KnownService::DisplayManager | KnownService::DisplayServer => 2,
-        KnownService::MpsControl | KnownService::MpsServer => 3,
-        KnownService::FabricManager => 5,
-        KnownService::Persistenced => 6,
-    }
+fn stop_service_step(stop: &ServiceStop) -> (StepKind, String) {
+    (
+        StepKind::StopService {
+            unit: stop.unit.clone(),
+            label: stop.label.clone(),
+            processes: stop.processes.clone(),
+        },
+        stop.why(),
+    )
 }
 
 /// Makes the plan, or says why there is none. Not-root (77) and the lock (75) are the command's and executor's.
@@ -549,40 +554,11 @@ pub fn make_plan(
     };
     plan.modules_before = load_order(modules);
 
-    // Holders: services by unit, MPS through its control program, other processes by signal.
-    let mut services: BTreeMap<&'static str, (KnownService, Vec<ProcessTarget>)> = BTreeMap::new();
-    let mut mps: Vec<ProcessTarget> = Vec::new();
-    let mut display: Vec<ProcessTarget> = Vec::new();
-    for h in &facts.holders {
-        let target = ProcessTarget::from_holder(h);
-        if h.devices.is_empty() {
-            plan.library_users.push(target);
-            continue;
-        }
-        match (h.service, h.container.is_some()) {
-            (Some(KnownService::MpsControl | KnownService::MpsServer), _) => mps.push(target),
-            (Some(s @ (KnownService::DisplayManager | KnownService::DisplayServer)), false) => {
-                display.push(target.clone());
-                if let Some(unit) = s.unit() {
-                    services
-                        .entry(unit)
-                        .or_insert((s, Vec::new()))
-                        .1
-                        .push(target);
-                }
-            }
-            (Some(s), false) if s.unit().is_some() => {
-                let unit = s.unit().unwrap_or_default();
-                services
-                    .entry(unit)
-                    .or_insert((s, Vec::new()))
-                    .1
-                    .push(target);
-            }
-            // A service in a container is restarted by its runtime's policy, not by systemd: signal it.
-            _ => plan.processes.push(target),
-        }
-    }
+    // Holders: services by the unit their cgroup names, MPS through its control program, other processes by signal.
+    let stops = holder_stops(&facts.holders);
+    let (mps, display) = (stops.mps, stops.display);
+    plan.processes = stops.processes;
+    plan.library_users = stops.library_users;
     if !display.is_empty() && !opts.allow_display_stop {
         plan.blockers.push(Blocker {
             code: "display-in-use".into(),
@@ -599,25 +575,11 @@ pub fn make_plan(
             hint: Some("sudo nvfix reload --allow-display-stop (from an SSH session)".into()),
         });
     }
-    let mut ordered: Vec<(&'static str, KnownService, Vec<ProcessTarget>)> =
-        services.into_iter().map(|(u, (s, p))| (u, s, p)).collect();
-    ordered.sort_by_key(|(u, s, _)| (service_rank(*s), *u));
-    let (early, late): (Vec<_>, Vec<_>) = ordered
-        .into_iter()
-        .partition(|(_, s, _)| service_rank(*s) < 3);
-    for (unit, s, procs) in early.iter() {
-        plan.services.push(unit.to_string());
-        steps.push((
-            StepKind::StopService {
-                unit: unit.to_string(),
-                label: s.label().into(),
-                processes: procs.clone(),
-            },
-            format!(
-                "{} holds the GPU; stopped through systemd so it does not respawn, started again afterwards",
-                s.label()
-            ),
-        ));
+    let (late, early): (Vec<ServiceStop>, Vec<ServiceStop>) =
+        stops.services.into_iter().partition(|s| s.stops_last());
+    for stop in &early {
+        plan.services.push(stop.unit.clone());
+        steps.push(stop_service_step(stop));
     }
     if !mps.is_empty() {
         steps.push((
@@ -650,19 +612,9 @@ pub fn make_plan(
             ));
         }
     }
-    for (unit, s, procs) in late.iter() {
-        plan.services.push(unit.to_string());
-        steps.push((
-            StepKind::StopService {
-                unit: unit.to_string(),
-                label: s.label().into(),
-                processes: procs.clone(),
-            },
-            format!(
-                "{} keeps the driver open; stopped last, started again first",
-                s.label()
-            ),
-        ));
+    for stop in &late {
+        plan.services.push(stop.unit.clone());
+        steps.push(stop_service_step(stop));
     }
 
     blockers_from_modules(facts, &mut plan);
@@ -866,6 +818,7 @@ fn baseline(facts: &HostFacts) -> VerifyBaseline {
     };
     VerifyBaseline {
         device_count,
+        kernel_log_mark: facts.kernel_log.as_ref().and_then(|l| l.mark()),
         kernel_log_lines: facts.kernel_log.as_ref().map(|l| l.lines),
         api_mismatches: facts
             .kernel_log

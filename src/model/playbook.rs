@@ -319,6 +319,10 @@ pub enum OnFailure {
 
 /// The most a hook may run: a drain can be slow, but a hook that never ends must not hold the host forever.
 pub const MAX_HOOK_TIMEOUT_SECONDS: u64 = 3600;
+/// The longest grace period between SIGTERM and giving up, from a playbook or `--grace` (an hour).
+pub const MAX_GRACE_SECONDS: u64 = 3600;
+/// The longest delay before a scheduled reboot, from a playbook or `--delay` (a day).
+pub const MAX_REBOOT_DELAY_MINUTES: u32 = 24 * 60;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -563,15 +567,15 @@ fn check_semantics(p: &Playbook) -> Result<(), PlaybookError> {
             ));
         }
     }
-    if p.reboot.delay_minutes > 24 * 60 {
+    if p.reboot.delay_minutes > MAX_REBOOT_DELAY_MINUTES {
         return Err(err(format!(
-            "reboot.delay_minutes is {}; at most 1440 (a day)",
+            "reboot.delay_minutes is {}; at most {MAX_REBOOT_DELAY_MINUTES} (a day)",
             p.reboot.delay_minutes
         )));
     }
-    if p.reload.grace_period_seconds > 3600 {
+    if p.reload.grace_period_seconds > MAX_GRACE_SECONDS {
         return Err(err(format!(
-            "reload.grace_period_seconds is {}; at most 3600",
+            "reload.grace_period_seconds is {}; at most {MAX_GRACE_SECONDS}",
             p.reload.grace_period_seconds
         )));
     }

@@ -94,7 +94,7 @@ impl RebootState {
     pub fn recent(&self, now: i64) -> Vec<&RebootRecord> {
         self.reboots
             .iter()
-            .filter(|r| r.counts() && r.requested_at > now - LOOP_WINDOW_SECS)
+            .filter(|r| r.counts() && r.requested_at > now.saturating_sub(LOOP_WINDOW_SECS))
             .collect()
     }
 
@@ -110,7 +110,7 @@ impl RebootState {
             return AfterBoot::Rebooted(last);
         }
         // Handoffs have no due time: the cluster reboots when it can. A shutdown long overdue did not happen.
-        if last.method == "handoff" || now <= last.scheduled_for + LAPSE_SECS {
+        if last.method == "handoff" || now <= last.scheduled_for.saturating_add(LAPSE_SECS) {
             AfterBoot::Pending(last)
         } else {
             AfterBoot::Nothing
@@ -173,26 +173,43 @@ impl RebootState {
 
     /// Drops records too old to matter, so the file stays small.
     pub fn prune(&mut self, now: i64) {
-        self.reboots.retain(|r| r.requested_at > now - KEEP_SECS);
+        self.reboots
+            .retain(|r| r.requested_at > now.saturating_sub(KEEP_SECS));
     }
 }
 
 /// For `nvfix verify` (and the unit that runs it after boot): the check that an nvfix reboot happened and brought the
-/// driver it was for. None when no nvfix reboot awaits checking; Some((ok, detail)) otherwise. Pure: the caller reads
-/// the record (`host::reboot::read_state`) and the loaded version, and records the result with
-/// [`RebootState::complete`] if it wants later runs to know.
+/// driver it was for. None when no nvfix reboot awaits checking; Some((ok, detail)) otherwise. A reboot requested
+/// from this very boot that was neither cancelled nor settled has not happened, however long ago it was due (the loop
+/// guard lets such a lapsed one go; verify does not call the host fixed by it). Pure: the caller reads the record
+/// (`host::reboot::read_state`) and the loaded version; `nvfix auto` settles it with [`RebootState::complete`].
 pub fn boot_check(
     state: &RebootState,
     current_boot_id: &str,
     loaded_version: Option<&str>,
     now: i64,
 ) -> Option<(bool, String)> {
-    match state.after_boot(current_boot_id, now) {
-        AfterBoot::Nothing => None,
-        AfterBoot::Pending(r) => Some((
+    if let Some(r) = state.pending(current_boot_id) {
+        let when = if r.method == "handoff" {
+            "handed to the cluster's engine".to_string()
+        } else if now <= r.scheduled_for {
+            format!(
+                "due in {} min",
+                r.scheduled_for.saturating_sub(now) / 60 + 1
+            )
+        } else {
+            format!("due {} min ago", now.saturating_sub(r.scheduled_for) / 60)
+        };
+        return Some((
             false,
-            format!("the reboot nvfix requested ({}) has not happened yet: the boot id is unchanged", r.reason),
-        )),
+            format!(
+                "the reboot nvfix scheduled has not happened: the boot id is still {current_boot_id} ({}, {when}; {})",
+                r.method, r.reason
+            ),
+        ));
+    }
+    match state.after_boot(current_boot_id, now) {
+        AfterBoot::Nothing | AfterBoot::Pending(_) => None,
         AfterBoot::Rebooted(r) => match (r.expected_version.as_deref(), loaded_version) {
             (Some(want), Some(got)) if want == got => Some((
                 true,
@@ -313,10 +330,16 @@ mod tests {
         let mut r = record("b1", now - 600);
         r.expected_version = Some("580.95.05".into());
         s.reboots.push(r);
+        let (ok, detail) = boot_check(&s, "b1", Some("580.65.06"), now).unwrap();
+        assert!(!ok, "same boot: not yet");
         assert!(
-            !boot_check(&s, "b1", Some("580.65.06"), now).unwrap().0,
-            "same boot: not yet"
+            detail.contains("the reboot nvfix scheduled has not happened")
+                && detail.contains("still b1"),
+            "{detail}"
         );
+        // Long overdue is still not happened: the boot id says so.
+        let (ok, detail) = boot_check(&s, "b1", Some("580.65.06"), now + 7200).unwrap();
+        assert!(!ok && detail.contains("min ago"), "{detail}");
         assert!(boot_check(&s, "b2", Some("580.95.05"), now).unwrap().0);
         let (ok, detail) = boot_check(&s, "b2", Some("580.65.06"), now).unwrap();
         assert!(
@@ -329,6 +352,19 @@ mod tests {
             None,
             "checked once"
         );
+    }
+
+    #[test]
+    fn records_with_numbers_out_of_range_never_panic() {
+        let mut s = RebootState::default();
+        let mut r = record("b1", i64::MIN);
+        r.scheduled_for = i64::MAX;
+        s.reboots.push(r);
+        let _ = s.after_boot("b1", i64::MIN);
+        let _ = s.recent(i64::MIN);
+        let _ = boot_check(&s, "b1", None, i64::MIN);
+        let _ = boot_check(&s, "b1", None, i64::MAX);
+        s.prune(i64::MIN);
     }
 
     #[test]

@@ -642,7 +642,11 @@ fn note_holders(facts: &HostFacts, d: &mut Diagnosis) {
     if facts.holders.is_empty() {
         return;
     }
-    let users = facts.holders.iter().filter(|h| h.service.is_none()).count();
+    let users = facts
+        .holders
+        .iter()
+        .filter(|h| !h.runs_as_service())
+        .count();
     let services = facts.holders.len() - users;
     d.reasons.push(Reason {
         code: "gpu-holders",

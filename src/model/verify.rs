@@ -4,6 +4,8 @@
 
 use super::containers::{stale_containers, StaleContainer};
 use super::facts::{HostFacts, NvmlProbe};
+use super::kernel_log::KernelLogFacts;
+use super::log_position::LogMark;
 use super::plan::VerifyBaseline;
 use serde::Serialize;
 
@@ -163,6 +165,20 @@ fn nvml_check(facts: &HostFacts, loaded: Option<&str>, baseline: Option<&VerifyB
     }
 }
 
+/// API mismatches and init failures logged after `mark`, by position; None when a line states no position on the
+/// mark's clock (the log changed source), where line numbers and counts are all there is to go by.
+fn new_since_mark(log: &KernelLogFacts, mark: &LogMark) -> Option<(usize, usize)> {
+    let count_new = |lines: Vec<usize>| -> Option<usize> {
+        lines.into_iter().try_fold(0, |n, line| {
+            Some(n + usize::from(log.is_after(line, mark)?))
+        })
+    };
+    Some((
+        count_new(log.api_mismatches.iter().map(|m| m.line).collect())?,
+        count_new(log.init_failures.clone())?,
+    ))
+}
+
 fn kernel_log_check(
     facts: &HostFacts,
     loaded: Option<&str>,
@@ -175,8 +191,12 @@ fn kernel_log_check(
             detail: "no kernel log to read".into(),
         };
     };
-    let (mismatches, failures) = match baseline {
-        Some(b) => match b.kernel_log_lines {
+    let since_mark = baseline
+        .and_then(|b| b.kernel_log_mark)
+        .and_then(|mark| new_since_mark(log, &mark));
+    let (mismatches, failures) = match (since_mark, baseline) {
+        (Some(counts), _) => counts,
+        (None, Some(b)) => match b.kernel_log_lines {
             // The log grew: only lines after the mark are new.
             Some(mark) if log.lines >= mark => (
                 log.api_mismatches.iter().filter(|m| m.line > mark).count(),
@@ -188,7 +208,7 @@ fn kernel_log_check(
                 log.init_failures.len().saturating_sub(b.init_failures),
             ),
         },
-        None => (
+        (None, None) => (
             log.api_mismatches
                 .iter()
                 .filter(|m| Some(m.kernel_version.as_str()) == loaded)
@@ -245,6 +265,7 @@ mod tests {
                 api_mismatches: vec![mismatch(10, "580.65.06")],
                 init_failures: vec![],
                 lines: 40,
+                positions: Vec::new(),
             }),
             ..Default::default()
         }
@@ -264,6 +285,7 @@ mod tests {
     fn baseline() -> VerifyBaseline {
         VerifyBaseline {
             device_count: Some(2),
+            kernel_log_mark: None,
             kernel_log_lines: Some(40),
             api_mismatches: 1,
             init_failures: 0,
@@ -365,6 +387,111 @@ mod tests {
             l.api_mismatches.push(mismatch(30, "580.95.05"));
         }
         assert!(!verify_host(&f, None).verified);
+    }
+
+    /// `count` kmsg records from `first_seq` on, with a 575-style API mismatch block at `mismatch_at` (an index).
+    fn kmsg_buffer(first_seq: u64, count: u64, mismatch_at: Option<u64>) -> String {
+        let mut out = String::new();
+        for i in 0..count {
+            let seq = first_seq + i;
+            let micros = 1_000_000 * seq;
+            if Some(i) == mismatch_at {
+                for (k, line) in [
+                    "NVRM: API mismatch: the client 'nvidia-smi' (pid 48213)",
+                    "NVRM: has the version 580.95.05, but this kernel module has",
+                    "NVRM: the version 580.65.06.  Please make sure that this",
+                ]
+                .iter()
+                .enumerate()
+                {
+                    out.push_str(&format!("4,{},{micros},-;{line}\n", seq * 10 + k as u64));
+                }
+            } else {
+                out.push_str(&format!(
+                    "6,{},{micros},-;usb 1-1: some device chatter {i}\n",
+                    seq * 10
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_new_mismatch_is_found_after_the_ring_buffer_wrapped() {
+        use crate::model::kernel_log::parse_kmsg;
+        // Plan time: 100 records, the newest with sequence number 99 × 10; no mismatch.
+        let before = parse_kmsg(&kmsg_buffer(0, 100, None));
+        let base = VerifyBaseline {
+            kernel_log_mark: before.mark(),
+            kernel_log_lines: Some(before.lines),
+            api_mismatches: before.api_mismatches.len(),
+            init_failures: 0,
+            ..baseline()
+        };
+        assert_eq!(
+            base.kernel_log_mark.map(|m| m.at),
+            Some(990),
+            "the mark is the newest sequence number"
+        );
+        // After the reload the buffer wrapped: it now starts at record 500, and holds as many lines as before, with
+        // a new mismatch early in it (line 5, which a line-index mark of 100 would call old).
+        let mut f = fixed();
+        f.kernel_log = Some(parse_kmsg(&kmsg_buffer(500, 98, Some(4))));
+        assert_eq!(f.kernel_log.as_ref().unwrap().lines, 100);
+        let r = verify_host(&f, Some(&base));
+        assert!(!r.verified, "{r:?}");
+        assert!(
+            r.failures().contains("1 new `NVRM: API mismatch`"),
+            "{}",
+            r.failures()
+        );
+
+        // The same buffer without the mismatch verifies; an old mismatch still in the buffer is history.
+        f.kernel_log = Some(parse_kmsg(&kmsg_buffer(500, 100, None)));
+        assert!(verify_host(&f, Some(&base)).verified);
+        let old = parse_kmsg(&kmsg_buffer(0, 120, Some(50)));
+        let base_old = VerifyBaseline {
+            kernel_log_mark: parse_kmsg(&kmsg_buffer(0, 100, Some(50))).mark(),
+            api_mismatches: 1,
+            ..base
+        };
+        f.kernel_log = Some(old);
+        assert!(verify_host(&f, Some(&base_old)).verified);
+    }
+
+    #[test]
+    fn a_rotated_kern_log_is_judged_by_syslog_dates() {
+        use crate::model::kernel_log::parse_kernel_log;
+        let before = parse_kernel_log(
+            "Oct 22 06:30:01 gpu7 kernel: [81234.1] usb 1-1: chatter\n\
+             Oct 22 06:31:00 gpu7 kernel: [81293.1] eth0: link up\n",
+        );
+        let base = VerifyBaseline {
+            kernel_log_mark: before.mark(),
+            kernel_log_lines: Some(before.lines),
+            api_mismatches: 0,
+            init_failures: 0,
+            ..baseline()
+        };
+        // Rotated meanwhile: a short new file whose mismatch is on line 1.
+        let mut f = fixed();
+        f.kernel_log = Some(parse_kernel_log(
+            "Oct 22 06:35:10 gpu7 kernel: [81603.2] NVRM: API mismatch: the client 'nvidia-smi' (pid 7)\n\
+             Oct 22 06:35:10 gpu7 kernel: [81603.2] NVRM: has the version 580.95.05, but this kernel module has\n\
+             Oct 22 06:35:10 gpu7 kernel: [81603.2] NVRM: the version 580.65.06.  Please make sure that this\n",
+        ));
+        let r = verify_host(&f, Some(&base));
+        assert!(r.failures().contains("1 new `NVRM: API mismatch`"), "{r:?}");
+    }
+
+    #[test]
+    fn a_baseline_from_an_older_journal_without_a_mark_still_reads() {
+        let old: VerifyBaseline = serde_json::from_str(
+            r#"{"device_count": 2, "kernel_log_lines": 40, "api_mismatches": 1, "init_failures": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.kernel_log_mark, None);
+        assert!(verify_host(&fixed(), Some(&old)).verified);
     }
 
     #[test]

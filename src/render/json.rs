@@ -57,20 +57,41 @@ fn nvml_json(probe: Option<&NvmlProbe>) -> Value {
 }
 
 /// The holders list: the same objects in `diagnose --json` and `ps --json`. With the host's boot time (`btime`),
-/// each holder also gets `started_at`, its start as an RFC 3339 UTC time.
+/// each holder also gets `started_at`, its start as an RFC 3339 UTC time, or `null` when the numbers `/proc` gave
+/// add up to no representable time (a garbled `btime` or start time: unknown, never a panic).
 pub fn holders_json(holders: &[GpuHolder], boot_time: Option<u64>) -> Value {
     let mut list = serde_json::to_value(holders).unwrap_or_else(|_| json!([]));
     if let (Some(btime), Some(items)) = (boot_time, list.as_array_mut()) {
         for (item, h) in items.iter_mut().zip(holders) {
             if let (Some(after), Some(obj)) = (h.started_secs_after_boot, item.as_object_mut()) {
-                let at = std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(btime.saturating_add(after));
-                obj.insert(
-                    "started_at".into(),
-                    json!(humantime::format_rfc3339_seconds(at).to_string()),
-                );
+                obj.insert("started_at".into(), json!(started_at(btime, after)));
             }
         }
     }
     list
+}
+
+/// `btime + seconds after boot` as an RFC 3339 UTC time (`2026-03-03T19:14:46Z`), or `None` when it is out of range.
+pub fn started_at(boot_time: u64, secs_after_boot: u64) -> Option<String> {
+    let secs = i64::try_from(boot_time.checked_add(secs_after_boot)?).ok()?;
+    let at = jiff::Timestamp::from_second(secs).ok()?;
+    Some(at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_rfc3339_utc_or_unknown_when_out_of_range() {
+        assert_eq!(
+            started_at(1_761_100_000, 1512).as_deref(),
+            Some("2025-10-22T02:51:52Z")
+        );
+        // jiff's range ends in year 9999; /proc can say anything.
+        assert_eq!(started_at(253_402_300_800, 0), None);
+        assert_eq!(started_at(1_761_100_000, 9_999_999_999_999_999 / 100), None);
+        assert_eq!(started_at(u64::MAX, 1), None);
+        assert_eq!(started_at(i64::MAX as u64, 0), None);
+    }
 }

@@ -266,10 +266,11 @@ pub fn holders_table(holders: &[GpuHolder], color: bool) -> String {
     let rows: Vec<[String; 5]> = holders
         .iter()
         .map(|h| {
-            let what = match (&h.service, &h.container) {
-                (Some(s), _) => s.label().to_string(),
-                (None, Some(c)) => format!("{} {}", c.runtime, c.short_id()),
-                (None, None) => "process".to_string(),
+            let what = match (&h.service, &h.container, &h.unit) {
+                (Some(s), _, _) => s.label().to_string(),
+                (None, Some(c), _) => format!("{} {}", c.runtime, c.short_id()),
+                (None, None, Some(unit)) => unit.clone(),
+                (None, None, None) => "process".to_string(),
             };
             let mut held: Vec<String> = h.devices.clone();
             if h.maps_deleted_library() {

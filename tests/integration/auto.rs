@@ -64,6 +64,8 @@ fn input(root: &Path, playbook: Playbook, allow_reboot: bool) -> AutoInput {
         allow_reboot,
         dry_run: false,
         now: NOW,
+        live_probes: true,
+        nvml_lock: Default::default(),
     }
 }
 

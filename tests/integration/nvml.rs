@@ -16,12 +16,13 @@ const CHILD_ROOTS_ENV: &str = "NVFIX_TEST_NVML_CHILD_ROOTS";
 /// Prefix of each result line the child prints.
 const RESULT_PREFIX: &str = "NVML_PROBE_RESULT=";
 /// The stand-in's settings, cleared on every child so the caller's environment cannot leak in.
-const STAND_IN_ENV: [&str; 5] = [
+const STAND_IN_ENV: [&str; 6] = [
     "NVML_STAND_IN_VERSION",
     "NVML_STAND_IN_ROOT",
     "NVML_STAND_IN_DEVICES",
     "NVML_STAND_IN_FAIL",
     "NVML_STAND_IN_STRICT",
+    "NVML_STAND_IN_INIT_LOG",
 ];
 
 const OLD_PROC_VERSION: &str = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul 27 07:09:25 UTC 2025\nGCC version:  gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)\n";
@@ -380,4 +381,87 @@ fn nvfix_diagnose_reports_the_probe_in_its_json() {
         "Failed to initialize NVML: Driver/library version mismatch"
     );
     assert_eq!(text(nvml, "library"), lib.to_str().unwrap());
+}
+
+/// Runs nvfix on `root` with the stand-in at `lib` reading that root, its inits logged to `init_log`.
+fn nvfix_with_stand_in(root: &Path, lib: &Path, init_log: &Path, args: &[&str]) -> (i32, String) {
+    let mut nvfix = Command::new(crate::harness::nvfix_bin());
+    for name in STAND_IN_ENV {
+        nvfix.env_remove(name);
+    }
+    let out = nvfix
+        .arg("--root")
+        .arg(root)
+        .arg("--nvml-lib")
+        .arg(lib)
+        .args(args)
+        .env("NVML_STAND_IN_ROOT", root)
+        .env("NVML_STAND_IN_INIT_LOG", init_log)
+        .env_remove("NVFIX_NVML_LIB")
+        .env_remove("NVFIX_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run nvfix");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn inits(log: &Path) -> usize {
+    std::fs::read_to_string(log).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn while_another_nvfix_holds_the_lock_nvml_is_not_checked_and_never_initialised() {
+    let scene = Scene::new();
+    let root = scene.root("root", Some(OLD_PROC_VERSION), 1);
+    let lib = scene.install_library("580.95.05");
+    let log = scene.dir.path().join("inits.log");
+
+    let held = nvfix::host::run_lock::acquire(&nvfix::host::HostRoot::new(&root), 0)
+        .expect("take the lock");
+    let (_, stdout) = nvfix_with_stand_in(&root, &lib, &log, &["diagnose", "--json"]);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(text(&doc["nvml"], "status"), "not-checked", "{doc}");
+    assert!(
+        text(&doc["nvml"], "reason").contains("another nvfix"),
+        "{doc}"
+    );
+    let (status, metrics) = nvfix_with_stand_in(&root, &lib, &log, &["metrics", "--textfile", "-"]);
+    assert_eq!(status, 0, "{metrics}");
+    let (_, verify) = nvfix_with_stand_in(&root, &lib, &log, &["verify", "--json"]);
+    assert!(verify.contains("another nvfix"), "{verify}");
+    assert_eq!(
+        inits(&log),
+        0,
+        "the library was initialised under another nvfix's lock"
+    );
+
+    // Once the lock is free the same commands call NVML (and the stand-in sees the init).
+    drop(held);
+    let (_, stdout) = nvfix_with_stand_in(&root, &lib, &log, &["diagnose", "--json"]);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["nvml"]["code"], 18, "{doc}");
+    assert_eq!(inits(&log), 1);
+}
+
+#[test]
+fn nvml_is_not_called_when_the_module_is_gone_by_the_time_of_the_call() {
+    let scene = Scene::new();
+    // /proc/driver/nvidia/version says loaded, but the kernel's module list says it is on its way out.
+    let root = scene.root("root", Some(NEW_PROC_VERSION), 1);
+    std::fs::create_dir_all(root.join("sys/module/nvidia")).unwrap();
+    std::fs::write(root.join("sys/module/nvidia/initstate"), "going\n").unwrap();
+    let lib = scene.install_library("580.95.05");
+    let log = scene.dir.path().join("inits.log");
+    let (_, stdout) = nvfix_with_stand_in(&root, &lib, &log, &["diagnose", "--json"]);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(text(&doc["nvml"], "status"), "not-checked", "{doc}");
+    assert_eq!(inits(&log), 0);
 }

@@ -26,7 +26,8 @@ fn dry_run_passes_every_guard_when_the_next_kernel_matches() {
     assert_eq!(v["outcome"], "would-reboot");
     assert_eq!(v["next_boot"]["kernel"], "6.8.0-87-generic");
     assert_eq!(guard(&v, "next-boot-module")["status"], "pass");
-    assert_eq!(guard(&v, "package-manager-idle")["status"], "pass");
+    // `dpkg --audit` needs the live host: on a tree it is not checked, never passed.
+    assert_eq!(guard(&v, "package-manager-idle")["status"], "not-checked");
     assert_eq!(guard(&v, "reboot-loop")["status"], "pass");
     assert_eq!(guard(&v, "maintenance-window")["status"], "pass");
     // No systemd in the tree: inhibitors cannot be listed, which is said, not hidden.
@@ -35,6 +36,40 @@ fn dry_run_passes_every_guard_when_the_next_kernel_matches() {
         v["command"],
         "shutdown -r +5 \"nvfix: rebooting into kernel 6.8.0-87-generic to load NVIDIA driver 580.95.05; cancel with: nvfix reboot --cancel\""
     );
+}
+
+#[test]
+fn guards_that_need_a_live_command_say_not_checked_on_a_tree() {
+    let t = copy_fixture("reboot-needed");
+    std::fs::create_dir_all(t.path().join("run/systemd/system")).unwrap();
+    let v = nvfix(t.path(), &["reboot", "--dry-run", "--json"]).json();
+    for name in ["package-manager-idle", "shutdown-inhibitors"] {
+        assert_eq!(guard(&v, name)["status"], "not-checked", "{name}: {v:#}");
+    }
+    assert_eq!(
+        v["outcome"], "would-reboot",
+        "not checked does not block a dry run"
+    );
+    let text = nvfix(t.path(), &["reboot", "--dry-run"]);
+    assert!(
+        text.stdout.contains("not checked  shutdown-inhibitors")
+            && text.stdout.contains("not checked  package-manager-idle")
+            && !text.stdout.contains("every guard passes"),
+        "{}",
+        text.stdout
+    );
+    let auto = nvfix(t.path(), &["auto", "--dry-run", "--allow-reboot", "--json"]).json();
+    let guards = auto["guards"].as_array().unwrap();
+    for name in ["package-manager-idle", "shutdown-inhibitors"] {
+        let g = guards
+            .iter()
+            .find(|g| g["stage"] == "reboot" && g["name"] == name);
+        assert_eq!(
+            g.map(|g| &g["status"]),
+            Some(&serde_json::json!("not-checked")),
+            "{name}: {auto:#}"
+        );
+    }
 }
 
 #[test]
@@ -211,6 +246,60 @@ fn loop_guard_reads_the_record_keyed_by_boot_id() {
     let (status, v) = nvfix_at(t.path(), 1_699_990_100, &["reboot", "--dry-run", "--json"]);
     assert_eq!(status, 0);
     assert_eq!(v["outcome"], "reboot-pending");
+}
+
+#[test]
+fn verify_fails_while_the_reboot_nvfix_scheduled_has_not_happened() {
+    let t = copy_fixture("healthy");
+    let record = |from_boot: &str| {
+        format!(
+            r#"{{"format": 1, "reboots": [{{"boot_id": "{from_boot}", "requested_at": 1699990000,
+            "scheduled_for": 1699990300, "method": "shutdown", "reason": "nvfix auto",
+            "expected_version": "580.95.05"}}]}}"#
+        )
+    };
+    // The record was made from this very boot: the boot id has not changed.
+    write_file(
+        t.path(),
+        "/var/lib/nvfix/reboots.json",
+        record("6f1f2c1e-3b7a-4d3e-9a57-1c1f0b0e9d21").as_bytes(),
+    );
+    let (status, v) = nvfix_at(t.path(), 1_700_000_000, &["verify", "--json"]);
+    assert_eq!(status, 1, "{v:#}");
+    assert_eq!(v["verified"], false);
+    let check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "reboot-happened")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(check["ok"], false);
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the reboot nvfix scheduled has not happened"),
+        "{check}"
+    );
+
+    // From the previous boot: it happened, and brought the expected driver.
+    write_file(
+        t.path(),
+        "/var/lib/nvfix/reboots.json",
+        record("0b0e9d21-aaaa-4d3e-9a57-1c1f6f1f2c1e").as_bytes(),
+    );
+    let (status, v) = nvfix_at(t.path(), 1_700_000_000, &["verify", "--json"]);
+    assert_eq!(status, 0, "{v:#}");
+    let check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "reboot-happened")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(check["ok"], true, "{check}");
+    // verify only reads the record: `nvfix auto` settles it and runs the after-reboot hooks.
+    let after = std::fs::read_to_string(t.path().join("var/lib/nvfix/reboots.json")).unwrap();
+    assert!(!after.contains("completed"), "{after}");
 }
 
 // ---- nvfix playbook check ----

@@ -454,6 +454,7 @@ fn facts_of(root: &Path) -> HostFacts {
             nvml_lib: None,
             holders: true,
             containers: false,
+            ..Default::default()
         },
     )
 }

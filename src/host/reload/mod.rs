@@ -123,13 +123,19 @@ pub struct LiveHost {
 }
 
 impl LiveHost {
-    pub fn new(root: &HostRoot, nvml_lib: Option<PathBuf>) -> Self {
+    /// Acts on the live host under the run lock `lock` (taken by the caller for the whole run).
+    pub fn new(
+        root: &HostRoot,
+        nvml_lib: Option<PathBuf>,
+        lock: &crate::host::run_lock::RunLock,
+    ) -> Self {
         LiveHost {
             runner: SystemRunner,
             processes: PidfdControl,
             view: GatherView {
                 root: root.clone(),
                 nvml_lib,
+                lock: crate::host::nvml_gate::LockHeld::of(lock),
             },
             clock: SystemClock,
         }
@@ -1372,6 +1378,8 @@ mod tests {
                 libraries: vec![],
                 container: None,
                 service: Some(KnownService::DcgmExporter),
+                unit: None,
+                user_session: false,
             }]
         }
         fn verify_facts(&self) -> crate::model::facts::HostFacts {

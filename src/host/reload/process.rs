@@ -71,8 +71,13 @@ pub fn start_time_secs(pid: i32) -> Option<u64> {
     Some(ticks / (hz.max(1) as u64))
 }
 
+/// The longest single wait for an exit. A grace period comes from `--grace` and playbooks (both at most an hour) but
+/// also from a journal on disk: clamped, so `Instant + Duration` cannot overflow whatever the number says.
+const MAX_EXIT_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 fn poll_exit(fd: &OwnedFd, wait: Duration) -> Result<bool, HostError> {
-    let deadline = Instant::now() + wait;
+    let now = Instant::now();
+    let deadline = now.checked_add(wait.min(MAX_EXIT_WAIT)).unwrap_or(now);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut p = libc::pollfd {

@@ -2,6 +2,7 @@
 //! processes holding the GPU, and the facts verification judges. The real one re-gathers under the host root.
 
 use crate::host::gather::{gather, GatherOptions};
+use crate::host::nvml_gate::{LockHeld, NvmlLock};
 use crate::host::HostRoot;
 use crate::model::facts::HostFacts;
 use crate::model::holders::GpuHolder;
@@ -27,11 +28,13 @@ pub trait HostView {
     }
 }
 
-/// The real view: gathers from the host root.
+/// The real view: gathers from the host root, under the run lock the executor's caller holds.
 #[derive(Debug, Clone)]
 pub struct GatherView {
     pub root: HostRoot,
     pub nvml_lib: Option<PathBuf>,
+    /// Proof of the run lock: verification calls NVML under it.
+    pub lock: LockHeld,
 }
 
 impl HostView for GatherView {
@@ -47,6 +50,7 @@ impl HostView for GatherView {
             &self.root,
             &GatherOptions {
                 nvml_lib: self.nvml_lib.clone(),
+                nvml_lock: NvmlLock::Held(self.lock),
                 holders: false,
                 // Containers still running the old user-space driver are named for their owners to restart.
                 containers: true,

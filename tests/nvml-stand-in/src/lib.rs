@@ -5,7 +5,9 @@
 //! [`DEFAULT_VERSION`]. The kernel module's version: the version-check ioctl on `<root>/dev/nvidiactl` when that is a
 //! character device, else `<root>/proc/driver/nvidia/version`, where root = env `NVML_STAND_IN_ROOT` (default `/`).
 //! Everything is read again at each init, so one process can load it many times under different settings.
-//! Unlike the real library it never creates device nodes and never loads modules.
+//! Unlike the real library it never creates device nodes and never loads modules; where the real one would (every
+//! init), it appends a line `init` to the file named by env `NVML_STAND_IN_INIT_LOG`, so a test can tell that it was
+//! initialised at all.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -304,6 +306,12 @@ pub extern "C" fn nvmlInit_v2() -> c_uint {
 /// Flags are accepted and ignored: NO_GPUS / NO_ATTACH change nothing a stand-in without GPUs does.
 #[no_mangle]
 pub extern "C" fn nvmlInitWithFlags(_flags: c_uint) -> c_uint {
+    if let Some(log) = env_nonempty("NVML_STAND_IN_INIT_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = f.write_all(b"init\n");
+        }
+    }
     match try_init() {
         Ok(session) => {
             *lock_session() = Some(session);
