@@ -224,7 +224,9 @@ pub fn resolve(name: &str, aliases: &[ModprobeAlias], dep: &ModulesDep) -> Resol
         .iter()
         .find(|a| wildcard_matches(a.alias.as_bytes(), requested.as_bytes()))
         .cloned();
-    let module = alias.as_ref().map_or(requested.clone(), |a| a.module.clone());
+    let module = alias
+        .as_ref()
+        .map_or(requested.clone(), |a| a.module.clone());
     Resolution {
         entry: dep.by_name.get(&module).cloned(),
         requested,

@@ -35,7 +35,9 @@ impl Signer {
     pub fn describe(&self) -> String {
         match self {
             Signer::IssuerSerial {
-                issuer_cn, issuer, serial,
+                issuer_cn,
+                issuer,
+                serial,
             } => format!(
                 "\"{}\" serial {serial}",
                 issuer_cn.as_deref().unwrap_or(issuer)
@@ -70,7 +72,9 @@ pub fn parse_appended_signature(module: &[u8]) -> SignatureState {
         return SignatureState::Unsigned;
     };
     if body.len() < INFO_LEN {
-        return malformed("the signature trailer is truncated (no room for struct module_signature)");
+        return malformed(
+            "the signature trailer is truncated (no room for struct module_signature)",
+        );
     }
     let (rest, info) = body.split_at(body.len() - INFO_LEN);
     let id_type = info[2];
@@ -144,7 +148,9 @@ fn common_name(name: &x509_cert::name::Name) -> Option<String> {
         .find_map(|atv| {
             Utf8StringRef::try_from(&atv.value)
                 .map(|s| s.as_str().to_string())
-                .or_else(|_| PrintableStringRef::try_from(&atv.value).map(|s| s.as_str().to_string()))
+                .or_else(|_| {
+                    PrintableStringRef::try_from(&atv.value).map(|s| s.as_str().to_string())
+                })
                 .ok()
         })
 }
@@ -178,9 +184,12 @@ mod tests {
     fn signed_by_issuer_and_serial() {
         let state = parse_appended_signature(&fixture("signed/nvidia.ko"));
         let SignatureState::Signed {
-            signer: Some(Signer::IssuerSerial {
-                issuer_cn, serial, issuer,
-            }),
+            signer:
+                Some(Signer::IssuerSerial {
+                    issuer_cn,
+                    serial,
+                    issuer,
+                }),
             ..
         } = state
         else {
@@ -235,7 +244,10 @@ mod tests {
         junk.extend_from_slice(SIGNATURE_MAGIC);
         assert!(matches!(
             parse_appended_signature(&junk),
-            SignatureState::Signed { signer: None, unreadable: Some(_) }
+            SignatureState::Signed {
+                signer: None,
+                unreadable: Some(_)
+            }
         ));
         // Old X.509 id type.
         let mut x509 = vec![1u8; 8];
