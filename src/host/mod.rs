@@ -10,6 +10,7 @@ pub mod kmsg;
 pub mod modfiles;
 pub mod narrow;
 pub mod nvml;
+pub mod preflight;
 pub mod procscan;
 pub mod reboot;
 pub mod reload;
