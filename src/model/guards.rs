@@ -221,6 +221,15 @@ pub fn evaluate_reload_policy(plan: &ReloadPlan, policy: &ReloadPolicy) -> Vec<G
     });
 
     if let Some(refusal) = plan.refusal() {
+        // The new modules would not load: neither the reload nor a reboot (which loads the same files) helps.
+        if plan.blockers.iter().any(|b| b.is_preflight()) {
+            out.push(GuardResult::block(
+                NEW_DRIVER_LOADS,
+                BlockKind::Unfixable,
+                refusal.reason,
+            ));
+            return out;
+        }
         let kind = if refusal.code == exit::NO_PERMISSION {
             BlockKind::Refuse
         } else {
@@ -230,6 +239,9 @@ pub fn evaluate_reload_policy(plan: &ReloadPlan, policy: &ReloadPolicy) -> Vec<G
     }
     out
 }
+
+/// The guard that carries the pre-flight's findings into `nvfix auto`: it ends in `repair-needed`, never a reboot.
+pub const NEW_DRIVER_LOADS: &str = "new-driver-loads";
 
 /// True when every block among `results` is a busy-GPU deferral (services or processes), which a reboot through a
 /// drain or a cluster engine may resolve.

@@ -10,6 +10,7 @@
 use super::apt_history::{ChangeKind, PackageChange};
 use super::facts::{HostFacts, ModuleFile, NvmlProbe};
 use super::library::LibraryFile;
+use super::preflight::{self, PreflightFinding};
 use super::{DriverVersion, Evidence};
 use serde::Serialize;
 
@@ -95,6 +96,10 @@ pub struct Diagnosis {
     pub matching_kernels: Vec<String>,
     pub reasons: Vec<Reason>,
     pub next_steps: Vec<NextStep>,
+    /// Why the modules a reload would load would be refused by the kernel; when any, the action is `repair`, not
+    /// `reload` (once the old modules are out, nothing else can be loaded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<PreflightFinding>,
 }
 
 /// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
@@ -115,6 +120,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         matching_kernels: Vec::new(),
         reasons: Vec::new(),
         next_steps: Vec::new(),
+        preflight: Vec::new(),
     };
     let loaded = facts.loaded_version();
     let library = facts.nvml_library.as_ref();
@@ -149,6 +155,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         }
         (None, lib) => not_loaded(facts, lib, &mut d),
     }
+    note_preflight(facts, &mut d);
     if d.verdict != Verdict::NoDriver && d.action != Action::External {
         note_nvml(facts, &mut d);
         note_kernel_log(facts, &mut d);
@@ -162,6 +169,30 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     note_mig(facts, &mut d);
     d.next_steps = next_steps(facts, &d);
     d
+}
+
+/// A reload whose new modules the kernel would refuse leaves the host with no driver: say why before anyone asks for
+/// it, and make the action `repair` (a reboot does not help an unsigned module either).
+fn note_preflight(facts: &HostFacts, d: &mut Diagnosis) {
+    if d.action != Action::Reload {
+        return;
+    }
+    let Some(inputs) = &facts.preflight else {
+        return;
+    };
+    let findings = preflight::check(inputs);
+    if findings.is_empty() {
+        return;
+    }
+    d.action = Action::Repair;
+    for f in &findings {
+        d.reasons.push(Reason {
+            code: f.code,
+            message: format!("the new driver would not load: {}", f.message),
+            evidence: vec![Evidence::file(f.evidence.clone())],
+        });
+    }
+    d.preflight = findings;
 }
 
 fn note_loaded(facts: &HostFacts, d: &mut Diagnosis) {
@@ -688,6 +719,19 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
             summary: format!("reboot into kernel {} (its module matches the library)", d.matching_kernels.join(", ")),
             command: "sudo nvfix reboot".into(),
         }),
+        Action::Repair if !d.preflight.is_empty() => {
+            let mut seen = std::collections::BTreeSet::new();
+            for f in d.preflight.iter().filter(|f| seen.insert(f.fix.clone())) {
+                steps.push(NextStep {
+                    summary: format!("so that {} loads ({})", f.module, f.code),
+                    command: f.fix.clone(),
+                });
+            }
+            steps.push(NextStep {
+                summary: "then check again (nothing was touched: the old driver still runs)".into(),
+                command: "sudo nvfix diagnose".into(),
+            });
+        }
         Action::Repair => {
             let dkms_has = facts.dkms.iter().any(|e| e.module == "nvidia" && e.version == want);
             if want.is_empty() {
