@@ -300,7 +300,10 @@ fn read_policy(root: &HostRoot) -> KernelModulePolicy {
 /// module, and records where it disagrees with nvfix's resolution. Only meaningful on the live host.
 pub fn cross_check_with_modprobe(runner: &dyn CommandRunner, inputs: &mut PreflightInputs) {
     for m in inputs.modules.iter_mut().filter(|m| m.path.is_some()) {
-        let spec = CommandSpec::new("modprobe", &["--show-depends", &m.name])
+        // Through an alias or install command, ask for the module it leads to: modprobe shows an install command
+        // as `install …`, not the file it ends up inserting.
+        let name = m.requested_as.clone().unwrap_or_else(|| m.name.clone());
+        let spec = CommandSpec::new("modprobe", &["--show-depends", &name])
             .with_timeout(Duration::from_secs(15));
         m.modprobe = match runner.run(&spec) {
             Err(e) => ModprobeView::NotChecked {
@@ -513,7 +516,7 @@ mod tests {
         let mut inputs = gather_inputs(&root, K, &names(), &[]);
         let runner = RecordingRunner::new();
         runner.respond(
-            "modprobe --show-depends nvidia_uvm",
+            "modprobe --show-depends nvidia_367_uvm",
             CommandOutput {
                 status: 0,
                 stdout: format!("insmod /usr/lib/modules/{K}/updates/dkms/nvidia_367.ko \ninsmod /lib/modules/{K}/kernel/nvidia_uvm.ko\n"),
@@ -521,7 +524,7 @@ mod tests {
             },
         );
         runner.respond(
-            "modprobe --show-depends nvidia",
+            "modprobe --show-depends nvidia_367",
             CommandOutput {
                 status: 0,
                 stdout: format!(
@@ -534,8 +537,8 @@ mod tests {
         assert_eq!(
             runner.commands(),
             vec![
-                "modprobe --show-depends nvidia",
-                "modprobe --show-depends nvidia_uvm"
+                "modprobe --show-depends nvidia_367",
+                "modprobe --show-depends nvidia_367_uvm"
             ]
         );
         assert_eq!(inputs.modules[0].modprobe, ModprobeView::Agrees);

@@ -101,22 +101,48 @@ pub struct ModprobeAlias {
     pub file: String,
 }
 
-/// The `alias` lines of one `modprobe.d` file, names normalised. Other commands (options, blacklist, …) are skipped.
+/// The renaming lines of one `modprobe.d` file, names normalised: `alias <name> <module>`, and Debian's
+/// `install nvidia modprobe -i nvidia-current $CMDLINE_OPTS` (an install command whose last step is
+/// `modprobe -i <module>` loads that module instead). Other commands (options, blacklist, …) are skipped.
 pub fn parse_modprobe_aliases(file: &str, text: &str) -> Vec<ModprobeAlias> {
     logical_lines(text)
         .iter()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
-            match (words.next(), words.next(), words.next()) {
-                (Some("alias"), Some(alias), Some(module)) => Some(ModprobeAlias {
-                    alias: normalise(alias),
-                    module: normalise(module),
-                    file: file.to_string(),
-                }),
-                _ => None,
-            }
+            let (alias, module) = match (words.next(), words.next()) {
+                (Some("alias"), Some(alias)) => (alias, words.next()?.to_string()),
+                (Some("install"), Some(name)) => {
+                    let command = line.splitn(3, char::is_whitespace).nth(2).unwrap_or("");
+                    (name, install_target(command)?)
+                }
+                _ => return None,
+            };
+            Some(ModprobeAlias {
+                alias: normalise(alias),
+                module: normalise(&module),
+                file: file.to_string(),
+            })
         })
         .collect()
+}
+
+/// The module an install command loads in the end: the name after `modprobe -i` (or `--ignore-install`) in its last
+/// `;`/`&&`-separated step. None for any other command (nvfix cannot tell what it loads).
+fn install_target(command: &str) -> Option<String> {
+    let last = command
+        .split([';', '&'])
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())?;
+    let words: Vec<&str> = last.split_whitespace().collect();
+    let (program, args) = words.split_first()?;
+    if !program.ends_with("modprobe")
+        || !args.iter().any(|a| *a == "-i" || *a == "--ignore-install")
+    {
+        return None;
+    }
+    args.iter()
+        .find(|a| !a.starts_with('-') && !a.starts_with('$') && !a.contains('='))
+        .map(|a| a.to_string())
 }
 
 /// kmod looks config aliases up by name with shell wildcards (`fnmatch`); `*`, `?` and literal characters are
@@ -292,6 +318,28 @@ mod tests {
         assert_eq!(r.module, "nvidia_367_uvm");
         let r = resolve("nvidia_drm", &aliases, &dep);
         assert_eq!((r.module.as_str(), r.entry), ("nvidia_drm", None));
+    }
+
+    #[test]
+    fn debian_install_commands_redirect_to_the_current_modules() {
+        let text = "install nvidia modprobe -i nvidia-current $CMDLINE_OPTS\n\n\
+                    install nvidia-modeset modprobe nvidia ; modprobe -i nvidia-current-modeset $CMDLINE_OPTS\n\
+                    install nvidia-drm modprobe nvidia-modeset ; modprobe -i nvidia-current-drm modeset=1 $CMDLINE_OPTS\n\
+                    install nvidia-fs /bin/true\n\
+                    remove nvidia modprobe -r -i nvidia-drm nvidia-current\n";
+        let aliases = parse_modprobe_aliases("/etc/modprobe.d/nvidia.conf", text);
+        let pairs: Vec<(&str, &str)> = aliases
+            .iter()
+            .map(|a| (a.alias.as_str(), a.module.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("nvidia", "nvidia_current"),
+                ("nvidia_modeset", "nvidia_current_modeset"),
+                ("nvidia_drm", "nvidia_current_drm"),
+            ]
+        );
     }
 
     #[test]
