@@ -399,7 +399,7 @@ fn alias_text(m: &ResolvedModule) -> String {
 
 fn rebuild_command(m: &ResolvedModule, kernel: &str) -> String {
     format!(
-        "sudo dkms install nvidia/{} -k {kernel} (or reinstall the prebuilt module package for {kernel})",
+        "sudo dkms install nvidia/{} -k {kernel} --force",
         m.version.as_deref().unwrap_or("<version>")
     )
 }
@@ -457,7 +457,7 @@ fn signature_problem(
     policy: &KernelModulePolicy,
     rebuild: &str,
 ) -> Option<(String, String)> {
-    const ENROL: &str = "sudo mokutil --import /var/lib/dkms/mok.pub (the key DKMS signs with; \
+    const ENROL: &str = "sudo mokutil --import /var/lib/dkms/mok.pub (DKMS's signing key; \
                          /var/lib/shim-signed/mok/MOK.der on older Ubuntu), then reboot and enrol it in MokManager";
     match sig {
         SignatureState::Unsigned => Some((
@@ -465,10 +465,13 @@ fn signature_problem(
                 "{} is not signed and {why}: the kernel rejects it (Key was rejected by service)",
                 m.name
             ),
-            format!("sign it with an enrolled key: {rebuild} signs it when DKMS has a key; then {ENROL}"),
+            format!("{rebuild} (DKMS signs what it builds), then {ENROL}"),
         )),
         SignatureState::Malformed { reason } => Some((
-            format!("{}'s signature is malformed ({reason}) and {why}: the kernel rejects it", m.name),
+            format!(
+                "{}'s signature is malformed ({reason}) and {why}: the kernel rejects it",
+                m.name
+            ),
             format!("rebuild and sign it again: {rebuild}"),
         )),
         SignatureState::Signed {
@@ -517,12 +520,14 @@ pub fn notes(inputs: &PreflightInputs) -> Vec<String> {
             inputs.kernel
         ));
     }
-    match inputs.policy.enforcement() {
-        None => notes.push(
-            "signatures: the kernel does not enforce module signatures (sig_enforce, lockdown and Secure Boot \
-             checked)"
+    let p = &inputs.policy;
+    match p.enforcement() {
+        None if p.sig_enforce.is_none() && p.lockdown.is_none() && p.secure_boot.is_none() => notes.push(
+            "signatures: no sig_enforce, lockdown or Secure Boot variable could be read: the kernel is taken not to \
+             enforce module signatures"
                 .into(),
         ),
+        None => notes.push("signatures: the kernel does not enforce module signatures".into()),
         Some(why) => {
             notes.push(format!("signatures: {why}"));
             if inputs.policy.trusted_keys.is_none() {

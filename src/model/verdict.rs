@@ -185,6 +185,17 @@ fn note_preflight(facts: &HostFacts, d: &mut Diagnosis) {
         return;
     }
     d.action = Action::Repair;
+    for r in d
+        .reasons
+        .iter_mut()
+        .filter(|r| r.code == "module-on-disk-matches")
+    {
+        r.message = r.message.replace(
+            ": reloading the modules fixes this without a reboot",
+            ", but the kernel would refuse it (below): a reload would leave the host with no driver, and a reboot \
+             would load the same files",
+        );
+    }
     for f in &findings {
         d.reasons.push(Reason {
             code: f.code,

@@ -188,6 +188,20 @@ fn peermem_and_gdrdrv_come_off_before_nvidia_and_back_after_it() {
     write_file(dir.path(), "/proc/modules", modules.as_bytes());
     write_file(dir.path(), "/sys/module/nvidia/refcnt", b"4\n");
     write_file(dir.path(), "/sys/module/nvidia/holders/gdrdrv", b"");
+    // The reload loads gdrdrv back from disk, so the pre-flight wants its file (a stand-in object) in modules.dep.
+    let dep = "/lib/modules/6.8.0-85-generic/modules.dep";
+    let text = std::fs::read_to_string(dir.path().join(dep.trim_start_matches('/'))).unwrap();
+    write_file(
+        dir.path(),
+        dep,
+        (text + "updates/gdrdrv.ko: kernel/nvidia-580-open/nvidia.ko\n").as_bytes(),
+    );
+    let stand_in = std::fs::read(fixture("modules").join("580.95.05/nvidia-peermem.ko")).unwrap();
+    write_file(
+        dir.path(),
+        "/lib/modules/6.8.0-85-generic/updates/gdrdrv.ko",
+        &stand_in,
+    );
     let (status, v) = dry_run_json(dir.path(), &[]);
     assert_eq!(status, 0, "{v}");
     let unload: Vec<&str> = v["plan"]["unload_order"]
