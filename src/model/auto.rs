@@ -582,4 +582,37 @@ mod tests {
             "a reboot that would not fix it is not merely deferred"
         );
     }
+
+    #[test]
+    fn a_new_driver_that_would_not_load_is_a_repair_never_a_reboot() {
+        let finding = PreflightFinding {
+            code: "preflight-signature",
+            module: "nvidia".into(),
+            message: "nvidia is not signed".into(),
+            evidence: "/lib/modules/k/updates/dkms/nvidia.ko.zst".into(),
+            fix: "sudo mokutil --import /var/lib/dkms/mok.pub".into(),
+        };
+        let Some(Step::Done(Outcome::RepairNeeded, why)) =
+            new_driver_would_not_load(&[finding.clone(), finding])
+        else {
+            panic!()
+        };
+        assert!(why.starts_with("the new driver would not load: nvidia is not signed"));
+        assert_eq!(why.matches("mokutil").count(), 1, "{why}");
+        assert_eq!(new_driver_would_not_load(&[]), None);
+        // The reload's guards carry the pre-flight: whatever the policy allows, no reboot follows.
+        let guards = [GuardResult::block(
+            NEW_DRIVER_LOADS,
+            BlockKind::Unfixable,
+            "the new driver would not load: nvidia is not signed",
+        )];
+        for p in [policy(true, true), policy(true, false)] {
+            let mut p = p;
+            p.reboot_when_gpu_busy = true;
+            assert_eq!(
+                after_reload_guards(&guards, &p).and_then(|s| outcome(&s)),
+                Some(Outcome::RepairNeeded)
+            );
+        }
+    }
 }

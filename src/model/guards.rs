@@ -1502,5 +1502,21 @@ GNOME Shell                  1000 user 2006 gnome-shell     handle-power-key:han
         });
         let r = evaluate_reload_policy(&blocked, &mps);
         assert_eq!(guard(&r, "reload-plan").block, Some(BlockKind::Unfixable));
+        // Pre-flight findings have their own guard (auto turns it into a repair, never a reboot).
+        blocked.blockers.push(crate::model::plan::Blocker {
+            code: "preflight-vermagic".into(),
+            module: Some("nvidia".into()),
+            message: "nvidia was built for kernel 6.8.0-79-generic".into(),
+            hint: Some("sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic --force".into()),
+        });
+        let r = evaluate_reload_policy(&blocked, &mps);
+        let g = guard(&r, NEW_DRIVER_LOADS);
+        assert_eq!(g.block, Some(BlockKind::Unfixable));
+        assert!(
+            g.message.starts_with("the new driver would not load: "),
+            "{}",
+            g.message
+        );
+        assert!(!r.iter().any(|g| g.name == "reload-plan"));
     }
 }

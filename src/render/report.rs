@@ -249,11 +249,12 @@ fn preflight_section(
         .max()
         .unwrap_or(0);
     for m in &inputs.modules {
-        let codes: Vec<&str> = findings
+        let mut codes: Vec<&str> = findings
             .iter()
             .filter(|f| f.module == m.name)
             .map(|f| f.code.trim_start_matches("preflight-"))
             .collect();
+        codes.dedup();
         let verdict = if codes.is_empty() {
             st.good("ok")
         } else {

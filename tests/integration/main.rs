@@ -9,6 +9,7 @@ mod hold;
 mod lab;
 mod metrics;
 mod nvml;
+mod preflight;
 mod ps;
 mod reboot;
 mod reload;
