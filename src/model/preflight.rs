@@ -76,13 +76,12 @@ pub fn parse_proc_keys(text: &str) -> Option<Vec<TrustedKey>> {
         let rest: Vec<&str> = fields.collect();
         let description = rest.join(" ");
         match kind {
-            "keyring" => {
+            "keyring"
                 if MODULE_KEYRINGS
                     .iter()
-                    .any(|k| description.starts_with(&format!("{k}:")))
-                {
-                    keyrings_visible = true;
-                }
+                    .any(|k| description.starts_with(&format!("{k}:"))) =>
+            {
+                keyrings_visible = true;
             }
             k if k.starts_with("asymmetri") => keys.push(trusted_key(&description)),
             _ => {}

@@ -868,6 +868,78 @@ mod tests {
         assert_eq!(d.next_steps[0].command, "sudo nvfix reload");
     }
 
+    /// What the pre-flight would read on the incident host: nvidia.ko for the running kernel, unsigned.
+    fn preflight_inputs(sig_enforce: bool) -> crate::model::preflight::PreflightInputs {
+        use crate::model::module_signature::SignatureState;
+        use crate::model::preflight::*;
+        let k = "6.8.0-85-generic";
+        PreflightInputs {
+            kernel: k.into(),
+            modules_dep: format!("/lib/modules/{k}/modules.dep"),
+            modules_dep_error: None,
+            running_vermagic: None,
+            policy: KernelModulePolicy {
+                sig_enforce: Some(sig_enforce),
+                ..Default::default()
+            },
+            modules: vec![ResolvedModule {
+                name: "nvidia".into(),
+                requested_as: None,
+                alias_file: None,
+                path: Some(format!("/lib/modules/{k}/updates/dkms/nvidia.ko")),
+                depmod_would_pick: None,
+                deps: vec![],
+                read_error: None,
+                version: Some("580.95.05".into()),
+                vermagic: Some(format!("{k} SMP preempt mod_unload ")),
+                signature: Some(SignatureState::Unsigned),
+                firmware: vec![],
+                modprobe: ModprobeView::Agrees,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_new_driver_the_kernel_would_refuse_makes_the_reload_a_repair() {
+        let mut f = incident();
+        f.preflight = Some(preflight_inputs(false));
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Reload);
+        assert!(d.preflight.is_empty());
+
+        f.preflight = Some(preflight_inputs(true));
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Repair);
+        assert_eq!(d.preflight.len(), 1);
+        let r = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "preflight-signature")
+            .unwrap();
+        assert!(r
+            .message
+            .starts_with("the new driver would not load: nvidia is not signed"));
+        assert_eq!(
+            r.evidence[0].file,
+            "/lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko"
+        );
+        let on_disk = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "module-on-disk-matches")
+            .unwrap();
+        assert!(
+            on_disk.message.contains("the kernel would refuse it"),
+            "{}",
+            on_disk.message
+        );
+        assert!(d.next_steps[0].command.contains("mokutil --import"));
+        assert!(d
+            .next_steps
+            .iter()
+            .all(|s| !s.command.contains("nvfix reload") && !s.command.contains("nvfix reboot")));
+    }
+
     #[test]
     fn a_stack_module_of_the_old_version_blocks_reload() {
         let mut f = incident();
