@@ -309,10 +309,19 @@ pub fn cross_check_with_modprobe(runner: &dyn CommandRunner, inputs: &mut Prefli
             Err(e) => ModprobeView::NotChecked {
                 reason: one_line(&e),
             },
-            Ok(out) if !out.success() => ModprobeView::Failed {
-                message: first_line(&out.stderr)
-                    .unwrap_or_else(|| format!("exit status {}", out.status)),
-            },
+            // kmod says `FATAL`/`ERROR` when it cannot resolve a module; anything else (busybox's modprobe, which has
+            // no --show-depends) says nothing about the module.
+            Ok(out) if !out.success() => {
+                let message = first_line(&out.stderr)
+                    .unwrap_or_else(|| format!("exit status {}", out.status));
+                if message.contains("FATAL") || message.contains("ERROR") {
+                    ModprobeView::Failed { message }
+                } else {
+                    ModprobeView::NotChecked {
+                        reason: format!("modprobe --show-depends {name} failed: {message}"),
+                    }
+                }
+            }
             Ok(out) => {
                 let insmod = kmod_config::parse_show_depends(&out.stdout);
                 let same =
@@ -560,6 +569,20 @@ mod tests {
         cross_check_with_modprobe(&failing, &mut inputs);
         assert!(
             matches!(&inputs.modules[0].modprobe, ModprobeView::Failed { message } if message.contains("FATAL"))
+        );
+        // A modprobe without --show-depends (busybox) proves nothing either way.
+        let busybox = RecordingRunner::new();
+        busybox.respond(
+            "modprobe",
+            CommandOutput {
+                status: 1,
+                stdout: String::new(),
+                stderr: "modprobe: unrecognized option '--show-depends'\nBusyBox v1.36.1\n".into(),
+            },
+        );
+        cross_check_with_modprobe(&busybox, &mut inputs);
+        assert!(
+            matches!(&inputs.modules[0].modprobe, ModprobeView::NotChecked { reason } if reason.contains("unrecognized"))
         );
     }
 

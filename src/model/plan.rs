@@ -823,7 +823,7 @@ fn blockers_from_preflight(facts: &HostFacts, plan: &mut ReloadPlan) {
         plan.blockers.push(Blocker {
             code: f.code.into(),
             module: Some(f.module),
-            message: f.message,
+            message: format!("{} [{}]", f.message, f.evidence),
             hint: Some(f.fix),
         });
     }
