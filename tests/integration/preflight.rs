@@ -96,6 +96,34 @@ fn unsigned_under_secure_boot_names_secure_boot_and_the_mok_enrolment() {
 }
 
 #[test]
+fn a_module_signed_by_an_unenrolled_key_names_the_signer_until_the_key_is_trusted() {
+    let t = copy_fixture("unenrolled-mok");
+    let v = nvfix(t.path(), &["diagnose", "--json"]).json();
+    let message = reasons_with_code(&v, "preflight-signature")[0]["message"].to_string();
+    assert!(
+        message.contains("signed by \\\"nvfix test DKMS module signing key\\\" serial 1c2b3a49, which is not among the kernel's trusted keys"),
+        "{message}"
+    );
+    assert_eq!(
+        v["preflight"]["modules"][0]["signature"]["signer"]["by"],
+        "issuer-serial"
+    );
+    // Once MokManager enrolled it, the key shows in the .machine keyring and the reload is back.
+    let keys = std::fs::read_to_string(t.path().join("proc/keys")).unwrap()
+        + "4c6b2e31 I------     1 perm 1f030000     0     0 asymmetri nvfix test DKMS module signing key: 2c68b4986654c5bca2f415b3f8999a6b7ed672ef: X509.rsa 7ed672ef []\n";
+    write_file(t.path(), "/proc/keys", keys.as_bytes());
+    let v = nvfix(t.path(), &["diagnose", "--json"]).json();
+    assert_eq!(v["action"], "reload", "{:#}", v["preflight"]);
+    // Keys the reader cannot see (not root) prove nothing: a note, not a refusal.
+    write_file(t.path(), "/proc/keys", b"");
+    let v = nvfix(t.path(), &["diagnose", "--json"]).json();
+    assert_eq!(v["action"], "reload");
+    assert!(v["preflight"]["notes"]
+        .to_string()
+        .contains("trusted keys could not be seen"));
+}
+
+#[test]
 fn a_passing_preflight_keeps_the_reload_and_says_what_it_could_not_check() {
     for scenario in [
         "incident",
