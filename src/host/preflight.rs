@@ -322,6 +322,15 @@ pub fn cross_check_with_modprobe(runner: &dyn CommandRunner, inputs: &mut Prefli
                     }
                 }
             }
+            // An install command of the host's own: modprobe shows the command, not what it inserts.
+            Ok(out)
+                if kmod_config::parse_show_depends(&out.stdout).is_empty()
+                    && out.stdout.lines().any(|l| l.starts_with("install ")) =>
+            {
+                ModprobeView::NotChecked {
+                    reason: format!("{name} is loaded through an install command in modprobe.d"),
+                }
+            }
             Ok(out) => {
                 let insmod = kmod_config::parse_show_depends(&out.stdout);
                 let same =
@@ -569,6 +578,21 @@ mod tests {
         cross_check_with_modprobe(&failing, &mut inputs);
         assert!(
             matches!(&inputs.modules[0].modprobe, ModprobeView::Failed { message } if message.contains("FATAL"))
+        );
+        let custom = RecordingRunner::new();
+        custom.respond(
+            "modprobe",
+            CommandOutput {
+                status: 0,
+                stdout:
+                    "install /sbin/modprobe --ignore-install nvidia; /usr/bin/nvidia-smi -pm 1\n"
+                        .into(),
+                stderr: String::new(),
+            },
+        );
+        cross_check_with_modprobe(&custom, &mut inputs);
+        assert!(
+            matches!(&inputs.modules[0].modprobe, ModprobeView::NotChecked { reason } if reason.contains("install command"))
         );
         // A modprobe without --show-depends (busybox) proves nothing either way.
         let busybox = RecordingRunner::new();

@@ -127,22 +127,20 @@ pub fn parse_modprobe_aliases(file: &str, text: &str) -> Vec<ModprobeAlias> {
 }
 
 /// The module an install command loads in the end: the name after `modprobe -i` (or `--ignore-install`) in its last
-/// `;`/`&&`-separated step. None for any other command (nvfix cannot tell what it loads).
+/// `;`/`&&`-separated step that has one. None for any other command (nvfix cannot tell what it loads).
 fn install_target(command: &str) -> Option<String> {
-    let last = command
-        .split([';', '&'])
-        .map(str::trim)
-        .rfind(|s| !s.is_empty())?;
-    let words: Vec<&str> = last.split_whitespace().collect();
-    let (program, args) = words.split_first()?;
-    if !program.ends_with("modprobe")
-        || !args.iter().any(|a| *a == "-i" || *a == "--ignore-install")
-    {
-        return None;
-    }
-    args.iter()
-        .find(|a| !a.starts_with('-') && !a.starts_with('$') && !a.contains('='))
-        .map(|a| a.to_string())
+    command.split([';', '&', '|']).rev().find_map(|step| {
+        let words: Vec<&str> = step.split_whitespace().collect();
+        let (program, args) = words.split_first()?;
+        if !program.ends_with("modprobe")
+            || !args.iter().any(|a| *a == "-i" || *a == "--ignore-install")
+        {
+            return None;
+        }
+        args.iter()
+            .find(|a| !a.starts_with('-') && !a.starts_with('$') && !a.contains('='))
+            .map(|a| a.to_string())
+    })
 }
 
 /// kmod looks config aliases up by name with shell wildcards (`fnmatch`); `*`, `?` and literal characters are
@@ -326,6 +324,7 @@ mod tests {
                     install nvidia-modeset modprobe nvidia ; modprobe -i nvidia-current-modeset $CMDLINE_OPTS\n\
                     install nvidia-drm modprobe nvidia-modeset ; modprobe -i nvidia-current-drm modeset=1 $CMDLINE_OPTS\n\
                     install nvidia-fs /bin/true\n\
+                    install nvidia-uvm /sbin/modprobe --ignore-install nvidia-uvm; /usr/bin/nvidia-smi -pm 1\n\
                     remove nvidia modprobe -r -i nvidia-drm nvidia-current\n";
         let aliases = parse_modprobe_aliases("/etc/modprobe.d/nvidia.conf", text);
         let pairs: Vec<(&str, &str)> = aliases
@@ -338,6 +337,7 @@ mod tests {
                 ("nvidia", "nvidia_current"),
                 ("nvidia_modeset", "nvidia_current_modeset"),
                 ("nvidia_drm", "nvidia_current_drm"),
+                ("nvidia_uvm", "nvidia_uvm"),
             ]
         );
     }
