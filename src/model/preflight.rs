@@ -277,115 +277,158 @@ pub const FINDING_CODES: &[&str] = &[
 
 /// Judges the inputs: an empty list means every check passed.
 pub fn check(inputs: &PreflightInputs) -> Vec<PreflightFinding> {
-    let mut findings = Vec::new();
     let enforcement = inputs.policy.enforcement();
+    let mut findings = Vec::new();
     for m in &inputs.modules {
-        let mut push = |code: &'static str, message: String, evidence: &str, fix: String| {
-            findings.push(PreflightFinding {
-                code,
-                module: m.name.clone(),
-                message,
-                evidence: evidence.to_string(),
-                fix,
-            })
+        let mut out = Collector {
+            module: &m.name,
+            findings: &mut findings,
         };
-        let k = &inputs.kernel;
-        let rebuild = rebuild_command(m, k);
-        let Some(path) = &m.path else {
-            let why = match &inputs.modules_dep_error {
-                Some(e) => format!("{} cannot be read ({e})", inputs.modules_dep),
-                None => format!("{} has no entry for it", inputs.modules_dep),
-            };
-            push(
-                "preflight-missing-module",
-                format!(
-                    "modprobe cannot find {}{} for kernel {k}: {why}",
-                    m.name,
-                    alias_text(m)
-                ),
-                &inputs.modules_dep,
-                format!("{rebuild}, or sudo depmod -a {k} if the file is there"),
-            );
-            continue;
-        };
-        for d in m.deps.iter().filter(|d| d.needed && !d.present) {
-            push(
-                "preflight-missing-dependency",
-                format!(
-                    "{} needs {} ({}), which is not on disk",
-                    m.name, d.module, d.path
-                ),
-                &inputs.modules_dep,
-                format!(
-                    "sudo depmod -a {k} (and reinstall the package that ships {})",
-                    d.module
-                ),
-            );
-        }
-        if let Some(pick) = &m.depmod_would_pick {
-            push(
-                "preflight-stale-modules-dep",
-                format!(
-                    "modules.dep names {path} for {}, but depmod's search order picks {pick}: modules.dep is stale",
-                    m.name
-                ),
-                &inputs.modules_dep,
-                format!("sudo depmod -a {k}"),
-            );
-        }
-        match &m.modprobe {
-            ModprobeView::Disagrees { insmod } => push(
-                "preflight-modprobe-disagrees",
-                format!(
-                    "modprobe --show-depends {} would insert {}, not {path}",
-                    m.name,
-                    insmod.last().map_or("nothing", String::as_str)
-                ),
-                &inputs.modules_dep,
-                format!(
-                    "sudo depmod -a {k}, then compare modprobe --show-depends {}",
-                    m.name
-                ),
-            ),
-            ModprobeView::Failed { message } => push(
-                "preflight-modprobe-disagrees",
-                format!("modprobe --show-depends {} fails: {message}", m.name),
-                &inputs.modules_dep,
-                format!("sudo depmod -a {k}"),
-            ),
-            ModprobeView::Agrees | ModprobeView::NotChecked { .. } => {}
-        }
-        if let Some(e) = &m.read_error {
-            push(
-                "preflight-unreadable-module",
-                format!("{path} cannot be read as a kernel module: {e}"),
-                path,
-                rebuild,
-            );
-            continue;
-        }
-        if let Some(message) = vermagic_problem(m, inputs) {
-            push("preflight-vermagic", message, path, rebuild.clone());
-        }
-        if let (Some(why), Some(sig)) = (&enforcement, &m.signature) {
-            if let Some((message, fix)) = signature_problem(m, sig, why, &inputs.policy, &rebuild) {
-                push("preflight-signature", message, path, fix);
+        match &m.path {
+            None => missing_module(m, inputs, &mut out),
+            Some(path) => {
+                resolution_findings(m, path, inputs, &mut out);
+                file_findings(m, path, inputs, enforcement.as_deref(), &mut out);
             }
-        }
-        for f in m.firmware.iter().filter(|f| f.found.is_none()) {
-            push(
-                "preflight-firmware",
-                format!(
-                    "{} lists firmware {} but /lib/firmware/{} is missing: the module loads, the GPU then fails to \
-                     initialise (RmInitAdapter failed)",
-                    m.name, f.name, f.name
-                ),
-                &format!("/lib/firmware/{}", f.name),
-                firmware_fix(m),
-            );
         }
     }
     findings
+}
+
+/// Findings for one module.
+struct Collector<'a> {
+    module: &'a str,
+    findings: &'a mut Vec<PreflightFinding>,
+}
+
+impl Collector<'_> {
+    fn push(&mut self, code: &'static str, message: String, evidence: &str, fix: String) {
+        self.findings.push(PreflightFinding {
+            code,
+            module: self.module.to_string(),
+            message,
+            evidence: evidence.to_string(),
+            fix,
+        });
+    }
+}
+
+fn missing_module(m: &ResolvedModule, inputs: &PreflightInputs, out: &mut Collector<'_>) {
+    let k = &inputs.kernel;
+    let why = match &inputs.modules_dep_error {
+        Some(e) => format!("{} cannot be read ({e})", inputs.modules_dep),
+        None => format!("{} has no entry for it", inputs.modules_dep),
+    };
+    out.push(
+        "preflight-missing-module",
+        format!(
+            "modprobe cannot find {}{} for kernel {k}: {why}",
+            m.name,
+            alias_text(m)
+        ),
+        &inputs.modules_dep,
+        format!(
+            "{}, or sudo depmod -a {k} if the file is there",
+            rebuild_command(m, k)
+        ),
+    );
+}
+
+/// How the file was found: its dependencies on disk, `modules.dep` up to date, modprobe agreeing.
+fn resolution_findings(
+    m: &ResolvedModule,
+    path: &str,
+    inputs: &PreflightInputs,
+    out: &mut Collector<'_>,
+) {
+    let k = &inputs.kernel;
+    for d in m.deps.iter().filter(|d| d.needed && !d.present) {
+        out.push(
+            "preflight-missing-dependency",
+            format!(
+                "{} needs {} ({}), which is not on disk",
+                m.name, d.module, d.path
+            ),
+            &inputs.modules_dep,
+            format!(
+                "sudo depmod -a {k} (and reinstall the package that ships {})",
+                d.module
+            ),
+        );
+    }
+    if let Some(pick) = &m.depmod_would_pick {
+        out.push(
+            "preflight-stale-modules-dep",
+            format!(
+                "modules.dep names {path} for {}, but depmod's search order picks {pick}: modules.dep is stale",
+                m.name
+            ),
+            &inputs.modules_dep,
+            format!("sudo depmod -a {k}"),
+        );
+    }
+    match &m.modprobe {
+        ModprobeView::Disagrees { insmod } => out.push(
+            "preflight-modprobe-disagrees",
+            format!(
+                "modprobe --show-depends {} would insert {}, not {path}",
+                m.name,
+                insmod.last().map_or("nothing", String::as_str)
+            ),
+            &inputs.modules_dep,
+            format!(
+                "sudo depmod -a {k}, then compare modprobe --show-depends {}",
+                m.name
+            ),
+        ),
+        ModprobeView::Failed { message } => out.push(
+            "preflight-modprobe-disagrees",
+            format!("modprobe --show-depends {} fails: {message}", m.name),
+            &inputs.modules_dep,
+            format!("sudo depmod -a {k}"),
+        ),
+        ModprobeView::Agrees | ModprobeView::NotChecked { .. } => {}
+    }
+}
+
+/// What the file itself says: readable, built for this kernel, signed as the kernel demands, firmware present.
+fn file_findings(
+    m: &ResolvedModule,
+    path: &str,
+    inputs: &PreflightInputs,
+    enforcement: Option<&str>,
+    out: &mut Collector<'_>,
+) {
+    let rebuild = rebuild_command(m, &inputs.kernel);
+    if let Some(e) = &m.read_error {
+        out.push(
+            "preflight-unreadable-module",
+            format!("{path} cannot be read as a kernel module: {e}"),
+            path,
+            rebuild,
+        );
+        return;
+    }
+    if let Some(message) = vermagic_problem(m, inputs) {
+        out.push("preflight-vermagic", message, path, rebuild.clone());
+    }
+    if let (Some(why), Some(sig)) = (enforcement, &m.signature) {
+        if let Some((message, fix)) = signature_problem(m, sig, why, &inputs.policy, &rebuild) {
+            out.push("preflight-signature", message, path, fix);
+        }
+    }
+    for f in m.firmware.iter().filter(|f| f.found.is_none()) {
+        out.push(
+            "preflight-firmware",
+            format!(
+                "{} lists firmware {} but /lib/firmware/{} is missing: the module loads, the GPU then fails to \
+                 initialise (RmInitAdapter failed)",
+                m.name, f.name, f.name
+            ),
+            &format!("/lib/firmware/{}", f.name),
+            firmware_fix(m),
+        );
+    }
 }
 
 fn alias_text(m: &ResolvedModule) -> String {
