@@ -10,7 +10,7 @@ use crate::model::kmod_config::{
     self, host_path, module_name_of_path, parse_modules_dep, DepmodConfig, ModprobeAlias,
     ModulesDep,
 };
-use crate::model::modinfo::modinfo_from_elf;
+use crate::model::modinfo::{elf_has_section, modinfo_from_elf};
 use crate::model::module_signature::parse_appended_signature;
 use crate::model::preflight::{
     parse_lockdown, parse_proc_keys, parse_secure_boot_variable, parse_sig_enforce, DependencyFile,
@@ -115,6 +115,7 @@ fn resolve_module(root: &HostRoot, cx: Context<'_>, name: &str) -> ResolvedModul
         read_error: None,
         version: None,
         vermagic: None,
+        modversions: false,
         signature: None,
         firmware: Vec::new(),
         modprobe: ModprobeView::NotChecked {
@@ -145,6 +146,7 @@ fn resolve_module(root: &HostRoot, cx: Context<'_>, name: &str) -> ResolvedModul
         Ok(elf) => match modinfo_from_elf(&elf) {
             Ok(info) => {
                 m.signature = Some(parse_appended_signature(&elf));
+                m.modversions = elf_has_section(&elf, "__versions");
                 m.firmware = info
                     .firmware
                     .iter()

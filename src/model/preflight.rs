@@ -222,6 +222,10 @@ pub struct ResolvedModule {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vermagic: Option<String>,
+    /// Built with modversions (a `__versions` section): the kernel checks symbol CRCs and ignores the release part
+    /// of the vermagic.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub modversions: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureState>,
     pub firmware: Vec<FirmwareFile>,
@@ -468,7 +472,13 @@ fn vermagic_problem(m: &ResolvedModule, inputs: &PreflightInputs) -> Option<Stri
     let mut words = vermagic.split_whitespace();
     let release = words.next().unwrap_or("");
     let flags: Vec<&str> = words.collect();
-    if release != inputs.kernel {
+    // RHEL's weak-updates links modules of another minor kernel that weak-modules found kABI-compatible; built with
+    // modversions, the kernel skips the release and checks the symbol CRCs instead.
+    let kabi_link = m.modversions
+        && m.path
+            .as_deref()
+            .is_some_and(|p| p.contains("/weak-updates/"));
+    if release != inputs.kernel && !kabi_link {
         return Some(format!(
             "{} was built for kernel {release}, not the running {}: the kernel refuses it (version magic '{}', \
              Invalid module format)",
@@ -621,6 +631,7 @@ mod tests {
             read_error: None,
             version: Some("580.95.05".into()),
             vermagic: Some(format!("{K} SMP preempt mod_unload modversions ")),
+            modversions: false,
             signature: Some(SignatureState::Unsigned),
             firmware: vec![],
             modprobe: ModprobeView::Agrees,
@@ -823,6 +834,13 @@ garbage
         let f = check(&i);
         assert_eq!(f[0].code, "preflight-vermagic");
         assert!(f[0].message.contains("built for kernel 6.8.0-79-generic"));
+        // RHEL's weak-updates: a kABI-compatible module of another minor kernel, built with modversions.
+        let mut weak = m.clone();
+        weak.path = Some(format!("/lib/modules/{K}/weak-updates/nvidia/nvidia.ko"));
+        weak.modversions = true;
+        assert!(check(&inputs(vec![weak.clone()])).is_empty());
+        weak.modversions = false;
+        assert_eq!(codes(&inputs(vec![weak])), vec!["preflight-vermagic"]);
         m.vermagic = Some(format!("{K} SMP mod_unload "));
         assert_eq!(codes(&inputs(vec![m.clone()])), vec!["preflight-vermagic"]);
         // Without the kernel's own vermagic, the flags are not compared (and a note says so).

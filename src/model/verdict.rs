@@ -892,6 +892,7 @@ mod tests {
                 read_error: None,
                 version: Some("580.95.05".into()),
                 vermagic: Some(format!("{k} SMP preempt mod_unload ")),
+                modversions: false,
                 signature: Some(SignatureState::Unsigned),
                 firmware: vec![],
                 modprobe: ModprobeView::Agrees,
