@@ -244,7 +244,8 @@ pub struct Step {
 /// Something found at plan time that makes the reload impossible or unsafe; the plan does not run while any exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    /// Stable identifier: `unexplained-references`, `module-going`, `no-module-unload`, `display-in-use`.
+    /// Stable identifier: `unexplained-references`, `module-going`, `no-module-unload`, `display-in-use`, and the
+    /// pre-flight's `preflight-*` codes (`preflight-not-checked` when it did not run).
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub module: Option<String>,
