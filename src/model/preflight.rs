@@ -579,7 +579,24 @@ pub fn notes(inputs: &PreflightInputs) -> Vec<String> {
              enforce module signatures"
                 .into(),
         ),
-        None => notes.push("signatures: the kernel does not enforce module signatures".into()),
+        None => notes.push(format!(
+            "signatures: the kernel does not enforce module signatures (sig_enforce {}, lockdown {}, Secure Boot {})",
+            match p.sig_enforce {
+                Some(true) => "Y",
+                Some(false) => "N",
+                None => "unreadable",
+            },
+            match p.lockdown {
+                Some(Lockdown::None) => "none",
+                Some(_) => "on",
+                None => "unreadable",
+            },
+            match p.secure_boot {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "absent",
+            }
+        )),
         Some(why) => {
             notes.push(format!("signatures: {why}"));
             if inputs.policy.trusted_keys.is_none() {
