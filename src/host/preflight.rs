@@ -1,6 +1,7 @@
-//! Reads what the pre-flight needs for the running kernel: the modules a reload would load, resolved the way kmod
-//! does, their files (vermagic, signature, firmware), the kernel's signature policy and trusted keys; on the live
-//! host also what `modprobe --show-depends` says. The rules are `model::preflight`'s.
+//! Reads what the pre-flight needs for the running kernel (the rules are `model::preflight`'s).
+//!
+//! The modules a reload would load, resolved the way kmod does, their files (vermagic, signature, firmware), the
+//! kernel's signature policy and trusted keys; on the live host also what `modprobe --show-depends` says.
 
 use super::modfiles::decompress;
 use super::runner::{CommandRunner, CommandSpec};

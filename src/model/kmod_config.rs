@@ -1,5 +1,7 @@
-//! Which file modprobe loads for a module name, the way kmod decides it: `modprobe.d` aliases, then `modules.dep`,
-//! checked against the `depmod.d` search order and overrides that wrote `modules.dep`.
+//! Which file modprobe loads for a module name, resolved the way kmod does.
+//!
+//! `modprobe.d` aliases (and Debian's `install … modprobe -i` redirects) first, then `modules.dep` by name, checked
+//! against the `depmod.d` search order and overrides that wrote `modules.dep`.
 //!
 //! Pure: the host layer hands in the files' text. Module names are compared normalised (`-` → `_`), as kmod does.
 

@@ -1,5 +1,7 @@
-//! A kernel module's appended signature (what `scripts/sign-file` adds and the kernel checks before loading):
-//! whether there is one, and who signed it, read from the PKCS#7 SignerInfo with RustCrypto's `cms`.
+//! A kernel module's appended signature: whether there is one, and who signed it.
+//!
+//! What `scripts/sign-file` adds and the kernel checks before loading; the signer comes from the PKCS#7 SignerInfo,
+//! decoded with RustCrypto's `cms`.
 //!
 //! Layout at the end of the (decompressed) module: the PKCS#7 blob, then a 12-byte `struct module_signature`
 //! (`algo, hash, id_type, signer_len, key_id_len, pad[3]`, `sig_len` big-endian u32), then

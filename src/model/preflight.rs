@@ -1,5 +1,7 @@
-//! The pre-flight: will the kernel accept the modules a reload would load? Checked before anything is stopped,
-//! because once the old modules are out the only thing that can be loaded is what is on disk.
+//! The pre-flight's rules: will the kernel accept the modules a reload would load?
+//!
+//! Checked before anything is stopped, because once the old modules are out the only thing that can be loaded is
+//! what is on disk.
 //!
 //! Pure: the host layer (`host::preflight`) resolves the files and reads them into [`PreflightInputs`]; [`check`]
 //! turns those into findings, each with a stable code, the evidence file and the fix. A finding blocks the reload

@@ -1,6 +1,8 @@
-//! The pre-flight end to end: fixture hosts whose kernel would refuse the new modules (unsigned under Secure Boot,
-//! built for another kernel, GSP firmware missing). diagnose says repair with the reason, reload refuses with the
-//! check, the evidence and the fix, auto reports the repair and schedules no reboot. Nothing real is ever run.
+//! The pre-flight end to end, on fixture hosts whose kernel would refuse the new modules.
+//!
+//! Unsigned under Secure Boot, signed by an unenrolled key, built for another kernel, GSP firmware missing: diagnose
+//! says repair with the reason, reload refuses with the check, the evidence and the fix, auto reports the repair and
+//! schedules no reboot. Nothing real is ever run.
 
 use crate::harness::{copy_fixture, fixture, nvfix, write_file};
 use nvfix::commands::auto::{run_auto, AutoInput, ReloadEngine};
