@@ -239,3 +239,50 @@ fn auto_reports_the_repair_and_never_reboots_into_the_same_refusal() {
         assert_eq!(run.json()["outcome"], "repair-needed");
     }
 }
+
+#[test]
+fn a_missing_dependency_or_a_stale_modules_dep_refuses_the_reload() {
+    // drm is not loaded on this host, so modprobe nvidia_drm would insert it first: its file must be there.
+    let t = copy_fixture("incident");
+    std::fs::remove_file(
+        t.path()
+            .join("lib/modules/6.8.0-85-generic/kernel/drivers/gpu/drm/drm.ko.zst"),
+    )
+    .unwrap();
+    let run = nvfix(t.path(), &["reload", "--dry-run", "--json"]);
+    assert_eq!(run.status, 69, "{}", run.stdout);
+    let blockers = run.json()["plan"]["blockers"].to_string();
+    assert!(
+        blockers.contains("preflight-missing-dependency"),
+        "{blockers}"
+    );
+    assert!(blockers.contains("nvidia_drm needs drm"), "{blockers}");
+
+    // DKMS installed into updates/dkms, but depmod never ran: modules.dep still names the packaged old module,
+    // which depmod's own search order would not pick.
+    let t = copy_fixture("incident");
+    let k = "/lib/modules/6.8.0-85-generic";
+    let old = std::fs::read(fixture("modules").join("580.65.06/nvidia.ko")).unwrap();
+    write_file(t.path(), &format!("{k}/kernel/nvidia-580/nvidia.ko"), &old);
+    write_file(
+        t.path(),
+        "/etc/depmod.d/ubuntu.conf",
+        b"search updates ubuntu built-in\n",
+    );
+    let dep = std::fs::read_to_string(t.path().join(&k[1..]).join("modules.dep")).unwrap();
+    let dep = dep.replace(
+        "updates/dkms/nvidia.ko.zst:",
+        "kernel/nvidia-580/nvidia.ko:",
+    );
+    write_file(t.path(), &format!("{k}/modules.dep"), dep.as_bytes());
+    let v = nvfix(t.path(), &["diagnose", "--json"]).json();
+    assert_eq!(v["action"], "repair");
+    let stale = reasons_with_code(&v, "preflight-stale-modules-dep");
+    assert_eq!(stale.len(), 1, "{:#}", v["reasons"]);
+    assert!(stale[0]["message"].as_str().unwrap().contains(
+        "depmod's search order picks /lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko.zst"
+    ));
+    assert!(v["next_steps"]
+        .to_string()
+        .contains("sudo depmod -a 6.8.0-85-generic"));
+}
