@@ -18,8 +18,8 @@ use crate::host::run_lock::RunLock;
 use crate::host::runner::{CommandRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::auto::{
-    after_reboot_guards, after_reload, after_reload_guards, first_step, ActionRecord, AutoPolicy,
-    Outcome, ReloadResult, Step,
+    after_reboot_guards, after_reload, after_reload_guards, first_step, new_driver_would_not_load,
+    ActionRecord, AutoPolicy, Outcome, ReloadResult, Step,
 };
 use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::guards::{evaluate_reload_policy, GuardResult, NextBoot};
@@ -259,7 +259,8 @@ impl Run<'_> {
             return done;
         }
         let policy = self.policy();
-        let mut step = first_step(self.diagnosis.verdict, self.diagnosis.action, &policy);
+        let mut step = new_driver_would_not_load(&self.diagnosis.preflight)
+            .unwrap_or_else(|| first_step(self.diagnosis.verdict, self.diagnosis.action, &policy));
         if let Step::Done(Outcome::Healthy, why) = &step {
             return match gpu_count_problem(&self.facts, self.input.playbook.verify.gpu_count) {
                 Some(problem) => (Outcome::RepairNeeded, problem),

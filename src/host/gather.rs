@@ -2,7 +2,8 @@
 
 use super::narrow::{self, Records};
 use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
-use super::{kmsg, modfiles, procscan, HostRoot};
+use super::runner::SystemRunner;
+use super::{kmsg, modfiles, preflight, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
 use crate::model::driver_version::parse_proc_driver_version;
@@ -12,6 +13,8 @@ use crate::model::facts::{
 use crate::model::kernel_log::{parse_kernel_log, parse_kmsg};
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
+use crate::model::plan::load_order;
+use crate::model::verdict::{diagnose, Action};
 use crate::model::{DriverVersion, Evidence};
 use std::io::Read;
 use std::path::PathBuf;
@@ -88,6 +91,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         // Checked again right before the call, under the run lock: the module may have gone since it was read.
         Some(lib) => probe_nvml_if_loaded(root, lib, options.nvml_lock),
     });
+    g.preflight();
     g.facts
 }
 
@@ -97,6 +101,28 @@ struct Gatherer<'a> {
 }
 
 impl Gatherer<'_> {
+    /// The pre-flight, only when the verdict would be a reload (it reads the new modules in full: not worth it on a
+    /// healthy host). On the live host modprobe's own resolution is compared too.
+    fn preflight(&mut self) {
+        if diagnose(&self.facts).action != Action::Reload {
+            return;
+        }
+        let Some(kernel) = self.facts.kernel_release.clone() else {
+            return;
+        };
+        let names = if self.facts.loaded_modules.is_empty() {
+            vec!["nvidia".to_string(), "nvidia_uvm".to_string()]
+        } else {
+            load_order(&self.facts.loaded_modules)
+        };
+        let mut inputs =
+            preflight::gather_inputs(self.root, &kernel, &names, &self.facts.module_files);
+        if self.root.is_system() {
+            preflight::cross_check_with_modprobe(&SystemRunner, &mut inputs);
+        }
+        self.facts.preflight = Some(inputs);
+    }
+
     fn warn(&mut self, file: &str, message: impl Into<String>) {
         self.facts.warnings.push(GatherWarning {
             file: file.to_string(),

@@ -13,6 +13,7 @@ pub mod modfiles;
 pub mod narrow;
 pub mod nvml;
 pub mod nvml_gate;
+pub mod preflight;
 pub mod procscan;
 pub mod reboot;
 pub mod reload;

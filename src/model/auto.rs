@@ -4,7 +4,10 @@
 //! [`after_reload`] and [`after_reboot_guards`] as each stage reports back. Every path ends in an [`Outcome`],
 //! whose exit status is the runbook contract (documented in docs/runbook.md).
 
-use super::guards::{blocked_only_by_busy_gpu, strongest_block, BlockKind, GuardResult};
+use super::guards::{
+    blocked_only_by_busy_gpu, strongest_block, BlockKind, GuardResult, NEW_DRIVER_LOADS,
+};
+use super::preflight::PreflightFinding;
 use super::verdict::{Action, Verdict};
 use crate::exit;
 use serde::Serialize;
@@ -181,10 +184,43 @@ fn blocking_messages(results: &[GuardResult]) -> String {
         .join("; ")
 }
 
+/// The step when the pre-flight found that the kernel would refuse the new modules: repair, and no reboot either
+/// (it would load the same files and come up with no driver).
+pub fn new_driver_would_not_load(findings: &[PreflightFinding]) -> Option<Step> {
+    if findings.is_empty() {
+        return None;
+    }
+    let mut fixes: Vec<&str> = Vec::new();
+    for f in findings {
+        if !fixes.contains(&f.fix.as_str()) {
+            fixes.push(&f.fix);
+        }
+    }
+    Some(Step::Done(
+        Outcome::RepairNeeded,
+        format!(
+            "the new driver would not load: {}; nothing was touched (a reboot would load the same files and come up \
+             with no driver); fix: {}",
+            findings
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            fixes.join("; then ")
+        ),
+    ))
+}
+
 /// After the reload's guards: None to go ahead, else the next step.
 pub fn after_reload_guards(results: &[GuardResult], policy: &AutoPolicy) -> Option<Step> {
     let kind = strongest_block(results)?;
     let why = blocking_messages(results);
+    if results
+        .iter()
+        .any(|r| r.blocks() && r.name == NEW_DRIVER_LOADS)
+    {
+        return Some(Step::Done(Outcome::RepairNeeded, why));
+    }
     Some(match kind {
         // A busy GPU is worth a reboot only when the reboot path moves the jobs first.
         BlockKind::Defer if blocked_only_by_busy_gpu(results) && policy.reboot_when_gpu_busy => {
@@ -545,5 +581,38 @@ mod tests {
             Outcome::RepairNeeded,
             "a reboot that would not fix it is not merely deferred"
         );
+    }
+
+    #[test]
+    fn a_new_driver_that_would_not_load_is_a_repair_never_a_reboot() {
+        let finding = PreflightFinding {
+            code: "preflight-signature",
+            module: "nvidia".into(),
+            message: "nvidia is not signed".into(),
+            evidence: "/lib/modules/k/updates/dkms/nvidia.ko.zst".into(),
+            fix: "sudo mokutil --import /var/lib/dkms/mok.pub".into(),
+        };
+        let Some(Step::Done(Outcome::RepairNeeded, why)) =
+            new_driver_would_not_load(&[finding.clone(), finding])
+        else {
+            panic!()
+        };
+        assert!(why.starts_with("the new driver would not load: nvidia is not signed"));
+        assert_eq!(why.matches("mokutil").count(), 1, "{why}");
+        assert_eq!(new_driver_would_not_load(&[]), None);
+        // The reload's guards carry the pre-flight: whatever the policy allows, no reboot follows.
+        let guards = [GuardResult::block(
+            NEW_DRIVER_LOADS,
+            BlockKind::Unfixable,
+            "the new driver would not load: nvidia is not signed",
+        )];
+        for p in [policy(true, true), policy(true, false)] {
+            let mut p = p;
+            p.reboot_when_gpu_busy = true;
+            assert_eq!(
+                after_reload_guards(&guards, &p).and_then(|s| outcome(&s)),
+                Some(Outcome::RepairNeeded)
+            );
+        }
     }
 }

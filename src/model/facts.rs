@@ -9,6 +9,7 @@ use super::holders::GpuHolder;
 use super::kernel_log::KernelLogFacts;
 use super::library::LibraryFile;
 use super::modules::LoadedModule;
+use super::preflight::PreflightInputs;
 use super::{DriverVersion, Evidence};
 use serde::Serialize;
 
@@ -148,6 +149,10 @@ pub struct HostFacts {
     pub mig_manager_enabled: bool,
     /// NVIDIA fabric manager (NVSwitch systems), when its package is installed.
     pub fabric_manager: Option<FabricManager>,
+    /// What the pre-flight read for the running kernel (will the modules a reload loads be accepted?); gathered
+    /// only when the diagnosis is `reload`, None otherwise. A reload plan without it is blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightInputs>,
     pub warnings: Vec<GatherWarning>,
 }
 

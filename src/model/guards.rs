@@ -231,6 +231,15 @@ pub fn evaluate_reload_policy(plan: &ReloadPlan, policy: &ReloadPolicy) -> Vec<G
     });
 
     if let Some(refusal) = plan.refusal() {
+        // The new modules would not load: neither the reload nor a reboot (which loads the same files) helps.
+        if plan.blockers.iter().any(|b| b.is_preflight()) {
+            out.push(GuardResult::block(
+                NEW_DRIVER_LOADS,
+                BlockKind::Unfixable,
+                refusal.reason,
+            ));
+            return out;
+        }
         let kind = if refusal.code == exit::NO_PERMISSION {
             BlockKind::Refuse
         } else {
@@ -240,6 +249,9 @@ pub fn evaluate_reload_policy(plan: &ReloadPlan, policy: &ReloadPolicy) -> Vec<G
     }
     out
 }
+
+/// The guard that carries the pre-flight's findings into `nvfix auto`: it ends in `repair-needed`, never a reboot.
+pub const NEW_DRIVER_LOADS: &str = "new-driver-loads";
 
 /// True when every block among `results` is a busy-GPU deferral (services or processes), which a reboot through a
 /// drain or a cluster engine may resolve.
@@ -1557,5 +1569,21 @@ GNOME Shell                  1000 user 2006 gnome-shell     handle-power-key:han
         });
         let r = evaluate_reload_policy(&blocked, &mps);
         assert_eq!(guard(&r, "reload-plan").block, Some(BlockKind::Unfixable));
+        // Pre-flight findings have their own guard (auto turns it into a repair, never a reboot).
+        blocked.blockers.push(crate::model::plan::Blocker {
+            code: "preflight-vermagic".into(),
+            module: Some("nvidia".into()),
+            message: "nvidia was built for kernel 6.8.0-79-generic".into(),
+            hint: Some("sudo dkms install nvidia/580.95.05 -k 6.8.0-85-generic --force".into()),
+        });
+        let r = evaluate_reload_policy(&blocked, &mps);
+        let g = guard(&r, NEW_DRIVER_LOADS);
+        assert_eq!(g.block, Some(BlockKind::Unfixable));
+        assert!(
+            g.message.starts_with("the new driver would not load: "),
+            "{}",
+            g.message
+        );
+        assert!(!r.iter().any(|g| g.name == "reload-plan"));
     }
 }

@@ -93,6 +93,24 @@ pub fn modinfo_from_elf(bytes: &[u8]) -> Result<ModInfo, ParseError> {
     Ok(parse_modinfo_section(content))
 }
 
+/// Does the (uncompressed) ELF object have a section of this name? `__versions` means the module was built with
+/// modversions: the kernel then compares symbol CRCs and, in the vermagic, only what follows the kernel release.
+/// False for anything that is not a readable ELF object.
+pub fn elf_has_section(bytes: &[u8], name: &str) -> bool {
+    use object::Object;
+    if !bytes.starts_with(b"\x7fELF") {
+        return false;
+    }
+    let aligned;
+    let data = if (bytes.as_ptr() as usize) % 8 == 0 {
+        bytes
+    } else {
+        aligned = AlignedCopy::new(bytes);
+        aligned.as_slice()
+    };
+    object::File::parse(data).is_ok_and(|f| f.section_by_name(name).is_some())
+}
+
 /// A copy of some bytes that starts on an 8-byte boundary (safe code: over-allocate, then start at the right offset).
 struct AlignedCopy {
     buffer: Vec<u8>,
@@ -286,6 +304,15 @@ vermagic=6.8.0-85-generic SMP preempt mod_unload modversions \0version=1.0\0garb
         let e = modinfo_from_elf(&renamed).unwrap_err();
         assert!(e.message.contains("no .modinfo"), "{e}");
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn section_presence() {
+        let bytes = fixture("580.95.05/nvidia.ko");
+        assert!(elf_has_section(&bytes, ".modinfo"));
+        assert!(!elf_has_section(&bytes, "__versions"));
+        assert!(!elf_has_section(b"", ".modinfo"));
+        assert!(!elf_has_section(&bytes[..40], ".modinfo"));
     }
 
     #[test]

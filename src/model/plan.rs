@@ -8,6 +8,7 @@ use super::holder_stops::{holder_stops, ServiceStop};
 use super::holders::{GpuHolder, KnownService};
 use super::log_position::LogMark;
 use super::modules::{LoadedModule, ModuleState};
+use super::preflight;
 use super::verdict::{Action, Diagnosis};
 use crate::exit;
 use serde::{Deserialize, Serialize};
@@ -245,13 +246,21 @@ pub struct Step {
 /// Something found at plan time that makes the reload impossible or unsafe; the plan does not run while any exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    /// Stable identifier: `unexplained-references`, `module-going`, `no-module-unload`, `display-in-use`.
+    /// Stable identifier: `unexplained-references`, `module-going`, `no-module-unload`, `display-in-use`, and the
+    /// pre-flight's `preflight-*` codes (`preflight-not-checked` when it did not run).
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub module: Option<String>,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hint: Option<String>,
+}
+
+impl Blocker {
+    /// A pre-flight finding: the new modules would not load (a reboot does not help either).
+    pub fn is_preflight(&self) -> bool {
+        self.code.starts_with("preflight-")
+    }
 }
 
 /// What the verification compares against: the state when the plan was made.
@@ -307,6 +316,35 @@ impl ReloadPlan {
     pub fn refusal(&self) -> Option<Refusal> {
         if self.blockers.is_empty() {
             return None;
+        }
+        let preflight: Vec<&Blocker> = self.blockers.iter().filter(|b| b.is_preflight()).collect();
+        if !preflight.is_empty() {
+            let mut fixes: Vec<String> = Vec::new();
+            for b in &preflight {
+                if let Some(h) = &b.hint {
+                    if !fixes.contains(h) {
+                        fixes.push(h.clone());
+                    }
+                }
+            }
+            let checked = preflight.iter().any(|b| b.code != "preflight-not-checked");
+            return Some(Refusal {
+                code: exit::UNAVAILABLE,
+                reason: format!(
+                    "{}: {}; nothing was touched, the old driver still runs",
+                    if checked {
+                        "the new driver would not load"
+                    } else {
+                        "the reload cannot run before its pre-flight"
+                    },
+                    preflight
+                        .iter()
+                        .map(|b| b.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                hint: Some(fixes.join("; then ")).filter(|h| !h.is_empty()),
+            });
         }
         let reason = self
             .blockers
@@ -500,6 +538,8 @@ pub fn make_plan(
                 hint: Some(repair_hint().unwrap_or_else(|| "sudo nvfix reboot".into())),
             })
         }
+        // The stack on disk matches, but the kernel would refuse it: the plan is shown, blocked by the findings.
+        Action::Repair if !diagnosis.preflight.is_empty() => {}
         Action::Repair => {
             return Err(Refusal {
                 code: exit::UNAVAILABLE,
@@ -618,6 +658,7 @@ pub fn make_plan(
     }
 
     blockers_from_modules(facts, &mut plan);
+    blockers_from_preflight(facts, &mut plan);
 
     if !plan.unload_order.is_empty() {
         steps.push((
@@ -706,6 +747,40 @@ pub fn make_plan(
         })
         .collect();
     Ok(plan)
+}
+
+/// The pre-flight gate: every module the plan loads must have been checked, and every check passed. Without the
+/// pre-flight's inputs nothing runs (an unload whose load is refused leaves the host with no driver).
+fn blockers_from_preflight(facts: &HostFacts, plan: &mut ReloadPlan) {
+    let Some(inputs) = &facts.preflight else {
+        plan.blockers.push(Blocker {
+            code: "preflight-not-checked".into(),
+            module: None,
+            message: "whether the kernel accepts the new modules was not checked (the running kernel's modules were                       not read)"
+                .into(),
+            hint: Some("sudo nvfix diagnose".into()),
+        });
+        return;
+    };
+    for m in &plan.load_order {
+        if !inputs.modules.iter().any(|r| &r.name == m) {
+            plan.blockers.push(Blocker {
+                code: "preflight-not-checked".into(),
+                module: Some(m.clone()),
+                message: format!("{m} is loaded by the plan but was not checked by the pre-flight"),
+                hint: Some("sudo nvfix diagnose".into()),
+            });
+        }
+    }
+    for f in preflight::check(inputs) {
+        plan.blockers.push(Blocker {
+            code: f.code.into(),
+            module: Some(f.module),
+            message: format!("{} [{}]", f.message, f.evidence),
+            hint: Some(f.fix),
+        });
+    }
+    plan.notes.extend(preflight::notes(inputs));
 }
 
 /// An unload destroys every MIG GPU and compute instance (MIG mode itself persists). Say so, and when the MIG manager

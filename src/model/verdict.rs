@@ -10,6 +10,7 @@
 use super::apt_history::{ChangeKind, PackageChange};
 use super::facts::{HostFacts, ModuleFile, NvmlProbe};
 use super::library::LibraryFile;
+use super::preflight::{self, PreflightFinding};
 use super::{DriverVersion, Evidence};
 use serde::Serialize;
 
@@ -95,6 +96,10 @@ pub struct Diagnosis {
     pub matching_kernels: Vec<String>,
     pub reasons: Vec<Reason>,
     pub next_steps: Vec<NextStep>,
+    /// Why the modules a reload would load would be refused by the kernel; when any, the action is `repair`, not
+    /// `reload` (once the old modules are out, nothing else can be loaded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<PreflightFinding>,
 }
 
 /// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
@@ -115,6 +120,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         matching_kernels: Vec::new(),
         reasons: Vec::new(),
         next_steps: Vec::new(),
+        preflight: Vec::new(),
     };
     let loaded = facts.loaded_version();
     let library = facts.nvml_library.as_ref();
@@ -149,6 +155,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
         }
         (None, lib) => not_loaded(facts, lib, &mut d),
     }
+    note_preflight(facts, &mut d);
     if d.verdict != Verdict::NoDriver && d.action != Action::External {
         note_nvml(facts, &mut d);
         note_kernel_log(facts, &mut d);
@@ -162,6 +169,41 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     note_mig(facts, &mut d);
     d.next_steps = next_steps(facts, &d);
     d
+}
+
+/// A reload whose new modules the kernel would refuse leaves the host with no driver: say why before anyone asks for
+/// it, and make the action `repair` (a reboot does not help an unsigned module either).
+fn note_preflight(facts: &HostFacts, d: &mut Diagnosis) {
+    if d.action != Action::Reload {
+        return;
+    }
+    let Some(inputs) = &facts.preflight else {
+        return;
+    };
+    let findings = preflight::check(inputs);
+    if findings.is_empty() {
+        return;
+    }
+    d.action = Action::Repair;
+    for r in d
+        .reasons
+        .iter_mut()
+        .filter(|r| r.code == "module-on-disk-matches")
+    {
+        r.message = r.message.replace(
+            ": reloading the modules fixes this without a reboot",
+            ", but the kernel would refuse it (below): a reload would leave the host with no driver, and a reboot \
+             would load the same files",
+        );
+    }
+    for f in &findings {
+        d.reasons.push(Reason {
+            code: f.code,
+            message: format!("the new driver would not load: {}", f.message),
+            evidence: vec![Evidence::file(f.evidence.clone())],
+        });
+    }
+    d.preflight = findings;
 }
 
 fn note_loaded(facts: &HostFacts, d: &mut Diagnosis) {
@@ -692,6 +734,19 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
             summary: format!("reboot into kernel {} (its module matches the library)", d.matching_kernels.join(", ")),
             command: "sudo nvfix reboot".into(),
         }),
+        Action::Repair if !d.preflight.is_empty() => {
+            let mut seen = std::collections::BTreeSet::new();
+            for f in d.preflight.iter().filter(|f| seen.insert(f.fix.clone())) {
+                steps.push(NextStep {
+                    summary: format!("so that {} loads ({})", f.module, f.code),
+                    command: f.fix.clone(),
+                });
+            }
+            steps.push(NextStep {
+                summary: "then check again (nothing was touched: the old driver still runs)".into(),
+                command: "sudo nvfix diagnose".into(),
+            });
+        }
         Action::Repair => {
             let dkms_has = facts.dkms.iter().any(|e| e.module == "nvidia" && e.version == want);
             if want.is_empty() {
@@ -815,6 +870,79 @@ mod tests {
         );
         assert!(codes(&d).contains(&"module-on-disk-matches"));
         assert_eq!(d.next_steps[0].command, "sudo nvfix reload");
+    }
+
+    /// What the pre-flight would read on the incident host: nvidia.ko for the running kernel, unsigned.
+    fn preflight_inputs(sig_enforce: bool) -> crate::model::preflight::PreflightInputs {
+        use crate::model::module_signature::SignatureState;
+        use crate::model::preflight::*;
+        let k = "6.8.0-85-generic";
+        PreflightInputs {
+            kernel: k.into(),
+            modules_dep: format!("/lib/modules/{k}/modules.dep"),
+            modules_dep_error: None,
+            running_vermagic: None,
+            policy: KernelModulePolicy {
+                sig_enforce: Some(sig_enforce),
+                ..Default::default()
+            },
+            modules: vec![ResolvedModule {
+                name: "nvidia".into(),
+                requested_as: None,
+                alias_file: None,
+                path: Some(format!("/lib/modules/{k}/updates/dkms/nvidia.ko")),
+                depmod_would_pick: None,
+                deps: vec![],
+                read_error: None,
+                version: Some("580.95.05".into()),
+                vermagic: Some(format!("{k} SMP preempt mod_unload ")),
+                modversions: false,
+                signature: Some(SignatureState::Unsigned),
+                firmware: vec![],
+                modprobe: ModprobeView::Agrees,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_new_driver_the_kernel_would_refuse_makes_the_reload_a_repair() {
+        let mut f = incident();
+        f.preflight = Some(preflight_inputs(false));
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Reload);
+        assert!(d.preflight.is_empty());
+
+        f.preflight = Some(preflight_inputs(true));
+        let d = diagnose(&f);
+        assert_eq!(d.action, Action::Repair);
+        assert_eq!(d.preflight.len(), 1);
+        let r = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "preflight-signature")
+            .unwrap();
+        assert!(r
+            .message
+            .starts_with("the new driver would not load: nvidia is not signed"));
+        assert_eq!(
+            r.evidence[0].file,
+            "/lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko"
+        );
+        let on_disk = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "module-on-disk-matches")
+            .unwrap();
+        assert!(
+            on_disk.message.contains("the kernel would refuse it"),
+            "{}",
+            on_disk.message
+        );
+        assert!(d.next_steps[0].command.contains("mokutil --import"));
+        assert!(d
+            .next_steps
+            .iter()
+            .all(|s| !s.command.contains("nvfix reload") && !s.command.contains("nvfix reboot")));
     }
 
     #[test]

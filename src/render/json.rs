@@ -45,8 +45,24 @@ pub fn diagnose_json(facts: &HostFacts, d: &Diagnosis) -> Value {
         "modules": facts.loaded_modules,
         "reasons": d.reasons,
         "next_steps": d.next_steps,
+        "preflight": preflight_json(facts, d),
         "warnings": facts.warnings,
     })
+}
+
+/// The pre-flight (null when it did not run: the action was not a reload): what was read, what refuses the new
+/// driver, what could not be checked.
+fn preflight_json(facts: &HostFacts, d: &Diagnosis) -> Value {
+    match &facts.preflight {
+        None => Value::Null,
+        Some(inputs) => json!({
+            "passed": d.preflight.is_empty(),
+            "findings": d.preflight,
+            "notes": crate::model::preflight::notes(inputs),
+            "policy": inputs.policy,
+            "modules": inputs.modules,
+        }),
+    }
 }
 
 fn nvml_json(probe: Option<&NvmlProbe>) -> Value {

@@ -2,6 +2,7 @@
 
 use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::holders::GpuHolder;
+use crate::model::preflight::{self, PreflightFinding, PreflightInputs};
 use crate::model::verdict::{Action, Diagnosis, Verdict};
 use owo_colors::OwoColorize;
 use std::fmt::Write;
@@ -180,6 +181,10 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
         }
     }
 
+    if let Some(inputs) = &facts.preflight {
+        preflight_section(&mut o, inputs, &d.preflight, st);
+    }
+
     if !facts.holders.is_empty() {
         let _ = writeln!(o);
         let _ = writeln!(
@@ -225,6 +230,52 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
         }
     }
     o
+}
+
+/// "Will the new driver load": each module the reload would load, the file modprobe takes, and the verdict of the
+/// pre-flight on it; then what could not be checked.
+fn preflight_section(
+    o: &mut String,
+    inputs: &PreflightInputs,
+    findings: &[PreflightFinding],
+    st: Style,
+) {
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{}", st.bold("Will the new driver load"));
+    let width = inputs
+        .modules
+        .iter()
+        .map(|m| m.name.len())
+        .max()
+        .unwrap_or(0);
+    for m in &inputs.modules {
+        let mut codes: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.module == m.name)
+            .map(|f| f.code.trim_start_matches("preflight-"))
+            .collect();
+        codes.dedup();
+        let verdict = if codes.is_empty() {
+            st.good("ok")
+        } else {
+            st.bad(&format!("refused ({})", codes.join(", ")))
+        };
+        let file = m.path.as_deref().unwrap_or("not in modules.dep");
+        let via = m
+            .requested_as
+            .as_ref()
+            .map(|r| format!(" (as {r})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {:width$}  {verdict}  {}",
+            m.name,
+            st.dim(&format!("{file}{via}"))
+        );
+    }
+    for n in preflight::notes(inputs) {
+        let _ = writeln!(o, "  {}", st.dim(&format!("note: {n}")));
+    }
 }
 
 fn nvml_line(p: Option<&NvmlProbe>) -> String {

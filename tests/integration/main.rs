@@ -10,6 +10,7 @@ mod lab;
 mod metrics;
 mod numbers;
 mod nvml;
+mod preflight;
 mod ps;
 mod reboot;
 mod reload;

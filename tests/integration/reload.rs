@@ -18,7 +18,8 @@ use nvfix::model::plan::{
     make_plan, module_of_device, references_taken_by, PlanOptions, ProcessTarget, ReloadPlan,
     StepKind,
 };
-use nvfix::model::verdict::diagnose;
+use nvfix::model::preflight::{self, ModprobeView};
+use nvfix::model::verdict::{diagnose, Action};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -188,6 +189,20 @@ fn peermem_and_gdrdrv_come_off_before_nvidia_and_back_after_it() {
     write_file(dir.path(), "/proc/modules", modules.as_bytes());
     write_file(dir.path(), "/sys/module/nvidia/refcnt", b"4\n");
     write_file(dir.path(), "/sys/module/nvidia/holders/gdrdrv", b"");
+    // The reload loads gdrdrv back from disk, so the pre-flight wants its file (a stand-in object) in modules.dep.
+    let dep = "/lib/modules/6.8.0-85-generic/modules.dep";
+    let text = std::fs::read_to_string(dir.path().join(dep.trim_start_matches('/'))).unwrap();
+    write_file(
+        dir.path(),
+        dep,
+        (text + "updates/gdrdrv.ko: kernel/nvidia-580-open/nvidia.ko\n").as_bytes(),
+    );
+    let stand_in = std::fs::read(fixture("modules").join("580.95.05/nvidia-peermem.ko")).unwrap();
+    write_file(
+        dir.path(),
+        "/lib/modules/6.8.0-85-generic/updates/gdrdrv.ko",
+        &stand_in,
+    );
     let (status, v) = dry_run_json(dir.path(), &[]);
     assert_eq!(status, 0, "{v}");
     let unload: Vec<&str> = v["plan"]["unload_order"]
@@ -1505,6 +1520,128 @@ fn a_blocked_plan_never_starts() {
     assert!(runner.commands().is_empty());
     assert!(host.0.borrow().holders.iter().any(|h| h.pid == 4242));
     assert!(Journal::load(&journal_path(dir.path())).unwrap().is_none());
+}
+
+/// The incident's facts with the pre-flight input changed so that exactly `code` fails (None: not gathered).
+fn facts_failing_preflight(code: &str) -> HostFacts {
+    let dir = unpinned_incident();
+    let mut facts = facts_of(dir.path());
+    let Some(code) = code.strip_prefix("preflight-") else {
+        unreachable!("{code}")
+    };
+    if code == "not-checked" {
+        facts.preflight = None;
+        return facts;
+    }
+    let inputs = facts
+        .preflight
+        .as_mut()
+        .expect("the incident gathers the pre-flight");
+    let (nvidia, uvm) = match inputs.modules.as_mut_slice() {
+        [a, b, ..] => (a, b),
+        _ => unreachable!(),
+    };
+    match code {
+        "missing-module" => nvidia.path = None,
+        "unreadable-module" => nvidia.read_error = Some("not an ELF file".into()),
+        "missing-dependency" => uvm.deps[0].present = false,
+        "stale-modules-dep" => {
+            nvidia.depmod_would_pick = Some("/lib/modules/x/extra/nvidia.ko".into())
+        }
+        "modprobe-disagrees" => {
+            nvidia.modprobe = ModprobeView::Disagrees {
+                insmod: vec!["/lib/modules/x/extra/nvidia.ko".into()],
+            }
+        }
+        "vermagic" => {
+            nvidia.vermagic = Some("6.8.0-79-generic SMP preempt mod_unload modversions ".into())
+        }
+        // The stand-in modules are unsigned: turning enforcement on is enough.
+        "signature" => inputs.policy.sig_enforce = Some(true),
+        "firmware" => nvidia.firmware[0].found = None,
+        other => panic!("no way to make {other} fail: add one"),
+    }
+    facts
+}
+
+#[test]
+fn no_destructive_step_runs_before_every_preflight_check_has_passed() {
+    let mut codes: Vec<&str> = preflight::FINDING_CODES.to_vec();
+    codes.push("preflight-not-checked");
+    for code in codes {
+        let facts = facts_failing_preflight(code);
+        if let Some(inputs) = &facts.preflight {
+            let mut found: Vec<&str> = preflight::check(inputs).iter().map(|f| f.code).collect();
+            found.dedup();
+            assert_eq!(found, vec![code], "the mutation must fail exactly {code}");
+        }
+        let diagnosis = diagnose(&facts);
+        let plan = make_plan(&facts, &diagnosis, &PlanOptions::default()).unwrap_or_else(|r| {
+            panic!("{code}: the plan is shown, blocked, not refused early: {r:?}")
+        });
+        assert!(
+            plan.blockers.iter().any(|b| b.code == code),
+            "{code}: {:?}",
+            plan.blockers
+        );
+        let refusal = plan.refusal().expect("blocked");
+        assert_eq!(refusal.code, 69, "{code}");
+        assert!(
+            !refusal.reason.contains("reboot required"),
+            "{code}: {}",
+            refusal.reason
+        );
+        assert!(refusal.hint.is_some(), "{code}: the fix is named");
+        if code != "preflight-not-checked" {
+            assert_eq!(diagnosis.action, Action::Repair, "{code}");
+            assert!(
+                refusal
+                    .reason
+                    .starts_with("the new driver would not load: "),
+                "{}",
+                refusal.reason
+            );
+            assert!(diagnosis
+                .reasons
+                .iter()
+                .any(|r| r.code == code && !r.evidence.is_empty()));
+        }
+
+        let runner = RecordingRunner::new();
+        let host = SimHost(RefCell::new(Sim::from_facts(&facts)));
+        let modules_before: Vec<String> = host
+            .0
+            .borrow()
+            .modules
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        let clock = FakeClock::default();
+        let mut prompter = AutoYesQuiet(ScriptedPrompter::default());
+        let dir = tempfile::tempdir().unwrap();
+        let report = Executor::new(
+            Seams {
+                runner: &host,
+                processes: &host,
+                view: &host,
+                clock: &clock,
+            },
+            &mut prompter,
+            ExecOptions::new(journal_path(dir.path())),
+        )
+        .execute(&plan);
+        assert_eq!(report.outcome, Outcome::NotStarted, "{code}");
+        let sim = host.0.borrow();
+        assert!(sim.commands.is_empty(), "{code}: {:?}", sim.commands);
+        assert!(runner.commands().is_empty());
+        assert!(
+            sim.holders.iter().any(|h| h.pid == 4242),
+            "{code}: the job was signalled"
+        );
+        let modules_after: Vec<String> = sim.modules.iter().map(|m| m.name.clone()).collect();
+        assert_eq!(modules_after, modules_before, "{code}");
+        assert!(Journal::load(&journal_path(dir.path())).unwrap().is_none());
+    }
 }
 
 #[test]
