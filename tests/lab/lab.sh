@@ -124,19 +124,33 @@ extract_vmlinux() {
 	die "could not extract an ELF vmlinux from $1"
 }
 
-# The stand-in modules, built once per version against the guest kernel's headers.
+# The stand-in modules, built once per version against the guest kernel's headers, plus the variant $V2-vermagic: the
+# same v2 built with the vermagic of Debian's PREEMPT_RT flavour of this kernel (6.1.0-57-rt-amd64), which the real
+# kernel refuses (only its nvidia.ko differs; the guest gets only that file).
 prepare_modules() {
 	src_sum=$(cat "$LAB"/modules/* | md5sum | cut -d' ' -f1)
-	for ver in $V1 $V2; do
-		out=$BUILD/modules/$ver
+	for variant in $V1 $V2 $V2-vermagic; do
+		ver=${variant%-vermagic}
+		foreign=
+		[ "$variant" = "$ver" ] || foreign=${kver%-amd64}-rt-amd64
+		out=$BUILD/modules/$variant
 		stamp="$kver $src_sum"
 		[ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] && continue
-		log "building stand-in modules $ver for $kver"
+		log "building stand-in modules $variant for $kver"
 		rm -rf "$out" && mkdir -p "$out"
 		cp "$LAB"/modules/* "$out/"
 		make -C "$out" KDIR="/usr/src/linux-headers-$kver" NV_VERSION="$ver" NV_BUILD_DATE="$(date_of "$ver")" \
-			>"$out/build.log" 2>&1 || die "module build $ver failed: see $out/build.log"
+			NV_FOREIGN_KERNEL="$foreign" >"$out/build.log" 2>&1 || die "module build $variant failed: see $out/build.log"
 		echo "$stamp" >"$out/.stamp"
+	done
+}
+
+# install_firmware ROOT NVIDIA_KO: dummy files for each firmware= the module lists, under ROOT/lib/firmware/, as
+# Ubuntu's nvidia-firmware-<branch>-<version> package installs the real GSP images.
+install_firmware() {
+	for fw in $(modinfo -F firmware "$2"); do
+		mkdir -p "$1/usr/lib/firmware/$(dirname "$fw")"
+		echo "nvfix lab: stand-in for $fw" >"$1/usr/lib/firmware/$fw"
 	done
 }
 
@@ -235,7 +249,10 @@ prepare_root() {
 		cp "$BUILD"/modules/"$ver"/*.ko "$root/lab/versions/$ver/"
 		cp "$nvml_so" "$root/lab/versions/$ver/libnvidia-ml.so.$ver"
 	done
+	mkdir -p "$root/lab/versions/$V2-vermagic"
+	cp "$BUILD/modules/$V2-vermagic/nvidia.ko" "$root/lab/versions/$V2-vermagic/"
 	cp "$root/lab/versions/$V1"/*.ko "$mods/updates/dkms/"
+	install_firmware "$root" "$root/lab/versions/$V1/nvidia.ko"
 	cp "$nvml_so" "$root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.$V1"
 	ln -s "libnvidia-ml.so.$V1" "$root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
 	depmod -b "$root" "$kver"
