@@ -243,6 +243,13 @@ prepare_root() {
 	mkdir -p "$mods/kernel" "$mods/updates/dkms"
 	cp "$kdir"/lib/modules/"$kver"/modules.builtin "$kdir"/lib/modules/"$kver"/modules.builtin.modinfo \
 		"$kdir"/lib/modules/"$kver"/modules.order "$mods/"
+	# The in-tree modules stage 1 loads (virtio, 9p) at their own paths, as on a real host: the running kernel's own
+	# files, whose vermagic is the kernel's (what a vermagic check compares a new module with).
+	for ko in $(stage1_modules); do
+		rel=${ko#"$kdir/lib/modules/$kver/"}
+		mkdir -p "$mods/$(dirname "$rel")"
+		cp "$ko" "$mods/$rel"
+	done
 	# Both versions ride along as the guest's "package cache": lab_install_version copies one into place.
 	for ver in $V1 $V2; do
 		mkdir -p "$root/lab/versions/$ver"
@@ -283,6 +290,13 @@ prepare_root() {
 	echo "$sum $kver" >"$root/.stamp"
 }
 
+# The modules stage 1 loads (virtio + 9p and what they need), in load order, as paths inside the image package.
+stage1_modules() {
+	# depmod over the image's full tree once, to let modprobe list the load order.
+	[ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
+	modprobe -d "$kdir" -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p | awk '$1 == "insmod" { print $2 }'
+}
+
 # Stage 1: a small initramfs that loads virtio + 9p from the image package and switches to the 9p root.
 prepare_initramfs() {
 	out=$BUILD/initramfs-$kver.cpio.gz
@@ -293,9 +307,7 @@ prepare_initramfs() {
 	rm -rf "$work" && mkdir -p "$work/bin" "$work/mods" "$work/proc" "$work/dev" "$work/sys" "$work/newroot"
 	cp /bin/busybox "$work/bin/busybox"
 	ln -s busybox "$work/bin/sh"
-	# depmod over the image's full tree once, to let modprobe list the load order.
-	[ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
-	modprobe -d "$kdir" -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p | awk '$1 == "insmod" { print $2 }' |
+	stage1_modules |
 		while read -r ko; do
 			[ -f "$work/mods/${ko##*/}" ] && continue
 			echo "${ko##*/}" >>"$work/mods/order"
