@@ -16,11 +16,10 @@ done
 lab_run rm "/lib/firmware/nvidia/$V2/gsp_ga10x.bin"
 
 lab_nvfix diagnose diagnose --json
-lab_expect_contains "diagnose: action repair" "$(cat "$LAB_RESULTS/diagnose.out")" '"action": "repair"'
-lab_expect_contains "diagnose: the firmware finding" "$(cat "$LAB_RESULTS/diagnose.out")" 'preflight-firmware'
+lab_check "diagnose: action repair" grep -q '"action": "repair"' "$LAB_RESULTS/diagnose.out"
+lab_check "diagnose: the firmware finding" grep -q 'preflight-firmware' "$LAB_RESULTS/diagnose.out"
 lab_nvfix reload reload --yes
 lab_expect_eq "reload exit status (unavailable)" "$LAB_STATUS" 69
-said=$(cat "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err")
-lab_expect_contains "reload names the missing file" "$said" "gsp_ga10x.bin"
+lab_check "reload names the missing file" grep -q gsp_ga10x.bin "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err"
 lab_expect_old_stack_kept cuda-app "$stamps"
 lab_expect_eq "nvidia was loaded once (never reloaded)" "$(dmesg | grep -c 'nvidia: loading stand-in')" 1

@@ -24,8 +24,8 @@ lab_result kernel-log "$magic"
 lab_expect_contains "dmesg names the version magic" "$magic" "preempt_rt"
 
 lab_nvfix diagnose diagnose --json
-lab_expect_contains "diagnose: action repair" "$(cat "$LAB_RESULTS/diagnose.out")" '"action": "repair"'
-lab_expect_contains "diagnose: the vermagic finding" "$(cat "$LAB_RESULTS/diagnose.out")" 'preflight-vermagic'
+lab_check "diagnose: action repair" grep -q '"action": "repair"' "$LAB_RESULTS/diagnose.out"
+lab_check "diagnose: the vermagic finding" grep -q 'preflight-vermagic' "$LAB_RESULTS/diagnose.out"
 lab_nvfix reload reload --yes
 lab_expect_eq "reload exit status (unavailable)" "$LAB_STATUS" 69
 lab_check "reload names the vermagic check" grep -qiE 'vermagic|version magic' "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err"

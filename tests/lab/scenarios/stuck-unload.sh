@@ -34,8 +34,7 @@ lab_nvfix reload reload --yes --module-timeout 10
 lab_expect_eq "reload exit status (reboot required)" "$LAB_STATUS" 69
 secs=$(cat "$LAB_RESULTS/reload.seconds")
 lab_check "nvfix gave up and returned well before the exit's 60 s ($secs s)" awk -v t="$secs" 'BEGIN { exit !(t < 45) }'
-said=$(cat "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err")
-lab_expect_contains "reload says a reboot is needed" "$said" "reboot"
+lab_check "reload says a reboot is needed" grep -qi reboot "$LAB_RESULTS/reload.out" "$LAB_RESULTS/reload.err"
 lab_check "the journal is kept" test -s /run/nvfix/journal.json
 lab_result journal "$(cat /run/nvfix/journal.json 2>/dev/null)"
 if lab_alive cuda-app; then lab_fail "cuda-app still runs"; else lab_pass "cuda-app was terminated"; fi
