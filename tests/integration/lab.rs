@@ -451,3 +451,191 @@ fn lab_interactive_reload_on_a_terminal() {
     }
     s.assert_stack(&STACK, V2);
 }
+
+// Issue 10: never leave a host worse. Each scenario shows the real kernel's behaviour first (the kernel-side results
+// below), then what nvfix must do about it: refuse before stopping anything (pre-flight), give up on a module exit
+// that never returns, or defer to a running reload.
+
+impl Scenario {
+    /// nvfix's stdout and stderr for a result key, together (text output: the wording may go to either).
+    fn said(&self, key: &str) -> String {
+        format!(
+            "{}\n{}",
+            self.result(&format!("{key}.out")),
+            self.result(&format!("{key}.err"))
+        )
+    }
+
+    /// After a refusal: the whole v1 stack is loaded with the load stamps it had before nvfix ran (never unloaded
+    /// and loaded again), the kernel loaded nvidia once, and `holder` still runs.
+    fn assert_old_stack_kept(&self, holder: &str) {
+        self.assert_stack(&STACK, V1);
+        assert_eq!(
+            self.result("final/stamps"),
+            self.result("stamps-before"),
+            "scenario {}: the v1 stack was reloaded\n{}",
+            self.name,
+            self.tail()
+        );
+        assert_eq!(self.nvidia_loads(), 1);
+        assert!(self
+            .result("final/proc-version")
+            .contains(&format!("Kernel Module  {V1}  ")));
+        assert!(
+            self.result("final/ps").contains(holder),
+            "{holder} was stopped"
+        );
+    }
+
+    /// Asserts `nvfix diagnose --json` (result `diagnose`) says repair, with a reason of the finding `code` whose
+    /// evidence names `evidence` (a file).
+    fn assert_diagnose_repair(&self, code: &str, evidence: &str) {
+        let diagnose = self.json("diagnose");
+        assert_eq!(diagnose["action"], "repair", "{diagnose}");
+        let reasons: Vec<&serde_json::Value> = diagnose["reasons"]
+            .as_array()
+            .map(|r| r.iter().filter(|r| r["code"] == code).collect())
+            .unwrap_or_default();
+        assert!(!reasons.is_empty(), "no {code} reason: {diagnose}");
+        assert!(
+            reasons.iter().any(|r| r.to_string().contains(evidence)),
+            "no {code} reason names {evidence}: {reasons:?}"
+        );
+    }
+}
+
+#[test]
+fn lab_preflight_signature_refuses_before_stopping_anything() {
+    let s = run_scenario("preflight-signature");
+    // The kernel's own refusal: enforcement on, the unsigned v2 nvidia.ko cannot load.
+    assert!(
+        s.result("kernel-refusal")
+            .contains("Key was rejected by service"),
+        "{}",
+        s.tail()
+    );
+    assert!(s
+        .result("final/dmesg")
+        .contains("Loading of unsigned module is rejected"));
+    s.assert_passed();
+    s.assert_diagnose_repair("preflight-signature", &s.result("new-nvidia"));
+    assert_eq!(s.status("reload"), 69);
+    let said = s.said("reload");
+    assert!(said.contains("signature"), "{said}");
+    s.assert_old_stack_kept("cuda-app");
+}
+
+#[test]
+fn lab_preflight_vermagic_refuses_before_stopping_anything() {
+    let s = run_scenario("preflight-vermagic");
+    // The kernel's own refusal: a module built for the PREEMPT_RT flavour of the same ABI.
+    let kver = s.result("vermagic-kernel");
+    assert_eq!(
+        s.result("vermagic-on-disk"),
+        format!(
+            "{} SMP preempt_rt mod_unload modversions",
+            kver.replace("-amd64", "-rt-amd64")
+        ),
+    );
+    assert!(
+        s.result("kernel-refusal").contains("Invalid module format"),
+        "{}",
+        s.tail()
+    );
+    assert!(
+        s.result("kernel-log").contains(&format!(
+            "nvidia: version magic '{}-rt-amd64 SMP preempt_rt",
+            kver.trim_end_matches("-amd64")
+        )),
+        "{}",
+        s.result("kernel-log")
+    );
+    s.assert_passed();
+    s.assert_diagnose_repair("preflight-vermagic", &s.result("new-nvidia"));
+    assert_eq!(s.status("reload"), 69);
+    let said = s.said("reload");
+    assert!(
+        said.contains("vermagic") || said.contains("version magic"),
+        "{said}"
+    );
+    s.assert_old_stack_kept("cuda-app");
+}
+
+#[test]
+fn lab_preflight_missing_firmware_refuses_before_stopping_anything() {
+    let s = run_scenario("preflight-firmware");
+    assert_eq!(
+        s.result("firmware-listed"),
+        format!("nvidia/{V2}/gsp_ga10x.bin nvidia/{V2}/gsp_tu10x.bin")
+    );
+    s.assert_passed();
+    s.assert_diagnose_repair("preflight-firmware", "gsp_ga10x.bin");
+    assert_eq!(s.status("reload"), 69);
+    let said = s.said("reload");
+    assert!(said.contains("gsp_ga10x.bin"), "{said}");
+    s.assert_old_stack_kept("cuda-app");
+}
+
+#[test]
+fn lab_stuck_unload_gives_up_and_says_reboot() {
+    let s = run_scenario("stuck-unload");
+    // The kernel: rmmod of a module whose exit sleeps uninterruptibly is in D state, SIGKILL or not, for as long.
+    let blocked: f64 = s.result("kernel-block-seconds").parse().unwrap();
+    assert!(blocked >= 4.0, "the exit blocked only {blocked} s");
+    s.assert_passed();
+    assert_eq!(s.status("reload"), 69);
+    let seconds: f64 = s.result("reload.seconds").parse().unwrap();
+    assert!(
+        seconds < 45.0,
+        "nvfix waited {seconds} s for a module exit that blocks 60 s"
+    );
+    assert!(s.said("reload").contains("reboot"), "{}", s.said("reload"));
+    // The child nvfix left behind, still in the kernel; the journal stays and records it.
+    let stuck = s.result("stuck-child");
+    let fields: Vec<&str> = stuck.split_whitespace().collect();
+    assert!(
+        fields.len() > 2 && fields[1].starts_with('D') && stuck.contains("-r nvidia_uvm"),
+        "{stuck}"
+    );
+    let journal = s.result("journal");
+    assert!(
+        journal.contains("modprobe -r nvidia_uvm") && journal.contains(fields[0]),
+        "the journal does not record pid {} `modprobe -r nvidia_uvm`:\n{journal}",
+        fields[0]
+    );
+    // nvidia itself was never unloaded: the same load as before.
+    let nvidia_stamp = |stamps: String| stamps.split(' ').next().unwrap_or_default().to_string();
+    assert_eq!(
+        nvidia_stamp(s.result("final/stamps")),
+        nvidia_stamp(s.result("stamps-before"))
+    );
+}
+
+#[test]
+fn lab_auto_during_a_reload_defers_and_leaves_it_alone() {
+    let s = run_scenario("concurrent-auto");
+    s.assert_passed();
+    assert_eq!(s.status("auto"), 75);
+    let auto_seconds: f64 = s.result("auto.seconds").parse().unwrap();
+    assert!(auto_seconds < 5.0, "auto took {auto_seconds} s");
+    // auto neither resumed nor removed the running reload's journal.
+    let journal = s.result("journal-after-auto");
+    let journal: serde_json::Value = serde_json::from_str(&journal)
+        .unwrap_or_else(|e| panic!("no journal after auto ({e}): {journal:?}\n{}", s.tail()));
+    assert_eq!(
+        journal["pid"].to_string(),
+        s.result("reload-pid"),
+        "{journal}"
+    );
+    assert_eq!(s.status("reload"), 0);
+    let reload = s.json("reload");
+    assert_eq!(reload["outcome"], "fixed", "{reload}");
+    let reload_seconds: f64 = s.result("reload.seconds").parse().unwrap();
+    assert!(
+        reload_seconds >= 5.0,
+        "the holder keeps the GPU 5 s after SIGTERM: {reload_seconds} s"
+    );
+    assert_eq!(s.status("verify"), 0);
+    s.assert_stack(&STACK, V2);
+    assert_eq!(s.nvidia_loads(), 2, "loaded v1, then v2 once");
+}

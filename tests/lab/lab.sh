@@ -124,19 +124,33 @@ extract_vmlinux() {
 	die "could not extract an ELF vmlinux from $1"
 }
 
-# The stand-in modules, built once per version against the guest kernel's headers.
+# The stand-in modules, built once per version against the guest kernel's headers, plus the variant $V2-vermagic: the
+# same v2 built with the vermagic of Debian's PREEMPT_RT flavour of this kernel (6.1.0-57-rt-amd64), which the real
+# kernel refuses (only its nvidia.ko differs; the guest gets only that file).
 prepare_modules() {
 	src_sum=$(cat "$LAB"/modules/* | md5sum | cut -d' ' -f1)
-	for ver in $V1 $V2; do
-		out=$BUILD/modules/$ver
+	for variant in $V1 $V2 $V2-vermagic; do
+		ver=${variant%-vermagic}
+		foreign=
+		[ "$variant" = "$ver" ] || foreign=${kver%-amd64}-rt-amd64
+		out=$BUILD/modules/$variant
 		stamp="$kver $src_sum"
 		[ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] && continue
-		log "building stand-in modules $ver for $kver"
+		log "building stand-in modules $variant for $kver"
 		rm -rf "$out" && mkdir -p "$out"
 		cp "$LAB"/modules/* "$out/"
 		make -C "$out" KDIR="/usr/src/linux-headers-$kver" NV_VERSION="$ver" NV_BUILD_DATE="$(date_of "$ver")" \
-			>"$out/build.log" 2>&1 || die "module build $ver failed: see $out/build.log"
+			NV_FOREIGN_KERNEL="$foreign" >"$out/build.log" 2>&1 || die "module build $variant failed: see $out/build.log"
 		echo "$stamp" >"$out/.stamp"
+	done
+}
+
+# install_firmware ROOT NVIDIA_KO: dummy files for each firmware= the module lists, under ROOT/lib/firmware/, as
+# Ubuntu's nvidia-firmware-<branch>-<version> package installs the real GSP images.
+install_firmware() {
+	for fw in $(modinfo -F firmware "$2"); do
+		mkdir -p "$1/usr/lib/firmware/$(dirname "$fw")"
+		echo "nvfix lab: stand-in for $fw" >"$1/usr/lib/firmware/$fw"
 	done
 }
 
@@ -229,13 +243,23 @@ prepare_root() {
 	mkdir -p "$mods/kernel" "$mods/updates/dkms"
 	cp "$kdir"/lib/modules/"$kver"/modules.builtin "$kdir"/lib/modules/"$kver"/modules.builtin.modinfo \
 		"$kdir"/lib/modules/"$kver"/modules.order "$mods/"
+	# The in-tree modules stage 1 loads (virtio, 9p) at their own paths, as on a real host: the running kernel's own
+	# files, whose vermagic is the kernel's (what a vermagic check compares a new module with).
+	for ko in $(stage1_modules); do
+		rel=${ko#"$kdir/lib/modules/$kver/"}
+		mkdir -p "$mods/$(dirname "$rel")"
+		cp "$ko" "$mods/$rel"
+	done
 	# Both versions ride along as the guest's "package cache": lab_install_version copies one into place.
 	for ver in $V1 $V2; do
 		mkdir -p "$root/lab/versions/$ver"
 		cp "$BUILD"/modules/"$ver"/*.ko "$root/lab/versions/$ver/"
 		cp "$nvml_so" "$root/lab/versions/$ver/libnvidia-ml.so.$ver"
 	done
+	mkdir -p "$root/lab/versions/$V2-vermagic"
+	cp "$BUILD/modules/$V2-vermagic/nvidia.ko" "$root/lab/versions/$V2-vermagic/"
 	cp "$root/lab/versions/$V1"/*.ko "$mods/updates/dkms/"
+	install_firmware "$root" "$root/lab/versions/$V1/nvidia.ko"
 	cp "$nvml_so" "$root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.$V1"
 	ln -s "libnvidia-ml.so.$V1" "$root/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
 	depmod -b "$root" "$kver"
@@ -266,6 +290,13 @@ prepare_root() {
 	echo "$sum $kver" >"$root/.stamp"
 }
 
+# The modules stage 1 loads (virtio + 9p and what they need), in load order, as paths inside the image package.
+stage1_modules() {
+	# depmod over the image's full tree once, to let modprobe list the load order.
+	[ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
+	modprobe -d "$kdir" -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p | awk '$1 == "insmod" { print $2 }'
+}
+
 # Stage 1: a small initramfs that loads virtio + 9p from the image package and switches to the 9p root.
 prepare_initramfs() {
 	out=$BUILD/initramfs-$kver.cpio.gz
@@ -276,9 +307,7 @@ prepare_initramfs() {
 	rm -rf "$work" && mkdir -p "$work/bin" "$work/mods" "$work/proc" "$work/dev" "$work/sys" "$work/newroot"
 	cp /bin/busybox "$work/bin/busybox"
 	ln -s busybox "$work/bin/sh"
-	# depmod over the image's full tree once, to let modprobe list the load order.
-	[ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
-	modprobe -d "$kdir" -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p | awk '$1 == "insmod" { print $2 }' |
+	stage1_modules |
 		while read -r ko; do
 			[ -f "$work/mods/${ko##*/}" ] && continue
 			echo "${ko##*/}" >>"$work/mods/order"

@@ -137,6 +137,7 @@ lab_final_state() {
 	for m in $LAB_STACK nvidia_peermem; do
 		[ -d "/sys/module/$m" ] && echo "$m $(cat "/sys/module/$m/version" 2>/dev/null) $(cat "/sys/module/$m/refcnt")" >>"$d/versions"
 	done
+	lab_stack_stamps >"$d/stamps"
 	cat /proc/driver/nvidia/version >"$d/proc-version" 2>/dev/null || : >"$d/proc-version"
 	ps -o pid,stat,comm,args >"$d/ps"
 	dmesg >"$d/dmesg"
@@ -190,8 +191,18 @@ lab_load_stack() {
 	/lab/bin/nv-nodes
 }
 
-# lab_install_version VER [modules|library|all]: the "upgrade": swap the module files for the running kernel and/or
-# libnvidia-ml for version VER (as DKMS and apt would), run depmod, and log it like apt's history.log.
+# lab_install_firmware NVIDIA_KO: a dummy file for each firmware= the module lists (nvidia/<ver>/gsp_*.bin) under
+# /lib/firmware, as Ubuntu's nvidia-firmware-<branch>-<ver> package installs the real GSP images next to the old ones.
+lab_install_firmware() {
+	for fw in $(modinfo -F firmware "$1"); do
+		mkdir -p "/lib/firmware/${fw%/*}"
+		echo "nvfix lab: stand-in for $fw" >"/lib/firmware/$fw"
+	done
+}
+
+# lab_install_version VER [modules|library|all]: the "upgrade": swap the module files for the running kernel (and
+# install the firmware the new nvidia lists) and/or libnvidia-ml for version VER (as DKMS and apt would), run depmod,
+# and log it like apt's history.log.
 lab_install_version() {
 	ver=$1
 	what=${2:-all}
@@ -202,6 +213,7 @@ lab_install_version() {
 			cp "$ko" "$LAB_UPDATES/.${ko##*/}.new" && mv "$LAB_UPDATES/.${ko##*/}.new" "$LAB_UPDATES/${ko##*/}"
 		done
 		depmod -a
+		lab_install_firmware "/lab/versions/$ver/nvidia.ko"
 	fi
 	if [ "$what" != modules ]; then
 		rm -f "$LAB_LIBDIR"/libnvidia-ml.so.*.*
@@ -223,6 +235,27 @@ lab_install_reboot_wrappers() {
 	cp /lab/bin/systemctl /lab/bin/shutdown /usr/local/sbin/
 }
 
+# "name=stamp ..." for the loaded NVIDIA stack, in a fixed order: each stand-in draws a random load_stamp when it is
+# loaded, so an equal line later means none of them was unloaded and loaded again in between.
+lab_stack_stamps() {
+	out=
+	for m in $LAB_STACK; do
+		lab_is_loaded "$m" && out="$out $m=$(cat "/sys/module/$m/parameters/load_stamp" 2>/dev/null || echo none)"
+	done
+	echo "${out# }"
+}
+
+# lab_expect_old_stack_kept HOLDER STAMPS: after nvfix refused: HOLDER still runs, the whole v1 stack is loaded with
+# the load stamps it had before (STAMPS, from lab_stack_stamps), /proc/driver/nvidia/version says v1, no journal.
+lab_expect_old_stack_kept() {
+	lab_check "$1 still runs" lab_alive "$1"
+	lab_expect_eq "the v1 stack is still loaded" "$(lab_stack_versions)" \
+		"nvidia=$V1 nvidia_uvm=$V1 nvidia_modeset=$V1 nvidia_drm=$V1"
+	lab_expect_eq "with its original load stamps" "$(lab_stack_stamps)" "$2"
+	lab_expect_eq "/proc/driver/nvidia/version" "$(lab_proc_version)" "$V1"
+	lab_check "no journal left" test ! -e /run/nvfix/journal.json
+}
+
 # "name=version ..." for the loaded NVIDIA stack, in a fixed order ("" when nothing is loaded).
 lab_stack_versions() {
 	out=
@@ -240,6 +273,18 @@ lab_hold() {
 	shift
 	cp /lab/bin/gpu-job "/run/lab-bin/$name"
 	"/run/lab-bin/$name" "$@" &
+	echo $! >"/run/lab-pids/$name"
+	lab_wait_open "$name" "$1"
+}
+
+# lab_hold_slow_exit NAME SECONDS DEVICE...: like lab_hold, but on SIGTERM it keeps the devices SECONDS more before it
+# exits (a job that checkpoints first).
+lab_hold_slow_exit() {
+	name=$1
+	delay=$2
+	shift 2
+	cp /lab/bin/gpu-job "/run/lab-bin/$name"
+	LAB_TERM_DELAY=$delay "/run/lab-bin/$name" "$@" &
 	echo $! >"/run/lab-pids/$name"
 	lab_wait_open "$name" "$1"
 }

@@ -5,6 +5,8 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 #include <linux/version.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
 
 /* The build passes the driver version (make NV_VERSION=580.95.05); each version is a separate build. */
 #ifndef NV_VERSION_STRING
@@ -13,6 +15,20 @@
 #ifndef NV_BUILD_DATE
 #define NV_BUILD_DATE "Thu Jan  1 00:00:00 UTC 2025"
 #endif
+
+/*
+ * load_stamp (read-only parameter, /sys/module/<name>/parameters/load_stamp): a random number drawn when the module is
+ * loaded, so the lab can tell "still the same load" from "unloaded and loaded again" (lib.sh lab_stack_stamps). Random,
+ * not a clock: the boot-time clock is GPL-only, and nvidia.ko is not GPL. Every stand-in includes this header once.
+ */
+static unsigned long long load_stamp;
+module_param(load_stamp, ullong, 0444);
+MODULE_PARM_DESC(load_stamp, "Lab only: a random number drawn at load, different for each load");
+
+static inline void nv_stand_in_stamp_load(void)
+{
+	load_stamp = get_random_u64();
+}
 
 /* The real driver owns char major 195: nvidia0.. at minors 0.., nvidia-modeset at 254, nvidiactl at 255. */
 #define NV_MAJOR_DEVICE_NUMBER 195

@@ -21,6 +21,7 @@ static int __init nvdrm_init(void)
 {
 	const char *kms = nvkms_stand_in_version();
 
+	nv_stand_in_stamp_load();
 	if (strcmp(kms, NV_VERSION_STRING) != 0) {
 		pr_err("nvidia-drm: Version mismatch: nvidia-modeset.ko(%s) nvidia-drm.ko(%s)\n", kms, NV_VERSION_STRING);
 		return -EINVAL;

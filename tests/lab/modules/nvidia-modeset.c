@@ -29,6 +29,7 @@ static int __init nvkms_init(void)
 	const char *base = nv_stand_in_version();
 	int ret;
 
+	nv_stand_in_stamp_load();
 	if (strcmp(base, NV_VERSION_STRING) != 0) {
 		pr_err("nvidia-modeset: Version mismatch: nvidia.ko(%s) nvidia-modeset.ko(%s)\n", base, NV_VERSION_STRING);
 		return -EINVAL;

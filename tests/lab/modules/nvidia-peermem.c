@@ -4,6 +4,7 @@
 
 static int __init peermem_init(void)
 {
+	nv_stand_in_stamp_load();
 	pr_info("nvidia-peermem: stand-in %s loaded on nvidia %s\n", NV_VERSION_STRING, nv_stand_in_version());
 	return 0;
 }

@@ -99,6 +99,7 @@ static int __init nv_init(void)
 {
 	int ret;
 
+	nv_stand_in_stamp_load();
 	ret = register_chrdev_region(MKDEV(NV_MAJOR_DEVICE_NUMBER, 0), 1, "nvidia");
 	if (ret)
 		return ret;
@@ -154,3 +155,16 @@ MODULE_VERSION(NV_VERSION_STRING);
 MODULE_DESCRIPTION("Lab stand-in for the NVIDIA kernel module");
 /* Opening a 195:* node with no driver loaded auto-loads this module, as NVML does on real hosts. */
 MODULE_ALIAS_CHARDEV_MAJOR(NV_MAJOR_DEVICE_NUMBER);
+/* The GSP firmware the real driver (R525+) lists and loads when a GPU initialises; Ubuntu ships it per version under
+ * /lib/firmware/nvidia/<version>/ (nvidia-firmware-*). The stand-in has no GPU to initialise and never requests it,
+ * but lists it like the real one, so `modinfo -F firmware` shows what a host must have. */
+MODULE_FIRMWARE("nvidia/" NV_VERSION_STRING "/gsp_ga10x.bin");
+MODULE_FIRMWARE("nvidia/" NV_VERSION_STRING "/gsp_tu10x.bin");
+
+#ifdef NV_FOREIGN_KERNEL_RELEASE
+/* The lab's "built for another kernel" variant (make NV_FOREIGN_KERNEL=<release>): the vermagic of Debian's PREEMPT_RT
+ * flavour. This entry comes before the one modpost adds in nvidia.mod.c, and the kernel reads the first. Only the
+ * release would not do: with CONFIG_MODVERSIONS the kernel skips the release and compares the flags, so the flags
+ * differ too (preempt_rt), and the kernel refuses it: "Invalid module format", dmesg "version magic". */
+MODULE_INFO(vermagic, NV_FOREIGN_KERNEL_RELEASE " SMP preempt_rt mod_unload modversions ");
+#endif

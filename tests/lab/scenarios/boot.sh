@@ -10,3 +10,12 @@ lab_check "/dev/nvidia-uvm made by the install hook" test -c /dev/nvidia-uvm
 lab_expect_contains "nvidia holders" "$(grep '^nvidia ' /proc/modules)" "nvidia_modeset,nvidia_uvm,"
 lab_result loaded "$(lab_loaded)"
 lab_result proc-version "$(lab_proc_version)"
+# Load stamps: one per module, and a new one only when that module is loaded again.
+stamps=$(lab_stack_stamps)
+lab_result stamps "$stamps"
+lab_expect_not_contains "every module has a load stamp" "$stamps" "=none"
+drm_before=$(cat /sys/module/nvidia_drm/parameters/load_stamp)
+lab_run "$RMMOD" nvidia_drm
+lab_run "$MODPROBE" nvidia_drm
+lab_check "nvidia_drm loaded again has a new load stamp" test "$(cat /sys/module/nvidia_drm/parameters/load_stamp)" != "$drm_before"
+lab_expect_eq "the others keep theirs" "$(lab_stack_stamps | cut -d' ' -f1-3)" "$(echo "$stamps" | cut -d' ' -f1-3)"
