@@ -303,10 +303,12 @@ fn read_policy(root: &HostRoot) -> KernelModulePolicy {
 /// module, and records where it disagrees with nvfix's resolution. Only meaningful on the live host.
 pub fn cross_check_with_modprobe(runner: &dyn CommandRunner, inputs: &mut PreflightInputs) {
     for m in inputs.modules.iter_mut().filter(|m| m.path.is_some()) {
-        // Through an alias or install command, ask for the module it leads to: modprobe shows an install command
-        // as `install …`, not the file it ends up inserting.
+        // Through an alias, ask for the module it leads to. `--ignore-install`: an install command of the module
+        // itself (a udev-style hook, `modprobe --ignore-install X && make-nodes`) is shown as `install …` after the
+        // dependencies' `insmod` lines, so the last `insmod` would be a dependency; ignoring install commands makes
+        // the last line the module's own file.
         let name = m.requested_as.clone().unwrap_or_else(|| m.name.clone());
-        let spec = CommandSpec::new("modprobe", &["--show-depends", &name])
+        let spec = CommandSpec::new("modprobe", &["--ignore-install", "--show-depends", &name])
             .with_timeout(Duration::from_secs(15));
         m.modprobe = match runner.run(&spec) {
             Err(e) => ModprobeView::NotChecked {
@@ -325,10 +327,13 @@ pub fn cross_check_with_modprobe(runner: &dyn CommandRunner, inputs: &mut Prefli
                     }
                 }
             }
-            // An install command of the host's own: modprobe shows the command, not what it inserts.
+            // A modprobe that still shows an install command for the module itself says nothing about its file.
             Ok(out)
-                if kmod_config::parse_show_depends(&out.stdout).is_empty()
-                    && out.stdout.lines().any(|l| l.starts_with("install ")) =>
+                if out
+                    .stdout
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .is_some_and(|l| l.trim_start().starts_with("install ")) =>
             {
                 ModprobeView::NotChecked {
                     reason: format!("{name} is loaded through an install command in modprobe.d"),
@@ -537,7 +542,7 @@ mod tests {
         let mut inputs = gather_inputs(&root, K, &names(), &[]);
         let runner = RecordingRunner::new();
         runner.respond(
-            "modprobe --show-depends nvidia_367_uvm",
+            "modprobe --ignore-install --show-depends nvidia_367_uvm",
             CommandOutput {
                 status: 0,
                 stdout: format!("insmod /usr/lib/modules/{K}/updates/dkms/nvidia_367.ko \ninsmod /lib/modules/{K}/kernel/nvidia_uvm.ko\n"),
@@ -545,7 +550,7 @@ mod tests {
             },
         );
         runner.respond(
-            "modprobe --show-depends nvidia_367",
+            "modprobe --ignore-install --show-depends nvidia_367",
             CommandOutput {
                 status: 0,
                 stdout: format!(
@@ -558,8 +563,8 @@ mod tests {
         assert_eq!(
             runner.commands(),
             vec![
-                "modprobe --show-depends nvidia_367",
-                "modprobe --show-depends nvidia_367_uvm"
+                "modprobe --ignore-install --show-depends nvidia_367",
+                "modprobe --ignore-install --show-depends nvidia_367_uvm"
             ]
         );
         assert_eq!(inputs.modules[0].modprobe, ModprobeView::Agrees);

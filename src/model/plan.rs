@@ -756,7 +756,7 @@ fn blockers_from_preflight(facts: &HostFacts, plan: &mut ReloadPlan) {
         plan.blockers.push(Blocker {
             code: "preflight-not-checked".into(),
             module: None,
-            message: "whether the kernel accepts the new modules was not checked (the running kernel's modules were                       not read)"
+            message: "whether the kernel accepts the new modules was not checked (the running kernel's modules were not read)"
                 .into(),
             hint: Some("sudo nvfix diagnose".into()),
         });
@@ -776,7 +776,7 @@ fn blockers_from_preflight(facts: &HostFacts, plan: &mut ReloadPlan) {
         plan.blockers.push(Blocker {
             code: f.code.into(),
             module: Some(f.module),
-            message: format!("{} [{}]", f.message, f.evidence),
+            message: format!("{}: {} [{}]", f.code, f.message, f.evidence),
             hint: Some(f.fix),
         });
     }
