@@ -551,6 +551,26 @@ pub fn is_library_package(name: &str) -> bool {
     }) && !is_excluded_lookalike(&name)
 }
 
+/// Is this change a transitional package's: one whose name carries a driver branch (`libnvidia-compute-495`) other
+/// than the branch of the version it moved to (`510.73.05-0ubuntu…`)? Ubuntu keeps retired branches' names as empty
+/// packages that depend on the new branch's: they ship no library, so they never explain which library is on disk.
+pub fn is_transitional(change: &PackageChange) -> bool {
+    let Some(to_branch) = change
+        .to
+        .as_deref()
+        .and_then(|v| v.split(['.', '-', ':']).next())
+        .filter(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
+    else {
+        return false;
+    };
+    let name = bare_name(&change.package);
+    let name_branch = name
+        .split('-')
+        .rev()
+        .find(|part| part.len() == 3 && part.bytes().all(|c| c.is_ascii_digit()));
+    name_branch.is_some_and(|b| b != to_branch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1054,5 +1074,19 @@ garbage line \u{0}\u{1}
                 assert!(parse(&text[..cut], "f").len() <= full, "cut at {cut}");
             }
         }
+    }
+
+    #[test]
+    fn transitional_packages_are_told_by_their_branch() {
+        let log = "2022-05-19 06:04:41 upgrade libnvidia-compute-495:amd64 510.60.02-0ubuntu0.20.04.1 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:42 upgrade libnvidia-compute-510:amd64 510.60.02-0ubuntu0.20.04.1 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:43 upgrade nvidia-firmware-510-510.73.05:amd64 <none> 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:44 upgrade libnvidia-compute:amd64 590.1.1-1 590.2.2-1\n\
+                   2022-05-19 06:04:45 remove libnvidia-compute-470:amd64 470.1.1-1 <none>\n";
+        let t: Vec<bool> = parse_dpkg_log(log, "/var/log/dpkg.log")
+            .iter()
+            .map(is_transitional)
+            .collect();
+        assert_eq!(t, [true, false, false, false, false]);
     }
 }
