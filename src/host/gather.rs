@@ -363,10 +363,17 @@ impl Gatherer<'_> {
             if chosen.is_none() && names.iter().any(|n| n == &format!("{stem}.so.1")) {
                 let target = self.root.resolve_host(&link);
                 let file_name = target.rsplit('/').next().unwrap_or("");
+                // Jetson's libcuda.so.1 leads to libcuda.so.1.1: a real file whose name carries no driver version.
+                let soname_only = self.root.exists(&target)
+                    && file_name
+                        .strip_prefix(stem)
+                        .and_then(|r| r.strip_prefix(".so."))
+                        .is_some_and(|r| r.parse::<DriverVersion>().is_ok());
                 match version_from_file_name(file_name, stem) {
                     Some(version) if self.root.exists(&target) => {
                         chosen = Some(LibraryFile { path: target, version, link: Some(link) })
                     }
+                    None if soname_only => {}
                     _ => self.warn(&link, format!("{stem}.so.1 does not lead to a versioned library (dangling or unversioned link)")),
                 }
             }

@@ -528,7 +528,17 @@ pub fn is_driver_package(name: &str) -> bool {
     // from the driver and carries its version.
     name.starts_with("libnvidia-")
         || name.starts_with("cuda-drivers")
+        || is_branch_package(&name)
         || NVIDIA_DRIVER_FAMILIES.iter().any(|f| is_family(&name, f))
+}
+
+/// Ubuntu's driver packages before `nvidia-driver-<branch>`: `nvidia-367`, `nvidia-384`, `nvidia-340` (and their
+/// `-dev`/`-uvm` companions), named after the branch.
+fn is_branch_package(name: &str) -> bool {
+    name.strip_prefix("nvidia-").is_some_and(|rest| {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits == 3 && (rest.len() == 3 || rest[3..].starts_with('-'))
+    })
 }
 
 /// Does this package ship the driver's user-space libraries that NVML checks against the kernel module (libnvidia-ml,
@@ -940,6 +950,8 @@ garbage line \u{0}\u{1}
             "kmod-nvidia-latest-dkms",
             "kmod-nvidia-open-dkms",
             "nvidia-kmod-common",
+            "nvidia-367",
+            "nvidia-340-uvm",
         ] {
             assert!(is_driver_package(name), "{name} should be a driver package");
             assert!(
@@ -978,6 +990,8 @@ garbage line \u{0}\u{1}
             "nvidia-driver-assistant",
             "nvidia-vaapi-driver",
             "nvidia",
+            "nvidia-3670",
+            "nvidia-36",
             "nvidiafoo",
             "nvidia-driverx",
             "libcudart12",

@@ -555,6 +555,17 @@ fn note_container(facts: &HostFacts, d: &mut Diagnosis) {
     }
     d.action = Action::Repair;
     d.matching_kernels.clear();
+    // The container's own /lib/modules says nothing about the host's: drop what it seemed to say.
+    d.reasons.retain(|r| {
+        !matches!(
+            r.code,
+            "module-on-disk-matches"
+                | "module-on-disk-differs"
+                | "no-matching-module"
+                | "other-kernel-matches"
+        )
+    });
+    d.installed_module = None;
     d.reasons.push(Reason {
         code: "in-container",
         message: format!(
