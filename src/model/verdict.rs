@@ -511,7 +511,7 @@ fn jetson(facts: &HostFacts, loaded: &DriverVersion, d: &mut Diagnosis) {
     d.reasons.push(Reason {
         code: "jetson",
         message: format!(
-            "this is a Jetson ({}): L4T has no NVML and libcuda.so.1.1 is a soname, not a driver version; the driver's \
+            "this is a {}: L4T has no NVML and libcuda.so.1.1 is a soname, not a driver version; the driver's \
              version is the L4T release",
             facts.host_kind.describe()
         ),
