@@ -90,6 +90,9 @@ pub struct KernelLogFacts {
     pub adapter_failures: Vec<AdapterInitFailure>,
     /// Lines saying the GSP firmware could not be started (`RmInitAdapter: Cannot initialize GSP firmware RM`).
     pub gsp_failures: Vec<usize>,
+    /// The last line where a boot starts (`Linux version …` at `[    0.000000]`): a text log such as kern.log spans
+    /// boots, and what an earlier boot logged says nothing about the running driver. None when no boot is seen.
+    pub last_boot_line: Option<usize>,
     /// Number of lines read.
     pub lines: usize,
     /// Each line's position (index = line − 1): the kmsg sequence number, or the date or stamp a text line states
@@ -99,6 +102,21 @@ pub struct KernelLogFacts {
 }
 
 impl KernelLogFacts {
+    /// The adapter init failures logged since the running boot began (all of them when the log shows no boot).
+    pub fn adapter_failures_this_boot(&self) -> impl Iterator<Item = &AdapterInitFailure> {
+        let after = self.last_boot_line.unwrap_or(0);
+        self.adapter_failures.iter().filter(move |f| f.line > after)
+    }
+
+    /// The GSP firmware failures logged since the running boot began.
+    pub fn gsp_failures_this_boot(&self) -> impl Iterator<Item = usize> + '_ {
+        let after = self.last_boot_line.unwrap_or(0);
+        self.gsp_failures
+            .iter()
+            .copied()
+            .filter(move |l| *l > after)
+    }
+
     /// The position of the newest line: the mark to take before changing anything.
     pub fn mark(&self) -> Option<LogMark> {
         self.positions.iter().rev().find_map(|p| *p)
@@ -163,6 +181,9 @@ fn parse_lines<'a>(lines: impl Iterator<Item = (Option<LogMark>, Cow<'a, str>)>)
         if line.contains(GSP_INIT_FAILURE) {
             facts.gsp_failures.push(line_no);
         }
+        if is_boot_start(line) {
+            facts.last_boot_line = Some(line_no);
+        }
         if open.as_ref().is_some_and(|d| line_no - d.line > BLOCK_SPAN) {
             open = None;
         }
@@ -188,6 +209,15 @@ fn parse_lines<'a>(lines: impl Iterator<Item = (Option<LogMark>, Cow<'a, str>)>)
         }
     }
     facts
+}
+
+/// The kernel's first line of a boot: `[    0.000000] Linux version 6.8.0-85-generic (buildd@…) …`.
+fn is_boot_start(line: &str) -> bool {
+    line.split_once("] Linux version ")
+        .is_some_and(|(head, _)| {
+            head.rsplit_once('[')
+                .is_some_and(|(_, stamp)| stamp.trim() == "0.000000")
+        })
 }
 
 /// Lines after its first within which a mismatch block must name both versions.
@@ -369,6 +399,29 @@ Mar 03 19:20:11 gpu-node-3 kernel: [    6.120311] NVRM: GPU 0000:01:00.0: RmInit
             (joined.gsp_failures.len(), joined.init_failures.len()),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn failures_of_an_earlier_boot_do_not_count_for_this_one() {
+        let text = format!(
+            "{GSP_FAILURE}Mar 04 08:00:01 gpu-node-3 kernel: [    0.000000] Linux version 6.8.0-85-generic \
+             (buildd@lcy02-amd64-080) #85-Ubuntu SMP PREEMPT_DYNAMIC\n\
+             Mar 04 08:00:07 gpu-node-3 kernel: [    6.001000] nvidia-modeset: Loading NVIDIA Kernel Mode Setting Driver\n"
+        );
+        let facts = parse_kernel_log(&text);
+        assert_eq!(facts.last_boot_line, Some(3));
+        assert_eq!(facts.adapter_failures.len(), 1, "still read");
+        assert_eq!(facts.adapter_failures_this_boot().count(), 0);
+        assert_eq!(facts.gsp_failures_this_boot().count(), 0);
+        // Without a boot line every failure counts (dmesg and the journal hold only this boot).
+        assert_eq!(
+            parse_kernel_log(GSP_FAILURE)
+                .adapter_failures_this_boot()
+                .count(),
+            1
+        );
+        assert!(!is_boot_start("[ 5.0] Linux version x"));
+        assert!(!is_boot_start("Linux version 6.8"));
     }
 
     #[test]

@@ -457,7 +457,7 @@ fn matched(facts: &HostFacts, loaded: &DriverVersion, _lib: &LibraryFile, d: &mu
 /// suspect; otherwise the GPU itself (power, PCIe link, hardware).
 fn note_adapter_init_failure(facts: &HostFacts, loaded: &DriverVersion, d: &mut Diagnosis) {
     let Some(log) = &facts.kernel_log else { return };
-    let Some(failure) = log.adapter_failures.last() else {
+    let Some(failure) = log.adapter_failures_this_boot().last() else {
         return;
     };
     d.verdict = Verdict::Degraded;
@@ -475,7 +475,7 @@ fn note_adapter_init_failure(facts: &HostFacts, loaded: &DriverVersion, d: &mut 
         .as_deref()
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
-    if let Some(gsp_line) = log.gsp_failures.last() {
+    if let Some(gsp_line) = log.gsp_failures_this_boot().last() {
         let dir = format!("/lib/firmware/nvidia/{loaded}/");
         let present = facts.firmware_versions.iter().any(|v| v == loaded.as_str());
         d.reasons.push(Reason {
@@ -489,7 +489,7 @@ fn note_adapter_init_failure(facts: &HostFacts, loaded: &DriverVersion, d: &mut 
                     format!("{dir} is missing")
                 }
             ),
-            evidence: at(*gsp_line, crate::model::kernel_log::GSP_INIT_FAILURE)
+            evidence: at(gsp_line, crate::model::kernel_log::GSP_INIT_FAILURE)
                 .chain(at(failure.line, "RmInitAdapter failed"))
                 .collect(),
         });
@@ -874,7 +874,7 @@ fn repair_steps(facts: &HostFacts, d: &Diagnosis, want: &str, kernel: &str) -> V
         let gpu = facts
             .kernel_log
             .as_ref()
-            .and_then(|l| l.adapter_failures.last())
+            .and_then(|l| l.adapter_failures_this_boot().last())
             .and_then(|f| f.gpu.clone());
         let mut steps = vec![NextStep {
             summary: "collect NVIDIA's bug report (GPU state, PCIe, power, kernel log) for the hardware vendor".into(),

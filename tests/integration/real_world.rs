@@ -95,6 +95,33 @@ fn adapter_init_failure_without_gsp_points_at_the_gpu_itself() {
     );
 }
 
+/// kern.log spans boots: once the host booted again and the GPU came up, last boot's failure is history.
+#[test]
+fn an_init_failure_of_an_earlier_boot_leaves_a_healthy_host_healthy() {
+    let tree = copy_fixture("gsp-failed");
+    for fw in ["gsp_ga10x.bin", "gsp_tu10x.bin"] {
+        write_file(
+            tree.path(),
+            &format!("/lib/firmware/nvidia/580.95.05/{fw}"),
+            b"stand-in GSP firmware\n",
+        );
+    }
+    let log = std::fs::read_to_string(tree.path().join("var/log/kern.log")).unwrap();
+    let rebooted = format!(
+        "{log}Oct 22 07:10:44 gpu-node-7 kernel: [    0.000000] Linux version 6.8.0-85-generic (buildd@lcy02-amd64-080) \
+         (x86_64-linux-gnu-gcc-13 (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0) #85-Ubuntu SMP PREEMPT_DYNAMIC\n\
+         Oct 22 07:10:50 gpu-node-7 kernel: [    5.871234] nvidia: module license 'NVIDIA' taints kernel.\n"
+    );
+    write_file(tree.path(), "/var/log/kern.log", rebooted.as_bytes());
+    let (status, v) = diagnose_at(tree.path());
+    assert_eq!(
+        (status, v["verdict"].as_str()),
+        (0, Some("healthy")),
+        "{:?}",
+        reason_codes(&v)
+    );
+}
+
 #[test]
 fn branch_named_module_files_are_the_nvidia_stack_and_reload() {
     let (status, v) = diagnose("branch-named");
