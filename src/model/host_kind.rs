@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// The kind of host, as far as fixing the driver's packages goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum HostKind {
     /// Debian, Ubuntu and derivatives.
@@ -27,13 +27,8 @@ pub enum HostKind {
         release: Option<String>,
     },
     /// Could not be told (no os-release, or the package databases contradict it).
+    #[default]
     Unknown,
-}
-
-impl Default for HostKind {
-    fn default() -> Self {
-        HostKind::Unknown
-    }
 }
 
 impl HostKind {
