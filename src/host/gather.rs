@@ -10,7 +10,7 @@ use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::facts::{
     indexed_name, FabricManager, GatherWarning, HostFacts, MigInstance, NvmlProbe,
 };
-use crate::model::host_kind::classify;
+use crate::model::host_kind::{classify, parse_os_release};
 use crate::model::kernel_log::{parse_kernel_log, parse_kmsg};
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
@@ -67,7 +67,12 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.loaded_modules();
         g.libraries();
         g.packages();
-        g.facts.host_kind = classify(&host_kind::read_inputs(root));
+        let kind_inputs = host_kind::read_inputs(root);
+        g.facts.host_kind = classify(&kind_inputs);
+        g.facts.os_id = kind_inputs
+            .os_release
+            .as_deref()
+            .and_then(|t| parse_os_release(t).id);
         g.facts.has_akmods = host_kind::has_akmods(root);
         g.facts.firmware_versions = host_kind::firmware_versions(root);
         let (files, warnings) = modfiles::find_module_files(root);

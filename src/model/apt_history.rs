@@ -1102,5 +1102,17 @@ garbage line \u{0}\u{1}
             .map(is_transitional)
             .collect();
         assert_eq!(t, [true, false, false, false, false]);
+        for (name, to) in [
+            ("libnvidia-compute-495", ""),
+            ("libnvidia-compute-495", "ü.1"),
+            ("", "510.1"),
+            ("-", "-"),
+            ("libnvidia-compute-49", "510.1"),
+        ] {
+            let mut c = parse_dpkg_log(log, "f")[0].clone();
+            c.package = name.into();
+            c.to = Some(to.into());
+            assert!(!is_transitional(&c), "{name} {to}");
+        }
     }
 }

@@ -156,6 +156,8 @@ pub struct HostFacts {
     pub preflight: Option<PreflightInputs>,
     /// Which package manager owns the driver, or why packages are not the fix (image, container, Jetson).
     pub host_kind: HostKind,
+    /// os-release's `ID` (`ubuntu`, `debian`, `rocky`, …): package names differ within one package manager.
+    pub os_id: Option<String>,
     /// `akmods` is installed (Fedora/RHEL hosts that build kmods at boot).
     pub has_akmods: bool,
     /// The versions under `/lib/firmware/nvidia/` (GSP firmware folders).

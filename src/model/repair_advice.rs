@@ -210,6 +210,11 @@ pub fn unknown_steps(what: &str) -> Vec<NextStep> {
 pub fn firmware_steps(facts: &HostFacts, version: &str) -> Vec<NextStep> {
     let dir = format!("/lib/firmware/nvidia/{version}/");
     let install = match &facts.host_kind {
+        // Debian ships every driver's GSP firmware in one package; Ubuntu one package per driver version.
+        HostKind::Apt if facts.os_id.as_deref() == Some("debian") => step(
+            format!("install the GSP firmware of {version} into {dir}"),
+            "sudo apt-get install --reinstall firmware-nvidia-gsp",
+        ),
         HostKind::Apt => step(
             format!("install the GSP firmware of {version} into {dir}"),
             format!(
@@ -333,6 +338,12 @@ mod tests {
         assert!(
             commands(&firmware_steps(&facts(HostKind::Dnf), "580.95.05"))
                 .contains("dnf reinstall nvidia-kmod-common")
+        );
+        let mut debian = facts(HostKind::Apt);
+        debian.os_id = Some("debian".into());
+        assert_eq!(
+            firmware_steps(&debian, "580.95.05")[0].command,
+            "sudo apt-get install --reinstall firmware-nvidia-gsp"
         );
     }
 }
