@@ -104,6 +104,30 @@ pub struct Diagnosis {
     pub preflight: Vec<PreflightFinding>,
 }
 
+/// Reason codes that say why the action is `repair`, most specific first: what a refusal or `auto` should name
+/// instead of assuming the module on disk is what is missing.
+const REPAIR_CAUSES: &[&str] = &[
+    "in-container",
+    "gsp-firmware-failed",
+    "adapter-init-failed",
+    "l4t-packages-differ",
+    "library-missing",
+    "no-matching-module",
+];
+
+impl Diagnosis {
+    /// Why the action is `repair`, in the diagnosis's own words (None for other actions, or when no cause is known).
+    pub fn repair_cause(&self) -> Option<&str> {
+        if self.action != Action::Repair {
+            return None;
+        }
+        REPAIR_CAUSES
+            .iter()
+            .find_map(|code| self.reasons.iter().find(|r| r.code == *code))
+            .map(|r| r.message.as_str())
+    }
+}
+
 /// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
 pub const DRIVER_STACK: &[&str] = &[
     "nvidia",

@@ -64,6 +64,19 @@ fn gsp_firmware_failure_with_the_module_loaded_is_not_healthy_and_names_the_firm
         .unwrap()
         .contains("/lib/firmware/nvidia/580.95.05/"));
     assert!(steps.iter().all(|c| c != "sudo nvfix reload"), "{steps:?}");
+    // reload and auto name the real cause, not a missing module.
+    for args in [&["reload", "--dry-run"][..], &["auto", "--dry-run"][..]] {
+        let run = nvfix(&fixture("gsp-failed"), args);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            out.contains("could not start the GSP firmware"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            !out.contains("no installed module matches"),
+            "{args:?}: {out}"
+        );
+    }
 }
 
 #[test]
