@@ -1294,4 +1294,84 @@ mod tests {
             ("libnvidia-compute-580", "2025-10-22 06:25:01")
         );
     }
+
+    fn with_log(mut f: HostFacts, text: &str) -> HostFacts {
+        f.kernel_log = Some(crate::model::kernel_log::parse_kernel_log(text));
+        f.kernel_log_source = Some("/var/log/kern.log".into());
+        f
+    }
+
+    const GSP_LINES: &str = "[    6.120004] NVRM RmInitAdapter: Cannot initialize GSP firmware RM\n\
+                             [    6.120311] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)\n";
+
+    #[test]
+    fn an_adapter_init_failure_with_matching_versions_is_not_healthy() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("580.95.05");
+        f.host_kind = HostKind::Apt;
+        let d = diagnose(&with_log(f.clone(), GSP_LINES));
+        assert_eq!((d.verdict, d.action), (Verdict::Degraded, Action::Repair));
+        assert!(codes(&d).contains(&"gsp-firmware-failed"));
+        assert_eq!(
+            d.next_steps[0].command,
+            "sudo apt-get install --reinstall nvidia-firmware-580-580.95.05"
+        );
+        assert!(d.repair_cause().unwrap().contains("GSP firmware"));
+
+        let d = diagnose(&with_log(
+            f.clone(),
+            "[    6.1] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)\n",
+        ));
+        assert!(codes(&d).contains(&"adapter-init-failed"));
+        assert_eq!(d.next_steps[0].command, "sudo nvidia-bug-report.sh");
+
+        let earlier_boot = format!(
+            "{GSP_LINES}[    0.000000] Linux version 6.8.0-85-generic (buildd@x) #85-Ubuntu\n"
+        );
+        assert_eq!(
+            diagnose(&with_log(f, &earlier_boot)).verdict,
+            Verdict::Healthy
+        );
+    }
+
+    #[test]
+    fn in_a_container_a_reload_becomes_a_user_space_repair() {
+        let mut f = incident();
+        f.host_kind = HostKind::Container {
+            engine: "docker".into(),
+        };
+        let d = diagnose(&f);
+        assert_eq!(
+            (d.verdict, d.action),
+            (Verdict::VersionMismatch, Action::Repair)
+        );
+        assert!(codes(&d).contains(&"in-container"));
+        assert!(!codes(&d).contains(&"module-on-disk-matches"));
+        assert!(d.installed_module.is_none());
+        assert!(d
+            .next_steps
+            .iter()
+            .all(|s| !s.command.contains("nvfix reload")));
+    }
+
+    #[test]
+    fn a_jetson_without_nvml_is_judged_by_nvidia_l4t_core() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("35.4.1");
+        f.nvml_library = None;
+        f.host_kind = HostKind::Jetson {
+            release: Some("R35.4.1".into()),
+        };
+        f.l4t_core_version = Some("35.4.1-20230801124926".into());
+        let d = diagnose(&f);
+        assert_eq!((d.verdict, d.action), (Verdict::Healthy, Action::None));
+        assert!(!codes(&d).contains(&"library-missing"));
+        f.l4t_core_version = Some("35.5.0-20240219203809".into());
+        let d = diagnose(&f);
+        assert_eq!(
+            (d.verdict, d.action),
+            (Verdict::VersionMismatch, Action::Repair)
+        );
+        assert!(codes(&d).contains(&"l4t-packages-differ"));
+    }
 }
