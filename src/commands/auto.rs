@@ -261,6 +261,14 @@ impl Run<'_> {
         let policy = self.policy();
         let mut step = new_driver_would_not_load(&self.diagnosis.preflight)
             .unwrap_or_else(|| first_step(self.diagnosis.verdict, self.diagnosis.action, &policy));
+        // A repair has more causes than a missing module (GPU init failure, a container, Jetson): name the real one.
+        if let (Step::Done(Outcome::RepairNeeded, why), Some(cause)) =
+            (&mut step, self.diagnosis.repair_cause())
+        {
+            if !cause.starts_with("no installed kernel") {
+                *why = cause.to_string();
+            }
+        }
         if let Step::Done(Outcome::Healthy, why) = &step {
             return match gpu_count_problem(&self.facts, self.input.playbook.verify.gpu_count) {
                 Some(problem) => (Outcome::RepairNeeded, problem),

@@ -3,17 +3,19 @@
 use super::narrow::{self, Records};
 use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
 use super::runner::SystemRunner;
-use super::{kmsg, modfiles, preflight, procscan, HostRoot};
+use super::{host_kind, journal, kmsg, modfiles, preflight, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
 use crate::model::dpkg::{self, UnattendedConfig};
 use crate::model::driver_version::parse_proc_driver_version;
 use crate::model::facts::{
     indexed_name, FabricManager, GatherWarning, HostFacts, MigInstance, NvmlProbe,
 };
+use crate::model::host_kind::{classify, parse_os_release};
 use crate::model::kernel_log::{parse_kernel_log, parse_kmsg};
 use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
 use crate::model::plan::load_order;
+use crate::model::unattended_log;
 use crate::model::verdict::{diagnose, Action};
 use crate::model::{DriverVersion, Evidence};
 use std::io::Read;
@@ -65,6 +67,14 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.loaded_modules();
         g.libraries();
         g.packages();
+        let kind_inputs = host_kind::read_inputs(root);
+        g.facts.host_kind = classify(&kind_inputs);
+        g.facts.os_id = kind_inputs
+            .os_release
+            .as_deref()
+            .and_then(|t| parse_os_release(t).id);
+        g.facts.has_akmods = host_kind::has_akmods(root);
+        g.facts.firmware_versions = host_kind::firmware_versions(root);
         let (files, warnings) = modfiles::find_module_files(root);
         g.facts.module_files = files;
         g.facts.warnings.extend(warnings);
@@ -358,10 +368,17 @@ impl Gatherer<'_> {
             if chosen.is_none() && names.iter().any(|n| n == &format!("{stem}.so.1")) {
                 let target = self.root.resolve_host(&link);
                 let file_name = target.rsplit('/').next().unwrap_or("");
+                // Jetson's libcuda.so.1 leads to libcuda.so.1.1: a real file whose name carries no driver version.
+                let soname_only = self.root.exists(&target)
+                    && file_name
+                        .strip_prefix(stem)
+                        .and_then(|r| r.strip_prefix(".so."))
+                        .is_some_and(|r| r.parse::<DriverVersion>().is_ok());
                 match version_from_file_name(file_name, stem) {
                     Some(version) if self.root.exists(&target) => {
                         chosen = Some(LibraryFile { path: target, version, link: Some(link) })
                     }
+                    None if soname_only => {}
                     _ => self.warn(&link, format!("{stem}.so.1 does not lead to a versioned library (dangling or unversioned link)")),
                 }
             }
@@ -390,6 +407,10 @@ impl Gatherer<'_> {
                     enabled: self.unit_enabled(FabricManager::UNIT),
                 });
             }
+            self.facts.l4t_core_version = all
+                .iter()
+                .find(|p| p.name == "nvidia-l4t-core")
+                .map(|p| p.version.clone());
             self.facts.driver_packages = all
                 .into_iter()
                 .filter(|p| apt_history::is_driver_package(&p.name))
@@ -457,7 +478,10 @@ impl Gatherer<'_> {
     fn package_logs(&mut self) {
         let mut changes: Vec<PackageChange> = Vec::new();
         type Parser = fn(&str, &str) -> Vec<PackageChange>;
-        let logs: [(&str, &str, Parser); 3] = [
+        const UU: &str = "/var/log/unattended-upgrades";
+        // unattended-upgrades' own logs come last: on some hosts history.log has rotated away and they are all
+        // that is left (its dpkg log has the versions, its run log only names and times).
+        let logs: [(&str, &str, Parser); 5] = [
             (
                 "/var/log/apt",
                 "history.log",
@@ -465,12 +489,22 @@ impl Gatherer<'_> {
             ),
             ("/var/log", "dpkg.log", apt_history::parse_dpkg_log),
             ("/var/log", "dnf.rpm.log", apt_history::parse_dnf_rpm_log),
+            (
+                UU,
+                "unattended-upgrades-dpkg.log",
+                unattended_log::parse_unattended_dpkg_log,
+            ),
+            (
+                UU,
+                "unattended-upgrades.log",
+                unattended_log::parse_unattended_upgrades_log,
+            ),
         ];
         let library = self.facts.nvml_library.as_ref().map(|l| l.version.clone());
         // dpkg.log repeats what apt's history says, without who asked: skip it once apt's history explained.
         let mut apt_explained = false;
         for (dir, base, parse) in logs {
-            if base == "dpkg.log" && apt_explained {
+            if base != "history.log" && base != "dnf.rpm.log" && apt_explained {
                 continue;
             }
             let Ok(names) = self.root.read_dir_names(dir) else {
@@ -487,10 +521,11 @@ impl Gatherer<'_> {
                 let path = format!("{dir}/{name}");
                 // Blank the entries or lines that name no driver package (line numbers stay right): a long-lived
                 // host's logs list thousands of other packages.
-                let records = if base == "history.log" {
-                    Records::Entries
-                } else {
-                    Records::Lines
+                let records = match base {
+                    "history.log" => Some(Records::Entries),
+                    // Its `Log started:` lines date the lines after them: read whole.
+                    "unattended-upgrades-dpkg.log" => None,
+                    _ => Some(Records::Lines),
                 };
                 let Some(text) = self.log_text(&path, records) else {
                     continue;
@@ -537,10 +572,13 @@ impl Gatherer<'_> {
 
     /// A package log's text narrowed to the records that mention a driver package (the others emptied in place);
     /// `.gz` files are decompressed. A truncated gzip keeps what could be read, with a warning.
-    fn log_text(&mut self, path: &str, records: Records) -> Option<String> {
+    fn log_text(&mut self, path: &str, records: Option<Records>) -> Option<String> {
         let needles = apt_history::DRIVER_NAME_NEEDLES;
         if !path.ends_with(".gz") {
-            return self.optional_narrowed(path, needles, records);
+            return match records {
+                Some(records) => self.optional_narrowed(path, needles, records),
+                None => self.optional_text(path),
+            };
         }
         let bytes = match self.root.read_bytes(path) {
             Ok(b) => b,
@@ -557,11 +595,11 @@ impl Gatherer<'_> {
                 format!("not a complete gzip file ({e}); read what was there"),
             );
         }
-        Some(narrow::narrow_text(
-            &String::from_utf8_lossy(&out),
-            needles,
-            records,
-        ))
+        let text = String::from_utf8_lossy(&out);
+        Some(match records {
+            Some(records) => narrow::narrow_text(&text, needles, records),
+            None => text.into_owned(),
+        })
     }
 
     fn kernel_log(&mut self) {
@@ -576,11 +614,19 @@ impl Gatherer<'_> {
                 return;
             }
         }
-        for path in ["/var/log/kern.log", "/var/log/dmesg"] {
+        // Debian/Ubuntu's rsyslog writes kern.log; RHEL's writes everything, the kernel included, to messages.
+        for path in ["/var/log/kern.log", "/var/log/messages", "/var/log/dmesg"] {
             if let Some(text) = self.optional_text(path) {
                 self.facts.kernel_log = Some(parse_kernel_log(&text));
                 self.facts.kernel_log_source = Some(path.to_string());
                 return;
+            }
+        }
+        // No text log (no rsyslog): the journal, on the live host only (under --root it would be this machine's).
+        if self.root.is_system() {
+            if let Some(text) = journal::kernel_messages(&SystemRunner) {
+                self.facts.kernel_log = Some(parse_kernel_log(&text));
+                self.facts.kernel_log_source = Some("journal (journalctl -k)".into());
             }
         }
     }

@@ -8,6 +8,8 @@ pub mod bounded_child;
 pub mod error;
 pub mod gather;
 pub mod hold;
+pub mod host_kind;
+pub mod journal;
 pub mod kmsg;
 pub mod modfiles;
 pub mod narrow;

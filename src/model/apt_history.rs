@@ -528,7 +528,17 @@ pub fn is_driver_package(name: &str) -> bool {
     // from the driver and carries its version.
     name.starts_with("libnvidia-")
         || name.starts_with("cuda-drivers")
+        || is_branch_package(&name)
         || NVIDIA_DRIVER_FAMILIES.iter().any(|f| is_family(&name, f))
+}
+
+/// Ubuntu's driver packages before `nvidia-driver-<branch>`: `nvidia-367`, `nvidia-384`, `nvidia-340` (and their
+/// `-dev`/`-uvm` companions), named after the branch.
+fn is_branch_package(name: &str) -> bool {
+    name.strip_prefix("nvidia-").is_some_and(|rest| {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits == 3 && (rest.len() == 3 || rest[3..].starts_with('-'))
+    })
 }
 
 /// Does this package ship the driver's user-space libraries that NVML checks against the kernel module (libnvidia-ml,
@@ -549,6 +559,26 @@ pub fn is_library_package(name: &str) -> bool {
         // Branch-numbered Ubuntu names (`libnvidia-compute-580`) and arch-suffixed Debian ones (`libcuda1-i386`).
         is_family(&name, f)
     }) && !is_excluded_lookalike(&name)
+}
+
+/// Is this change a transitional package's: one whose name carries a driver branch (`libnvidia-compute-495`) other
+/// than the branch of the version it moved to (`510.73.05-0ubuntu…`)? Ubuntu keeps retired branches' names as empty
+/// packages that depend on the new branch's: they ship no library, so they never explain which library is on disk.
+pub fn is_transitional(change: &PackageChange) -> bool {
+    let Some(to_branch) = change
+        .to
+        .as_deref()
+        .and_then(|v| v.split(['.', '-', ':']).next())
+        .filter(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
+    else {
+        return false;
+    };
+    let name = bare_name(&change.package);
+    let name_branch = name
+        .split('-')
+        .rev()
+        .find(|part| part.len() == 3 && part.bytes().all(|c| c.is_ascii_digit()));
+    name_branch.is_some_and(|b| b != to_branch)
 }
 
 #[cfg(test)]
@@ -920,6 +950,8 @@ garbage line \u{0}\u{1}
             "kmod-nvidia-latest-dkms",
             "kmod-nvidia-open-dkms",
             "nvidia-kmod-common",
+            "nvidia-367",
+            "nvidia-340-uvm",
         ] {
             assert!(is_driver_package(name), "{name} should be a driver package");
             assert!(
@@ -958,6 +990,8 @@ garbage line \u{0}\u{1}
             "nvidia-driver-assistant",
             "nvidia-vaapi-driver",
             "nvidia",
+            "nvidia-3670",
+            "nvidia-36",
             "nvidiafoo",
             "nvidia-driverx",
             "libcudart12",
@@ -1053,6 +1087,32 @@ garbage line \u{0}\u{1}
             for (cut, _) in text.char_indices() {
                 assert!(parse(&text[..cut], "f").len() <= full, "cut at {cut}");
             }
+        }
+    }
+
+    #[test]
+    fn transitional_packages_are_told_by_their_branch() {
+        let log = "2022-05-19 06:04:41 upgrade libnvidia-compute-495:amd64 510.60.02-0ubuntu0.20.04.1 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:42 upgrade libnvidia-compute-510:amd64 510.60.02-0ubuntu0.20.04.1 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:43 upgrade nvidia-firmware-510-510.73.05:amd64 <none> 510.73.05-0ubuntu0.20.04.1\n\
+                   2022-05-19 06:04:44 upgrade libnvidia-compute:amd64 590.1.1-1 590.2.2-1\n\
+                   2022-05-19 06:04:45 remove libnvidia-compute-470:amd64 470.1.1-1 <none>\n";
+        let t: Vec<bool> = parse_dpkg_log(log, "/var/log/dpkg.log")
+            .iter()
+            .map(is_transitional)
+            .collect();
+        assert_eq!(t, [true, false, false, false, false]);
+        for (name, to) in [
+            ("libnvidia-compute-495", ""),
+            ("libnvidia-compute-495", "ü.1"),
+            ("", "510.1"),
+            ("-", "-"),
+            ("libnvidia-compute-49", "510.1"),
+        ] {
+            let mut c = parse_dpkg_log(log, "f")[0].clone();
+            c.package = name.into();
+            c.to = Some(to.into());
+            assert!(!is_transitional(&c), "{name} {to}");
         }
     }
 }

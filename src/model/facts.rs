@@ -6,6 +6,7 @@ use super::dkms::DkmsEntry;
 use super::dpkg::{InstalledPackage, UnattendedConfig};
 use super::driver_version::{LoadedDriver, ModuleFlavor};
 use super::holders::GpuHolder;
+use super::host_kind::HostKind;
 use super::kernel_log::KernelLogFacts;
 use super::library::LibraryFile;
 use super::modules::LoadedModule;
@@ -153,6 +154,16 @@ pub struct HostFacts {
     /// only when the diagnosis is `reload`, None otherwise. A reload plan without it is blocked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<PreflightInputs>,
+    /// Which package manager owns the driver, or why packages are not the fix (image, container, Jetson).
+    pub host_kind: HostKind,
+    /// os-release's `ID` (`ubuntu`, `debian`, `rocky`, …): package names differ within one package manager.
+    pub os_id: Option<String>,
+    /// `akmods` is installed (Fedora/RHEL hosts that build kmods at boot).
+    pub has_akmods: bool,
+    /// The versions under `/lib/firmware/nvidia/` (GSP firmware folders).
+    pub firmware_versions: Vec<String>,
+    /// Jetson: the installed `nvidia-l4t-core` version (`35.4.1-20230801124926`), from dpkg's status.
+    pub l4t_core_version: Option<String>,
     pub warnings: Vec<GatherWarning>,
 }
 

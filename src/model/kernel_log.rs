@@ -21,12 +21,78 @@ pub struct ApiMismatch {
     pub timestamp: Option<String>,
 }
 
+/// `NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)`: the loaded module could not bring up a GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdapterInitFailure {
+    /// 1-based line.
+    pub line: usize,
+    /// The GPU's PCI address (`0000:01:00.0`), when the line names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+    /// The error triple as logged (`0x63:0x56:1689`), when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+impl AdapterInitFailure {
+    /// Reads the GPU address and the error triple out of one `RmInitAdapter failed` line; None for other lines.
+    pub fn from_line(line: &str, line_no: usize) -> Option<Self> {
+        let at = line.find("RmInitAdapter failed")?;
+        let before = &line[..at];
+        let gpu = before
+            .rfind("GPU ")
+            .map(|g| {
+                before[g + "GPU ".len()..]
+                    .trim()
+                    .trim_end_matches(':')
+                    .trim()
+            })
+            .filter(|g| is_pci_address(g))
+            .map(str::to_string);
+        let after = &line[at..];
+        let code = after
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(inside, _)| inside.trim())
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() <= 40
+                    && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == ':')
+            })
+            .map(str::to_string);
+        Some(AdapterInitFailure {
+            line: line_no,
+            gpu,
+            code,
+        })
+    }
+}
+
+/// `0000:01:00.0` (domain, bus, device.function in hex), or the short `01:00.0`.
+fn is_pci_address(s: &str) -> bool {
+    let parts: Vec<&str> = s.split([':', '.']).collect();
+    matches!(parts.len(), 3 | 4)
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The text NVIDIA's driver logs when the GPU System Processor firmware could not be started.
+pub const GSP_INIT_FAILURE: &str = "Cannot initialize GSP firmware RM";
+
 /// What the kernel log says about the NVIDIA driver.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KernelLogFacts {
     pub api_mismatches: Vec<ApiMismatch>,
     /// Lines containing `RmInitAdapter failed` (1-based line numbers).
     pub init_failures: Vec<usize>,
+    /// The same failures with what each line names (the GPU's PCI address, the error triple).
+    pub adapter_failures: Vec<AdapterInitFailure>,
+    /// Lines saying the GSP firmware could not be started (`RmInitAdapter: Cannot initialize GSP firmware RM`).
+    pub gsp_failures: Vec<usize>,
+    /// The last line where a boot starts (`Linux version …` at `[    0.000000]`): a text log such as kern.log spans
+    /// boots, and what an earlier boot logged says nothing about the running driver. None when no boot is seen.
+    pub last_boot_line: Option<usize>,
     /// Number of lines read.
     pub lines: usize,
     /// Each line's position (index = line − 1): the kmsg sequence number, or the date or stamp a text line states
@@ -36,6 +102,21 @@ pub struct KernelLogFacts {
 }
 
 impl KernelLogFacts {
+    /// The adapter init failures logged since the running boot began (all of them when the log shows no boot).
+    pub fn adapter_failures_this_boot(&self) -> impl Iterator<Item = &AdapterInitFailure> {
+        let after = self.last_boot_line.unwrap_or(0);
+        self.adapter_failures.iter().filter(move |f| f.line > after)
+    }
+
+    /// The GSP firmware failures logged since the running boot began.
+    pub fn gsp_failures_this_boot(&self) -> impl Iterator<Item = usize> + '_ {
+        let after = self.last_boot_line.unwrap_or(0);
+        self.gsp_failures
+            .iter()
+            .copied()
+            .filter(move |l| *l > after)
+    }
+
     /// The position of the newest line: the mark to take before changing anything.
     pub fn mark(&self) -> Option<LogMark> {
         self.positions.iter().rev().find_map(|p| *p)
@@ -93,8 +174,15 @@ fn parse_lines<'a>(lines: impl Iterator<Item = (Option<LogMark>, Cow<'a, str>)>)
         // Continuation lines (dmesg's indented ones) belong to the record before them.
         let inherited = facts.positions.last().copied().flatten();
         facts.positions.push(position.or(inherited));
-        if line.contains("RmInitAdapter failed") {
+        if let Some(failure) = AdapterInitFailure::from_line(line, line_no) {
             facts.init_failures.push(line_no);
+            facts.adapter_failures.push(failure);
+        }
+        if line.contains(GSP_INIT_FAILURE) {
+            facts.gsp_failures.push(line_no);
+        }
+        if is_boot_start(line) {
+            facts.last_boot_line = Some(line_no);
         }
         if open.as_ref().is_some_and(|d| line_no - d.line > BLOCK_SPAN) {
             open = None;
@@ -121,6 +209,15 @@ fn parse_lines<'a>(lines: impl Iterator<Item = (Option<LogMark>, Cow<'a, str>)>)
         }
     }
     facts
+}
+
+/// The kernel's first line of a boot: `[    0.000000] Linux version 6.8.0-85-generic (buildd@…) …`.
+fn is_boot_start(line: &str) -> bool {
+    line.split_once("] Linux version ")
+        .is_some_and(|(head, _)| {
+            head.rsplit_once('[')
+                .is_some_and(|(_, stamp)| stamp.trim() == "0.000000")
+        })
 }
 
 /// Lines after its first within which a mismatch block must name both versions.
@@ -273,6 +370,76 @@ Oct 22 06:30:01 gpu-node-7 kernel: [81234.123456] NVRM: the version 580.65.06.  
 Oct 22 06:30:01 gpu-node-7 kernel: [81234.123456] NVRM: kernel module and all NVIDIA driver components
 Oct 22 06:30:01 gpu-node-7 kernel: [81234.123456] NVRM: have the same version.
 ";
+
+    /// Real lines from a report where the GPU failed to start while the module stayed loaded.
+    const GSP_FAILURE: &str = "\
+Mar 03 19:20:11 gpu-node-3 kernel: [    6.120004] NVRM RmInitAdapter: Cannot initialize GSP firmware RM
+Mar 03 19:20:11 gpu-node-3 kernel: [    6.120311] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)
+";
+
+    #[test]
+    fn adapter_init_failures_name_the_gpu_and_the_error() {
+        let facts = parse_kernel_log(GSP_FAILURE);
+        assert_eq!(facts.gsp_failures, vec![1]);
+        assert_eq!(facts.init_failures, vec![2]);
+        assert_eq!(
+            facts.adapter_failures,
+            vec![AdapterInitFailure {
+                line: 2,
+                gpu: Some("0000:01:00.0".into()),
+                code: Some("0x63:0x56:1689".into()),
+            }]
+        );
+        // The colon form, and rsyslog's #012 joining both into one line.
+        let joined = parse_kernel_log(
+            "Mar  3 19:20:11 node kernel: NVRM: RmInitAdapter: Cannot initialize GSP firmware RM#012NVRM: GPU \
+             0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)\n",
+        );
+        assert_eq!(
+            (joined.gsp_failures.len(), joined.init_failures.len()),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn failures_of_an_earlier_boot_do_not_count_for_this_one() {
+        let text = format!(
+            "{GSP_FAILURE}Mar 04 08:00:01 gpu-node-3 kernel: [    0.000000] Linux version 6.8.0-85-generic \
+             (buildd@lcy02-amd64-080) #85-Ubuntu SMP PREEMPT_DYNAMIC\n\
+             Mar 04 08:00:07 gpu-node-3 kernel: [    6.001000] nvidia-modeset: Loading NVIDIA Kernel Mode Setting Driver\n"
+        );
+        let facts = parse_kernel_log(&text);
+        assert_eq!(facts.last_boot_line, Some(3));
+        assert_eq!(facts.adapter_failures.len(), 1, "still read");
+        assert_eq!(facts.adapter_failures_this_boot().count(), 0);
+        assert_eq!(facts.gsp_failures_this_boot().count(), 0);
+        // Without a boot line every failure counts (dmesg and the journal hold only this boot).
+        assert_eq!(
+            parse_kernel_log(GSP_FAILURE)
+                .adapter_failures_this_boot()
+                .count(),
+            1
+        );
+        assert!(!is_boot_start("[ 5.0] Linux version x"));
+        assert!(!is_boot_start("Linux version 6.8"));
+    }
+
+    #[test]
+    fn garbled_adapter_failure_lines_keep_the_line_without_details() {
+        for line in [
+            "NVRM: GPU zz:qq: RmInitAdapter failed! (0x63:0x56",
+            "RmInitAdapter failed! ()",
+            "NVRM: GPU : RmInitAdapter failed! (\u{7f}\u{0})",
+            "RmInitAdapter failed",
+        ] {
+            let f = AdapterInitFailure::from_line(line, 1).unwrap();
+            assert_eq!((f.gpu, f.code), (None, None), "{line}");
+        }
+        assert!(
+            AdapterInitFailure::from_line("NVRM: loading NVIDIA UNIX x86_64 Kernel Module", 1)
+                .is_none()
+        );
+    }
 
     fn one(text: &str) -> ApiMismatch {
         let facts = parse_kernel_log(text);

@@ -22,6 +22,10 @@ pub fn version_from_file_name(file_name: &str, stem: &str) -> Option<DriverVersi
     if v.parts().len() < 2 {
         return None;
     }
+    // Jetson's `libcuda.so.1.1` is a soname version, not driver 1.1: no driver branch was ever below 10.
+    if v.parts()[0] < 10 {
+        return None;
+    }
     Some(v)
 }
 
@@ -44,6 +48,10 @@ mod tests {
             "580.142"
         );
         assert!(version_from_file_name("libnvidia-ml.so.1", "libnvidia-ml").is_none());
+        assert!(
+            version_from_file_name("libcuda.so.1.1", "libcuda").is_none(),
+            "Jetson's soname"
+        );
         assert!(version_from_file_name("libnvidia-ml.so", "libnvidia-ml").is_none());
         assert!(version_from_file_name("libnvidia-mlx.so.580.95.05", "libnvidia-ml").is_none());
     }

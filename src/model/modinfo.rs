@@ -160,9 +160,26 @@ pub fn canonical_module_name(file_name: &str) -> Option<&'static str> {
     let base = base.replace('-', "_");
     let base = match base.strip_prefix("nvidia_current") {
         Some(rest) => format!("nvidia{rest}"),
-        None => base,
+        None => strip_branch(&base),
     };
     NVIDIA_MODULE_NAMES.iter().copied().find(|n| *n == base)
+}
+
+/// Older Ubuntu and legacy packages name the files after the branch (`nvidia_367`, `nvidia_367_modeset`,
+/// `nvidia_340_uvm`) and load them through a modprobe.d alias (`alias nvidia nvidia_367`): the branch is dropped.
+fn strip_branch(base: &str) -> String {
+    let Some(rest) = base.strip_prefix("nvidia_") else {
+        return base.to_string();
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(2..=4).contains(&digits) {
+        return base.to_string();
+    }
+    match &rest[digits..] {
+        "" => "nvidia".to_string(),
+        tail if tail.starts_with('_') => format!("nvidia{tail}"),
+        _ => base.to_string(),
+    }
 }
 
 /// How strongly depmod prefers a module file of a kernel, by where it lies (lower = preferred):
@@ -318,6 +335,28 @@ vermagic=6.8.0-85-generic SMP preempt mod_unload modversions \0version=1.0\0garb
     #[test]
     fn canonical_names_from_file_names() {
         assert_eq!(canonical_module_name("nvidia.ko"), Some("nvidia"));
+        // Branch-named files of older Ubuntu and legacy packages.
+        for (file, name) in [
+            ("nvidia_367.ko", "nvidia"),
+            ("nvidia_367_modeset.ko", "nvidia_modeset"),
+            ("nvidia_367_drm.ko", "nvidia_drm"),
+            ("nvidia_367_uvm.ko", "nvidia_uvm"),
+            ("nvidia_384.ko", "nvidia"),
+            ("nvidia_340.ko", "nvidia"),
+            ("nvidia-340-uvm.ko.xz", "nvidia_uvm"),
+        ] {
+            assert_eq!(canonical_module_name(file), Some(name), "{file}");
+        }
+        for other in [
+            "nvidia_367x.ko",
+            "nvidia_1.ko",
+            "nvidia_36712.ko",
+            "nvidia_367_fs.ko",
+            "nvidia_.ko",
+            "nvidia_367_.ko",
+        ] {
+            assert_eq!(canonical_module_name(other), None, "{other}");
+        }
         assert_eq!(
             canonical_module_name("nvidia-uvm.ko.zst"),
             Some("nvidia_uvm")

@@ -543,8 +543,14 @@ pub fn make_plan(
         Action::Repair => {
             return Err(Refusal {
                 code: exit::UNAVAILABLE,
-                reason: "reloading cannot help: no installed module matches the library (a reboot would not help either)"
-                    .into(),
+                reason: match diagnosis.repair_cause() {
+                    Some(cause) if !cause.starts_with("no installed kernel") => {
+                        format!("reloading cannot help: {cause}")
+                    }
+                    _ => "reloading cannot help: no installed module matches the library (a reboot would not help \
+                          either)"
+                        .into(),
+                },
                 hint: repair_hint(),
             })
         }

@@ -9,8 +9,10 @@
 
 use super::apt_history::{ChangeKind, PackageChange};
 use super::facts::{HostFacts, ModuleFile, NvmlProbe};
+use super::host_kind::HostKind;
 use super::library::LibraryFile;
 use super::preflight::{self, PreflightFinding};
+use super::repair_advice;
 use super::{DriverVersion, Evidence};
 use serde::Serialize;
 
@@ -102,6 +104,30 @@ pub struct Diagnosis {
     pub preflight: Vec<PreflightFinding>,
 }
 
+/// Reason codes that say why the action is `repair`, most specific first: what a refusal or `auto` should name
+/// instead of assuming the module on disk is what is missing.
+const REPAIR_CAUSES: &[&str] = &[
+    "in-container",
+    "gsp-firmware-failed",
+    "adapter-init-failed",
+    "l4t-packages-differ",
+    "library-missing",
+    "no-matching-module",
+];
+
+impl Diagnosis {
+    /// Why the action is `repair`, in the diagnosis's own words (None for other actions, or when no cause is known).
+    pub fn repair_cause(&self) -> Option<&str> {
+        if self.action != Action::Repair {
+            return None;
+        }
+        REPAIR_CAUSES
+            .iter()
+            .find_map(|code| self.reasons.iter().find(|r| r.code == *code))
+            .map(|r| r.message.as_str())
+    }
+}
+
 /// The modules a reload swaps, in the order NVIDIA's stack is built (nvidia first).
 pub const DRIVER_STACK: &[&str] = &[
     "nvidia",
@@ -142,6 +168,9 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     match (loaded, library) {
         (Some(l), Some(lib)) if *l != lib.version => mismatch(facts, l, lib, &mut d),
         (Some(l), Some(lib)) => matched(facts, l, lib, &mut d),
+        (Some(l), None) if matches!(facts.host_kind, HostKind::Jetson { .. }) => {
+            jetson(facts, l, &mut d)
+        }
         (Some(_), None) => {
             d.verdict = Verdict::Degraded;
             d.action = Action::Repair;
@@ -165,6 +194,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     if facts.driver_container && d.action != Action::None {
         d.action = Action::External;
     }
+    note_container(facts, &mut d);
     note_holders(facts, &mut d);
     note_mig(facts, &mut d);
     d.next_steps = next_steps(facts, &d);
@@ -292,7 +322,10 @@ fn mismatch(facts: &HostFacts, loaded: &DriverVersion, lib: &LibraryFile, d: &mu
                 match (&u.from, &u.to) {
                     (Some(f), Some(t)) => format!("{f} → {t}"),
                     (None, Some(t)) => format!("to {t}"),
-                    _ => String::new(),
+                    _ => format!(
+                        "(its log names no versions; the library is now {})",
+                        lib.version
+                    ),
                 },
                 u.at,
                 u.by.describe()
@@ -423,6 +456,7 @@ fn matched(facts: &HostFacts, loaded: &DriverVersion, _lib: &LibraryFile, d: &mu
         message: format!("the loaded module and the library are both {loaded}"),
         evidence: Vec::new(),
     });
+    note_adapter_init_failure(facts, loaded, d);
     // Healthy now, but what boots next? A module on disk of another version means the next boot breaks.
     if let Some(k) = facts.kernel_release.as_deref() {
         if let Some(f) = facts.module_file(k, "nvidia") {
@@ -440,6 +474,130 @@ fn matched(facts: &HostFacts, loaded: &DriverVersion, _lib: &LibraryFile, d: &mu
             }
         }
     }
+}
+
+/// The module is loaded and the versions agree, yet the kernel log says the GPU failed to start: in every real report
+/// the module stays loaded when this happens, so nothing else shows it. With the GSP firmware named, its files are the
+/// suspect; otherwise the GPU itself (power, PCIe link, hardware).
+fn note_adapter_init_failure(facts: &HostFacts, loaded: &DriverVersion, d: &mut Diagnosis) {
+    let Some(log) = &facts.kernel_log else { return };
+    let Some(failure) = log.adapter_failures_this_boot().last() else {
+        return;
+    };
+    d.verdict = Verdict::Degraded;
+    d.action = Action::Repair;
+    let source = facts.kernel_log_source.clone();
+    let at = |line: usize, text: &str| {
+        source
+            .clone()
+            .map(|f| Evidence::line(f, line, text))
+            .into_iter()
+    };
+    let gpu = failure.gpu.as_deref().unwrap_or("a GPU");
+    let code = failure
+        .code
+        .as_deref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    if let Some(gsp_line) = log.gsp_failures_this_boot().last() {
+        let dir = format!("/lib/firmware/nvidia/{loaded}/");
+        let present = facts.firmware_versions.iter().any(|v| v == loaded.as_str());
+        d.reasons.push(Reason {
+            code: "gsp-firmware-failed",
+            message: format!(
+                "the loaded {loaded} module could not start the GSP firmware on {gpu}{code}: the GPU is not usable \
+                 although the module stays loaded; {}",
+                if present {
+                    format!("{dir} is there, so it may be damaged or not the module's version: reinstall it")
+                } else {
+                    format!("{dir} is missing")
+                }
+            ),
+            evidence: at(gsp_line, crate::model::kernel_log::GSP_INIT_FAILURE)
+                .chain(at(failure.line, "RmInitAdapter failed"))
+                .collect(),
+        });
+    } else {
+        d.reasons.push(Reason {
+            code: "adapter-init-failed",
+            message: format!(
+                "the loaded {loaded} module could not initialise {gpu}{code} (RmInitAdapter failed): the versions agree, \
+                 so suspect the GPU itself: power, the PCIe link, the hardware"
+            ),
+            evidence: at(failure.line, "RmInitAdapter failed").collect(),
+        });
+    }
+}
+
+/// Jetson (L4T) has no NVML and its `libcuda.so.1.1` carries no driver version: the loaded module's version is the L4T
+/// release, which the `nvidia-l4t-core` package must carry too.
+fn jetson(facts: &HostFacts, loaded: &DriverVersion, d: &mut Diagnosis) {
+    d.reasons.push(Reason {
+        code: "jetson",
+        message: format!(
+            "this is a {}: L4T has no NVML and libcuda.so.1.1 is a soname, not a driver version; the driver's \
+             version is the L4T release",
+            facts.host_kind.describe()
+        ),
+        evidence: vec![Evidence::file("/etc/nv_tegra_release")],
+    });
+    let core = facts.l4t_core_version.as_deref();
+    match core.and_then(DriverVersion::parse_prefix) {
+        Some(v) if v != *loaded => {
+            d.verdict = Verdict::VersionMismatch;
+            d.action = Action::Repair;
+            d.reasons.push(Reason {
+                code: "l4t-packages-differ",
+                message: format!(
+                    "the loaded module is L4T {loaded} but nvidia-l4t-core is {}: the L4T packages were upgraded \
+                     (or half-upgraded) under the running kernel",
+                    core.unwrap_or_default()
+                ),
+                evidence: vec![Evidence::file("/var/lib/dpkg/status")],
+            });
+        }
+        Some(_) => {
+            d.reasons.push(Reason {
+                code: "versions-match",
+                message: format!("the loaded module and nvidia-l4t-core are both L4T {loaded}"),
+                evidence: Vec::new(),
+            });
+            note_adapter_init_failure(facts, loaded, d);
+        }
+        None => {}
+    }
+}
+
+/// Inside a container the kernel module is the host's: no reload or reboot from here fixes anything; user space must
+/// match the host's driver.
+fn note_container(facts: &HostFacts, d: &mut Diagnosis) {
+    let HostKind::Container { engine } = &facts.host_kind else {
+        return;
+    };
+    if matches!(d.action, Action::None | Action::External) {
+        return;
+    }
+    d.action = Action::Repair;
+    d.matching_kernels.clear();
+    // The container's own /lib/modules says nothing about the host's: drop what it seemed to say.
+    d.reasons.retain(|r| {
+        !matches!(
+            r.code,
+            "module-on-disk-matches"
+                | "module-on-disk-differs"
+                | "no-matching-module"
+                | "other-kernel-matches"
+        )
+    });
+    d.installed_module = None;
+    d.reasons.push(Reason {
+        code: "in-container",
+        message: format!(
+            "nvfix runs inside a container ({engine}): the kernel module is the host's, so the fix is user space of \
+             the host's version (or a restart with the host's libraries), not a module reload or a reboot from here"
+        ),
+        evidence: Vec::new(),
+    });
 }
 
 fn not_loaded(facts: &HostFacts, library: Option<&LibraryFile>, d: &mut Diagnosis) {
@@ -508,11 +666,23 @@ pub fn find_upgrade(
                 == loaded
     };
     let is_lib = |c: &PackageChange| super::apt_history::is_library_package(&c.package);
+    // A transitional package (`libnvidia-compute-495` moved to 510.x) ships no library: never the one that replaced it.
+    let transitional = super::apt_history::is_transitional;
     let candidates: Vec<&PackageChange> = facts
         .package_changes
         .iter()
-        .filter(|c| to_matches(c))
+        .filter(|c| to_matches(c) && !transitional(c))
         .collect();
+    if candidates.is_empty() {
+        // unattended-upgrades.log names packages and times but no versions: the newest upgrade of a library package
+        // it records is the best there is.
+        return facts
+            .package_changes
+            .iter()
+            .filter(|c| c.to.is_none() && c.kind == ChangeKind::Upgrade && is_lib(c))
+            .max_by(|a, b| a.at.cmp(&b.at))
+            .cloned();
+    }
     // Newest first among the best class of evidence.
     candidates
         .iter()
@@ -709,6 +879,54 @@ fn note_holders(facts: &HostFacts, d: &mut Diagnosis) {
     }
 }
 
+/// What repairs the host, by what is broken: the GPU's start (firmware, hardware), the user space, or the module.
+fn repair_steps(facts: &HostFacts, d: &Diagnosis, want: &str, kernel: &str) -> Vec<NextStep> {
+    let has = |code: &str| d.reasons.iter().any(|r| r.code == code);
+    let loaded = facts
+        .loaded_version()
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if has("gsp-firmware-failed") {
+        let mut steps = repair_advice::firmware_steps(facts, &loaded);
+        steps.push(NextStep {
+            summary: "then start the GPU again: reboot (a module reload also works when nothing holds the GPU)".into(),
+            command: "sudo reboot".into(),
+        });
+        return steps;
+    }
+    if has("adapter-init-failed") && d.verdict != Verdict::DriverNotLoaded {
+        let gpu = facts
+            .kernel_log
+            .as_ref()
+            .and_then(|l| l.adapter_failures_this_boot().last())
+            .and_then(|f| f.gpu.clone());
+        let mut steps = vec![NextStep {
+            summary: "collect NVIDIA's bug report (GPU state, PCIe, power, kernel log) for the hardware vendor".into(),
+            command: "sudo nvidia-bug-report.sh".into(),
+        }];
+        if let Some(gpu) = gpu {
+            steps.push(NextStep {
+                summary: format!("check the GPU's PCIe link (LnkSta against LnkCap) and that it is seen at {gpu}"),
+                command: format!("sudo lspci -vvv -s {gpu}"),
+            });
+        }
+        steps.push(NextStep {
+            summary: "check the GPU's power cables and seating, then restart the host (if the GPU still fails, a cold \
+                      power cycle through the BMC: a warm reboot may not reset it)"
+                .into(),
+            command: "sudo reboot".into(),
+        });
+        return steps;
+    }
+    match &facts.host_kind {
+        HostKind::Container { engine } => repair_advice::container_steps(facts, engine),
+        _ if facts.nvml_library.is_none() && facts.loaded_version().is_some() => {
+            repair_advice::user_space_steps(facts)
+        }
+        _ => repair_advice::module_steps(facts, want, kernel),
+    }
+}
+
 fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
     let want = facts
         .nvml_library
@@ -748,29 +966,7 @@ fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {
             });
         }
         Action::Repair => {
-            let dkms_has = facts.dkms.iter().any(|e| e.module == "nvidia" && e.version == want);
-            if want.is_empty() {
-                steps.push(NextStep {
-                    summary: "reinstall the user-space driver packages".into(),
-                    command: "sudo apt-get install --reinstall nvidia-driver-<branch>".into(),
-                });
-            } else if dkms_has || facts.driver_packages.iter().any(|p| p.name.starts_with("nvidia-dkms")) {
-                steps.push(NextStep {
-                    summary: format!("build the {want} module for the running kernel with DKMS"),
-                    command: format!("sudo dkms install nvidia/{want} -k {kernel}"),
-                });
-            } else if facts.driver_packages.iter().any(|p| p.name.starts_with("linux-modules-nvidia-")) {
-                let branch = want.split('.').next().unwrap_or("");
-                steps.push(NextStep {
-                    summary: "install the prebuilt module package for the running kernel".into(),
-                    command: format!("sudo apt-get install linux-modules-nvidia-{branch}-{kernel}"),
-                });
-            } else {
-                steps.push(NextStep {
-                    summary: format!("install a kernel module of version {want} for kernel {kernel} (reinstall the driver)"),
-                    command: "sudo apt-get install --reinstall <the nvidia driver or dkms package>".into(),
-                });
-            }
+            steps.extend(repair_steps(facts, d, &want, &kernel));
             steps.push(NextStep { summary: "then check again".into(), command: "sudo nvfix diagnose".into() });
         }
         Action::External => steps.push(NextStep {
@@ -1097,5 +1293,85 @@ mod tests {
             (u.package.as_str(), u.at.as_str()),
             ("libnvidia-compute-580", "2025-10-22 06:25:01")
         );
+    }
+
+    fn with_log(mut f: HostFacts, text: &str) -> HostFacts {
+        f.kernel_log = Some(crate::model::kernel_log::parse_kernel_log(text));
+        f.kernel_log_source = Some("/var/log/kern.log".into());
+        f
+    }
+
+    const GSP_LINES: &str = "[    6.120004] NVRM RmInitAdapter: Cannot initialize GSP firmware RM\n\
+                             [    6.120311] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)\n";
+
+    #[test]
+    fn an_adapter_init_failure_with_matching_versions_is_not_healthy() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("580.95.05");
+        f.host_kind = HostKind::Apt;
+        let d = diagnose(&with_log(f.clone(), GSP_LINES));
+        assert_eq!((d.verdict, d.action), (Verdict::Degraded, Action::Repair));
+        assert!(codes(&d).contains(&"gsp-firmware-failed"));
+        assert_eq!(
+            d.next_steps[0].command,
+            "sudo apt-get install --reinstall nvidia-firmware-580-580.95.05"
+        );
+        assert!(d.repair_cause().unwrap().contains("GSP firmware"));
+
+        let d = diagnose(&with_log(
+            f.clone(),
+            "[    6.1] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x63:0x56:1689)\n",
+        ));
+        assert!(codes(&d).contains(&"adapter-init-failed"));
+        assert_eq!(d.next_steps[0].command, "sudo nvidia-bug-report.sh");
+
+        let earlier_boot = format!(
+            "{GSP_LINES}[    0.000000] Linux version 6.8.0-85-generic (buildd@x) #85-Ubuntu\n"
+        );
+        assert_eq!(
+            diagnose(&with_log(f, &earlier_boot)).verdict,
+            Verdict::Healthy
+        );
+    }
+
+    #[test]
+    fn in_a_container_a_reload_becomes_a_user_space_repair() {
+        let mut f = incident();
+        f.host_kind = HostKind::Container {
+            engine: "docker".into(),
+        };
+        let d = diagnose(&f);
+        assert_eq!(
+            (d.verdict, d.action),
+            (Verdict::VersionMismatch, Action::Repair)
+        );
+        assert!(codes(&d).contains(&"in-container"));
+        assert!(!codes(&d).contains(&"module-on-disk-matches"));
+        assert!(d.installed_module.is_none());
+        assert!(d
+            .next_steps
+            .iter()
+            .all(|s| !s.command.contains("nvfix reload")));
+    }
+
+    #[test]
+    fn a_jetson_without_nvml_is_judged_by_nvidia_l4t_core() {
+        let mut f = incident();
+        f.loaded_driver.as_mut().unwrap().version = v("35.4.1");
+        f.nvml_library = None;
+        f.host_kind = HostKind::Jetson {
+            release: Some("R35.4.1".into()),
+        };
+        f.l4t_core_version = Some("35.4.1-20230801124926".into());
+        let d = diagnose(&f);
+        assert_eq!((d.verdict, d.action), (Verdict::Healthy, Action::None));
+        assert!(!codes(&d).contains(&"library-missing"));
+        f.l4t_core_version = Some("35.5.0-20240219203809".into());
+        let d = diagnose(&f);
+        assert_eq!(
+            (d.verdict, d.action),
+            (Verdict::VersionMismatch, Action::Repair)
+        );
+        assert!(codes(&d).contains(&"l4t-packages-differ"));
     }
 }

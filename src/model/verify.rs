@@ -263,9 +263,8 @@ mod tests {
             }),
             kernel_log: Some(KernelLogFacts {
                 api_mismatches: vec![mismatch(10, "580.65.06")],
-                init_failures: vec![],
                 lines: 40,
-                positions: Vec::new(),
+                ..Default::default()
             }),
             ..Default::default()
         }

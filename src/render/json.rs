@@ -35,6 +35,7 @@ pub fn diagnose_json(facts: &HostFacts, d: &Diagnosis) -> Value {
         "verdict": d.verdict,
         "action": d.action,
         "kernel": facts.kernel_release,
+        "host": facts.host_kind,
         "loaded_module": loaded_module,
         "library": library,
         "installed_module": installed_module,

@@ -2,6 +2,7 @@
 
 use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::holders::GpuHolder;
+use crate::model::host_kind::HostKind;
 use crate::model::preflight::{self, PreflightFinding, PreflightInputs};
 use crate::model::verdict::{Action, Diagnosis, Verdict};
 use owo_colors::OwoColorize;
@@ -54,12 +55,18 @@ impl Style {
 fn headline(facts: &HostFacts, d: &Diagnosis, st: Style) -> String {
     let loaded = facts.loaded_version().map(|v| v.to_string());
     let lib = facts.nvml_library.as_ref().map(|l| l.version.to_string());
+    let jetson = matches!(facts.host_kind, HostKind::Jetson { .. });
     match d.verdict {
         Verdict::Healthy => st.good(&format!("HEALTHY: NVIDIA driver {} is loaded and matches its libraries.", loaded.unwrap_or_default())),
         Verdict::VersionMismatch => st.bad(&format!(
-            "VERSION MISMATCH: the kernel runs NVIDIA {}, the libraries are {}.",
+            "VERSION MISMATCH: the kernel runs NVIDIA {}, the {} {}.",
             loaded.unwrap_or_else(|| "?".into()),
-            lib.unwrap_or_else(|| "?".into())
+            if jetson { "L4T packages are" } else { "libraries are" },
+            match (lib, &facts.l4t_core_version) {
+                (Some(lib), _) => lib,
+                (None, Some(core)) if jetson => core.clone(),
+                (None, _) => "?".into(),
+            }
         )),
         Verdict::DriverNotLoaded => st.bad("DRIVER NOT LOADED: the NVIDIA driver is installed but its kernel module is not loaded."),
         Verdict::NoDriver => st.warn("NO DRIVER: no NVIDIA driver is loaded or installed on this host."),
@@ -102,6 +109,11 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
             format!("{} (libnvidia-ml)", l.version),
             l.path.clone(),
         )),
+        None if matches!(facts.host_kind, HostKind::Jetson { .. }) => rows.push((
+            "Library".into(),
+            "no NVML on Jetson (L4T)".into(),
+            String::new(),
+        )),
         None => rows.push(("Library".into(), "none found".into(), String::new())),
     }
     if let Some(c) = &facts.cuda_library {
@@ -123,6 +135,11 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
                 m.kernel
             ),
             m.path.clone(),
+        )),
+        None if matches!(facts.host_kind, HostKind::Container { .. }) => rows.push((
+            "Module on disk".into(),
+            "the host's (not visible from this container)".into(),
+            String::new(),
         )),
         None => rows.push((
             "Module on disk".into(),

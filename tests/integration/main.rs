@@ -12,6 +12,7 @@ mod numbers;
 mod nvml;
 mod preflight;
 mod ps;
+mod real_world;
 mod reboot;
 mod reload;
 mod run_lock;
