@@ -207,6 +207,33 @@ mod tests {
         assert!(sparse > 100, "only {sparse} readable modules");
     }
 
+    /// The same on a real kernel's module tree (signed, modversions, real layouts), streamed with the real limits:
+    /// `NVFIX_REAL_MODULES=/lib/modules/$(uname -r) cargo test --lib real_module_tree -- --ignored`.
+    #[test]
+    #[ignore = "needs NVFIX_REAL_MODULES, a folder of real kernel modules"]
+    fn streaming_equals_the_whole_parse_on_a_real_module_tree() {
+        let dir = std::env::var("NVFIX_REAL_MODULES").expect("NVFIX_REAL_MODULES");
+        let mut files = Vec::new();
+        module_fixtures(Path::new(&dir), &mut files);
+        assert!(!files.is_empty(), "no modules under {dir}");
+        let mut whole = 0;
+        for path in &files {
+            let want = whole_parse(&std::fs::read(path).unwrap());
+            let (got, how) = read_module_file(File::open(path).unwrap(), &StreamLimits::default());
+            assert_eq!(got, want, "{}", path.display());
+            if how == ReadPath::Whole {
+                eprintln!("read whole: {}", path.display());
+                whole += 1;
+            }
+        }
+        assert_eq!(
+            whole,
+            0,
+            "{whole} of {} modules were read whole",
+            files.len()
+        );
+    }
+
     #[test]
     fn a_modinfo_far_from_its_marker_window_is_read_whole_and_still_right() {
         // A window smaller than the distance from `vermagic=` to the ends of .modinfo: the spans miss some of it,

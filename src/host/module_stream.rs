@@ -198,10 +198,12 @@ impl<'l> Capture<'l> {
         let end = start + chunk.len() as u64;
         self.find_markers(chunk, start);
         self.keep(chunk, start, end);
-        self.pos = end;
         if self.tail_from.is_none() {
             self.read_header();
+            // The tail may start inside this very chunk (a small module comes in one read).
+            self.keep(chunk, start, end);
         }
+        self.pos = end;
         // Only the last `window` bytes are kept for looking back (copied once, not byte by byte).
         let window = self.limits.window as usize;
         if chunk.len() >= window {
@@ -240,10 +242,10 @@ impl<'l> Capture<'l> {
         let Some((_, head)) = self.spans.first() else {
             return;
         };
-        if head.len() < 0x40 && self.pos < 0x40 {
-            return; // not all of the header yet
+        if head.len() < 0x40 {
+            return; // not all of the header yet (or a file too short to have one)
         }
-        if head.len() < 0x40 || !head.starts_with(b"\x7fELF") {
+        if !head.starts_with(b"\x7fELF") {
             self.tail_from = Some(u64::MAX); // no header to find the tail from: the parser will say what is wrong
             return;
         }
