@@ -103,7 +103,7 @@ pub fn read_module_file(
     let kind = match streamed {
         Err(e) => return (Err(e), ReadPath::Streamed),
         Ok((_, ImageRead::Done(result))) => {
-            return (result.map_err(|e| e.message), ReadPath::Streamed)
+            return ((*result).map_err(|e| e.message), ReadPath::Streamed)
         }
         Ok((kind, ImageRead::NeedWhole)) => kind,
     };

@@ -178,7 +178,7 @@ impl<'l> Capture<'l> {
             limits,
             pos: 0,
             history: Vec::new(),
-            wanted: vec![0..limits.head.max(0x40)],
+            wanted: std::iter::once(0..limits.head.max(0x40)).collect(),
             windows: 0,
             tail_from: None,
             spans: Vec::new(),
