@@ -80,7 +80,7 @@ impl Compression {
     }
 }
 
-/// The decompressed stream of `file` (whose first bytes are `start`, already read and not consumed).
+/// The decompressed stream of `file` (read from its start), as `kind` says it is compressed.
 pub fn decoder<'r>(file: impl Read + 'r, kind: Compression) -> Result<Box<dyn Read + 'r>, String> {
     Ok(match kind {
         Compression::Plain => Box::new(file),
