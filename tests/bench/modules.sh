@@ -101,6 +101,14 @@ build_tree() {
 
 build_tree ubuntu-zst incident zst 6.8.0-79-generic 6.8.0-83-generic
 build_tree rhel-xz rhel xz 5.14.0-427.13.1.el9_4.x86_64 5.14.0-362.8.1.el9_3.x86_64
+# The same Ubuntu host booted into an older kernel whose module is the old driver: a reboot is the question, so every
+# kernel's nvidia.ko is read (no target on cold: it reads three modules, not one).
+if [[ ! -f $WORK/ubuntu-reboot/.built ]]; then
+    rm -rf "$WORK/ubuntu-reboot"
+    cp -al "$WORK/ubuntu-zst" "$WORK/ubuntu-reboot"
+    rm -rf "$WORK/ubuntu-reboot/var/cache/nvfix" "$WORK/ubuntu-reboot/proc/sys/kernel/osrelease"
+    echo 6.8.0-79-generic >"$WORK/ubuntu-reboot/proc/sys/kernel/osrelease"
+fi
 
 # timed CMD...: runs CMD once (output discarded); prints "wall_seconds peak_rss_kib".
 timed() {
@@ -132,9 +140,8 @@ verdict_of() { grep -Eo '"(verdict|action)": *"[^"]*"' | head -2 | tr '\n' ' '; 
 
 fail=0
 rows=()
-for name in ubuntu-zst rhel-xz; do
+for name in ubuntu-zst rhel-xz ubuntu-reboot; do
     tree=$WORK/$name
-    fixture=$([[ $name == ubuntu-zst ]] && echo incident || echo rhel)
     kernel=$(cat "$tree/proc/sys/kernel/osrelease")
     module=$(find "$tree/lib/modules/$kernel" -name 'nvidia.ko.*' | head -1)
     cache=$tree/var/cache/nvfix
@@ -144,7 +151,11 @@ for name in ubuntu-zst rhel-xz; do
     # One read of every file first, so the page cache is warm for each tool alike.
     find "$tree/lib/modules" -name 'nvidia*' -type f -exec cat {} + >/dev/null
 
-    want=$("$NVFIX" --root "$REPO/tests/fixtures/$fixture" diagnose --json 2>/dev/null | verdict_of || true)
+    case $name in
+    ubuntu-zst) want=$("$NVFIX" --root "$REPO/tests/fixtures/incident" diagnose --json 2>/dev/null | verdict_of || true) ;;
+    rhel-xz) want=$("$NVFIX" --root "$REPO/tests/fixtures/rhel" diagnose --json 2>/dev/null | verdict_of || true) ;;
+    ubuntu-reboot) want='"verdict": "version-mismatch" "action": "reboot" ' ;;
+    esac
     empty_cache
     got_cold=$("$NVFIX" --root "$tree" diagnose --json 2>/dev/null | verdict_of || true)
     got_warm=$("$NVFIX" --root "$tree" diagnose --json 2>/dev/null | verdict_of || true)
@@ -159,17 +170,18 @@ for name in ubuntu-zst rhel-xz; do
     "$NVFIX" --root "$tree" diagnose --json >/dev/null 2>&1 || true
     read -r t_warm rss_warm < <(PRE= median_of "$RUNS" "$NVFIX" --root "$tree" diagnose --json)
     ratio=$(awk -v a="$t_cold" -v b="$t_mod" 'BEGIN { printf "%.2f", a / b }')
-    rows+=("$(printf '| %-10s | %6.3f s (%sx) | %6.3f s | %6.3f s | %5d MB | %5d MB | %s|' "$name" "$t_cold" "$ratio" \
+    rows+=("$(printf '| %-13s | %6.3f s (%sx) | %6.3f s | %6.3f s | %5d MB | %5d MB | %s|' "$name" "$t_cold" "$ratio" \
         "$t_warm" "$t_mod" $(((rss_cold > rss_warm ? rss_cold : rss_warm) / 1024)) $((rss_mod / 1024)) "$want")")
-    awk -v a="$t_cold" -v b="$t_mod" 'BEGIN { exit !(a > 1.2 * b) }' && { echo "$name: cold is over 1.2x modinfo" >&2; fail=1; }
+    [[ $name != ubuntu-reboot ]] && awk -v a="$t_cold" -v b="$t_mod" 'BEGIN { exit !(a > 1.2 * b) }' && { echo "$name: cold is over 1.2x modinfo" >&2; fail=1; }
     awk -v a="$t_warm" 'BEGIN { exit !(a > 0.15) }' && { echo "$name: warm is over 0.15 s" >&2; fail=1; }
     ((rss_cold > 48 * 1024 || rss_warm > 48 * 1024)) && { echo "$name: peak RSS over 48 MB" >&2; fail=1; }
 done
 
 echo
 echo "3 kernels, each with a $SIZE_MIB MiB nvidia.ko; nvfix $("$NVFIX" --version 2>/dev/null | head -1); $(nproc) cores"
-echo "| tree       | diagnose cold (vs modinfo) | diagnose warm | one modinfo -F version | nvfix peak RSS | modinfo peak RSS | verdict |"
+echo "| tree          | diagnose cold (vs modinfo) | diagnose warm | one modinfo -F version | nvfix peak RSS | modinfo peak RSS | verdict |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
-echo "targets: cold <= 1.2x modinfo, warm <= 0.15 s, peak RSS <= 48 MB, verdict as on the small fixture"
+echo "targets: cold <= 1.2x modinfo (not for ubuntu-reboot, which reads all three kernels' modules), warm <= 0.15 s,"
+echo "peak RSS <= 48 MB, verdict as on the small fixture (ubuntu-reboot: reboot)"
 exit "$fail"
