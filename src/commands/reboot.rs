@@ -318,7 +318,8 @@ pub fn cancel(
             nvml_lock: Default::default(),
             holders: false,
             containers: false,
-            all_kernels: true,
+            // Cancelling needs the boot id, not the modules.
+            all_kernels: false,
         },
     );
     let boot = facts.boot_id.clone().unwrap_or_default();
