@@ -140,10 +140,9 @@ impl ModuleCache {
         }
     }
 
+    /// Records what a file says. Kept for this run even when the cache is not written (a file reached by two paths,
+    /// as RHEL's weak-updates links, is then decompressed once).
     pub fn put(&mut self, host_path: &str, id: FileIdentity, facts: ModuleImageFacts) {
-        if self.dir.is_none() {
-            return;
-        }
         self.changed = true;
         self.used.insert(
             (id.dev, id.ino),
