@@ -208,6 +208,7 @@ pub fn run_auto(
             nvml_lock: input.nvml_lock,
             holders: true,
             containers: true,
+            all_kernels: true,
         },
     );
     let diagnosis = diagnose(&facts);
@@ -432,6 +433,7 @@ impl Run<'_> {
                         nvml_lock: self.input.nvml_lock,
                         holders: false,
                         containers: false,
+                        all_kernels: false,
                     },
                 );
                 if let Some(problem) = gpu_count_problem(&after, Some(expected)) {

@@ -71,7 +71,12 @@ impl Context {
     /// `gather`, also looking into other mount namespaces for containers with driver libraries mounted. NVML is
     /// called under the run lock, taken for the call (not checked while another nvfix holds it).
     pub fn gather_with(&self, holders: bool, containers: bool) -> crate::model::facts::HostFacts {
-        self.gather_nvml_lock(holders, containers, NvmlLock::Take)
+        self.gather_nvml_lock(holders, containers, NvmlLock::Take, false)
+    }
+
+    /// `gather` reading every kernel's module files (a reboot is judged on the kernel that boots next).
+    pub fn gather_all_kernels(&self, holders: bool) -> crate::model::facts::HostFacts {
+        self.gather_nvml_lock(holders, false, NvmlLock::Take, true)
     }
 
     /// `gather_with` for a command that holds the run lock itself (`reload` planning what it then executes).
@@ -81,7 +86,13 @@ impl Context {
         containers: bool,
         lock: &RunLock,
     ) -> crate::model::facts::HostFacts {
-        self.gather_nvml_lock(holders, containers, NvmlLock::Held(LockHeld::of(lock)))
+        // A command that acts reads every kernel's modules: a reboot is judged on the kernel that boots next.
+        self.gather_nvml_lock(
+            holders,
+            containers,
+            NvmlLock::Held(LockHeld::of(lock)),
+            true,
+        )
     }
 
     fn gather_nvml_lock(
@@ -89,6 +100,7 @@ impl Context {
         holders: bool,
         containers: bool,
         nvml_lock: NvmlLock,
+        all_kernels: bool,
     ) -> crate::model::facts::HostFacts {
         crate::host::gather::gather(
             &self.root,
@@ -97,6 +109,7 @@ impl Context {
                 nvml_lock,
                 holders,
                 containers,
+                all_kernels,
             },
         )
     }

@@ -174,7 +174,7 @@ pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     };
     let facts = match &_lock {
         Some(lock) => ctx.gather_under_lock(true, false, lock),
-        None => ctx.gather(true),
+        None => ctx.gather_all_kernels(true),
     };
     let diagnosis = diagnose(&facts);
     let delay = if args.now { Some(0) } else { args.delay };
@@ -318,6 +318,8 @@ pub fn cancel(
             nvml_lock: Default::default(),
             holders: false,
             containers: false,
+            // Cancelling needs the boot id, not the modules.
+            all_kernels: false,
         },
     );
     let boot = facts.boot_id.clone().unwrap_or_default();

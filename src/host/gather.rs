@@ -1,5 +1,6 @@
 //! Gathers [`HostFacts`] from a host root: reads each source once and turns read/parse failures into warnings.
 
+use super::module_reader::ModuleReader;
 use super::narrow::{self, Records};
 use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
 use super::runner::SystemRunner;
@@ -16,7 +17,7 @@ use crate::model::library::{version_from_file_name, LibraryFile};
 use crate::model::modules::{self, is_nvidia_related, LoadedModule};
 use crate::model::plan::load_order;
 use crate::model::unattended_log;
-use crate::model::verdict::{diagnose, Action};
+use crate::model::verdict::{diagnose, Action, Verdict};
 use crate::model::{DriverVersion, Evidence};
 use std::io::Read;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub struct GatherOptions {
     pub holders: bool,
     /// Look into other mount namespaces for containers with driver libraries mounted (verification does).
     pub containers: bool,
+    /// Read every kernel's module files, not only those the verdict needs (reboot and auto judge the kernel that
+    /// boots next).
+    pub all_kernels: bool,
 }
 
 /// Library folders searched on every host, in the order the dynamic loader's trusted paths are tried, after the
@@ -50,6 +54,7 @@ const LIBRARY_DIRS: &[&str] = &[
 /// Reads everything the verdict needs. Never fails: what cannot be read is recorded as a warning (when the file
 /// exists but is unreadable or garbled) or simply absent (when the host has no such file).
 pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
+    let reader = ModuleReader::new(root);
     let mut g = Gatherer {
         root,
         facts: HostFacts {
@@ -75,9 +80,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
             .and_then(|t| parse_os_release(t).id);
         g.facts.has_akmods = host_kind::has_akmods(root);
         g.facts.firmware_versions = host_kind::firmware_versions(root);
-        let (files, warnings) = modfiles::find_module_files(root);
-        g.facts.module_files = files;
-        g.facts.warnings.extend(warnings);
+        g.module_files(&reader, options.all_kernels);
         g.facts.dkms = modfiles::read_dkms_tree(root);
         g.facts.dkms_build_logs = dkms_build_logs(root);
         g.package_logs();
@@ -101,7 +104,12 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         // Checked again right before the call, under the run lock: the module may have gone since it was read.
         Some(lib) => probe_nvml_if_loaded(root, lib, options.nvml_lock),
     });
-    g.preflight();
+    if g.other_kernels_needed() {
+        g.read_module_versions(&reader, |_| true);
+    }
+    g.preflight(&reader);
+    g.facts.warnings.extend(reader.cache_warning());
+    reader.finish();
     g.facts
 }
 
@@ -111,9 +119,44 @@ struct Gatherer<'a> {
 }
 
 impl Gatherer<'_> {
+    /// Lists every kernel's NVIDIA module files and reads those of the running kernel (of every kernel when `all`):
+    /// a real nvidia.ko is tens of megabytes to decompress, and other kernels only matter when a reboot is the
+    /// question ([`Self::other_kernels_needed`]).
+    fn module_files(&mut self, reader: &ModuleReader<'_>, all: bool) {
+        let (files, warnings) = modfiles::list_module_files(self.root);
+        self.facts.module_files = files;
+        self.facts.warnings.extend(warnings);
+        let running = self.facts.kernel_release.clone();
+        self.read_module_versions(reader, |f| all || Some(&f.kernel) == running.as_ref());
+    }
+
+    fn read_module_versions(
+        &mut self,
+        reader: &ModuleReader<'_>,
+        wanted: impl Fn(&crate::model::facts::ModuleFile) -> bool,
+    ) {
+        let mut warnings = Vec::new();
+        modfiles::read_module_versions(&mut self.facts.module_files, reader, wanted, &mut warnings);
+        self.facts.warnings.extend(warnings);
+    }
+
+    /// Whether the verdict may depend on other kernels' modules: not when the running kernel's modules already make
+    /// it a reload, nor on a healthy host (both judged on the running kernel alone, so reading the others changes
+    /// neither); yes for everything else (a reboot or a repair is the question) and when the kernel is unknown.
+    fn other_kernels_needed(&self) -> bool {
+        if !self.facts.module_files.iter().any(|f| f.not_read) {
+            return false;
+        }
+        if self.facts.kernel_release.is_none() {
+            return true;
+        }
+        let d = diagnose(&self.facts);
+        !(d.action == Action::Reload || d.verdict == Verdict::Healthy)
+    }
+
     /// The pre-flight, only when the verdict would be a reload (it reads the new modules in full: not worth it on a
     /// healthy host). On the live host modprobe's own resolution is compared too.
-    fn preflight(&mut self) {
+    fn preflight(&mut self, reader: &ModuleReader<'_>) {
         if diagnose(&self.facts).action != Action::Reload {
             return;
         }
@@ -126,7 +169,7 @@ impl Gatherer<'_> {
             load_order(&self.facts.loaded_modules)
         };
         let mut inputs =
-            preflight::gather_inputs(self.root, &kernel, &names, &self.facts.module_files);
+            preflight::gather_inputs(self.root, reader, &kernel, &names, &self.facts.module_files);
         if self.root.is_system() {
             preflight::cross_check_with_modprobe(&SystemRunner, &mut inputs);
         }

@@ -1,15 +1,14 @@
 //! Finds NVIDIA kernel module files under `/lib/modules/*` and reads their `.modinfo` (plain, .xz, .zst).
 
+use super::module_reader::ModuleReader;
+use super::module_stream::{decoder, read_whole, Compression, StreamLimits};
 use super::HostRoot;
 use crate::model::dkms::DkmsEntry;
 use crate::model::driver_version::ModuleFlavor;
 use crate::model::facts::{GatherWarning, ModuleFile};
-use crate::model::modinfo::{
-    canonical_module_name, modinfo_from_elf, module_flavor, module_search_rank, ModInfo,
-};
+use crate::model::modinfo::{canonical_module_name, module_flavor, module_search_rank};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 const MODULES_DIR: &str = "/lib/modules";
@@ -19,18 +18,24 @@ const DKMS_DIR: &str = "/var/lib/dkms";
 /// (`kernel/drivers/gpu/drm/x/`), so this only stops pathological trees.
 const MAX_DEPTH: usize = 16;
 
-/// Largest decompressed module accepted (real nvidia.ko files are 60–110 MB): protects against decompression bombs.
-const MAX_MODULE_BYTES: u64 = 1 << 30;
-
 /// Every nvidia* module file for every kernel under `/lib/modules` (`updates/dkms`, `kernel/nvidia-*`, `extra`, …),
-/// with version and flavor read from `.modinfo`. Unreadable files become warnings, not errors.
+/// with version and flavor read from `.modinfo` (through `reader`). Unreadable files become warnings, not errors.
+/// See [`list_module_files`] and [`read_module_versions`].
+pub fn find_module_files(
+    root: &HostRoot,
+    reader: &ModuleReader<'_>,
+) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
+    let (mut files, mut warnings) = list_module_files(root);
+    read_module_versions(&mut files, reader, |_| true, &mut warnings);
+    (files, warnings)
+}
+
+/// Every nvidia* module file for every kernel under `/lib/modules`, not read yet (`not_read`, no version or flavor).
 ///
-/// Only files whose names are NVIDIA module names (see [`canonical_module_name`]) are opened; linked folders
-/// (`build`, `source` → kernel headers) are not entered. The flavor comes from the license where it tells
-/// (nvidia, nvidia_modeset); nvidia_uvm, nvidia_drm and nvidia_peermem take the flavor of the nvidia.ko of the
-/// same version in the same folder. Output is sorted by kernel, name, depmod preference
+/// Only files whose names are NVIDIA module names (see [`canonical_module_name`]) are listed; linked folders
+/// (`build`, `source` → kernel headers) are not entered. Output is sorted by kernel, name, depmod preference
 /// ([`module_search_rank`]), path: for each kernel and name the first file is the one modprobe loads.
-pub fn find_module_files(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
+pub fn list_module_files(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let kernels = match root.read_dir_names(MODULES_DIR) {
@@ -50,23 +55,16 @@ pub fn find_module_files(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning
         let local = root.resolve(&kernel_dir);
         walk(&local, &kernel_dir, 0, &mut found, &mut warnings);
         for (path, name) in found {
-            let (version, flavor) = match read_module(root, &path) {
-                Ok(info) => (info.driver_version(), module_flavor(name, &info)),
-                Err(message) => {
-                    warnings.push(warning(&path, message));
-                    (None, None)
-                }
-            };
             files.push(ModuleFile {
                 name: name.to_string(),
                 kernel: kernel.clone(),
                 path,
-                version,
-                flavor,
+                version: None,
+                flavor: None,
+                not_read: true,
             });
         }
     }
-    inherit_flavor_from_nvidia_ko(&mut files);
     files.sort_by(|a, b| {
         (
             &a.kernel,
@@ -82,6 +80,29 @@ pub fn find_module_files(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning
             ))
     });
     (files, warnings)
+}
+
+/// Reads version and flavor of the listed files that `wanted` picks and were not read yet.
+///
+/// The flavor comes from the license where it tells (nvidia, nvidia_modeset); nvidia_uvm, nvidia_drm and
+/// nvidia_peermem take the flavor of the nvidia.ko of the same version in the same folder.
+pub fn read_module_versions(
+    files: &mut [ModuleFile],
+    reader: &ModuleReader<'_>,
+    wanted: impl Fn(&ModuleFile) -> bool,
+    warnings: &mut Vec<GatherWarning>,
+) {
+    for f in files.iter_mut().filter(|f| f.not_read && wanted(f)) {
+        f.not_read = false;
+        match reader.read(&f.path) {
+            Ok(facts) => {
+                f.version = facts.info.driver_version();
+                f.flavor = module_flavor(&f.name, &facts.info);
+            }
+            Err(message) => warnings.push(warning(&f.path, message)),
+        }
+    }
+    inherit_flavor_from_nvidia_ko(files);
 }
 
 /// Collects `(host path, canonical name)` of NVIDIA module files below `local` (which stands for `host_dir`).
@@ -127,46 +148,19 @@ fn walk(
     }
 }
 
-/// Reads one module file, decompressing it by its content (xz, zstd, gzip or a plain ELF object).
-fn read_module(root: &HostRoot, host_path: &str) -> Result<ModInfo, String> {
-    let bytes = root.read_bytes(host_path).map_err(|e| one_line(&e))?;
-    let elf = decompress(&bytes)?;
-    modinfo_from_elf(&elf).map_err(|e| e.message)
-}
-
-/// The module's ELF bytes: as they are, or decompressed when they carry an xz, zstd or gzip header.
+/// The module's ELF bytes: as they are, or decompressed when they carry an xz, zstd or gzip header (whole, in memory:
+/// for tests and tools; nvfix itself reads modules through [`ModuleReader`], streamed).
 pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    const XZ: &[u8] = b"\xfd7zXZ\0";
-    const ZSTD: &[u8] = b"\x28\xb5\x2f\xfd";
-    const GZIP: &[u8] = b"\x1f\x8b";
     if bytes.is_empty() {
         return Err("empty file".into());
     }
-    let (format, reader): (&str, Box<dyn Read + '_>) = if bytes.starts_with(XZ) {
-        ("xz", Box::new(xz2::read::XzDecoder::new(bytes)))
-    } else if bytes.starts_with(ZSTD) {
-        let decoder = zstd::stream::read::Decoder::new(bytes)
-            .map_err(|e| format!("cannot decompress (zstd): {}", one_line(&e)))?;
-        ("zstd", Box::new(decoder))
-    } else if bytes.starts_with(GZIP) {
-        ("gzip", Box::new(flate2::read::GzDecoder::new(bytes)))
-    } else if bytes.starts_with(b"\x7fELF") {
+    let kind = Compression::sniff(bytes)
+        .ok_or_else(|| "neither an ELF object nor xz, zstd or gzip data".to_string())?;
+    if kind == Compression::Plain {
         return Ok(bytes.to_vec());
-    } else {
-        return Err("neither an ELF object nor xz, zstd or gzip data".into());
-    };
-    let mut out = Vec::new();
-    reader
-        .take(MAX_MODULE_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("cannot decompress ({format}): {}", one_line(&e)))?;
-    if out.len() as u64 > MAX_MODULE_BYTES {
-        return Err(format!(
-            "decompressed ({format}) to more than {} MiB",
-            MAX_MODULE_BYTES >> 20
-        ));
     }
-    Ok(out)
+    let mut stream = decoder(bytes, kind)?;
+    read_whole(&mut stream, kind, &StreamLimits::default())
 }
 
 /// nvidia_uvm, nvidia_drm and nvidia_peermem carry licenses that do not tell the flavor: give them the flavor of the
@@ -293,20 +287,25 @@ fn warning(file: &str, message: impl Into<String>) -> GatherWarning {
     }
 }
 
-/// An error's text on one line (decoder messages may hold newlines).
-fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string().replace(['\n', '\r'], " ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::module_cache::ModuleCache;
+    use crate::model::modinfo::modinfo_from_elf;
     use std::os::unix::fs::symlink;
     use std::path::PathBuf;
 
     const K85: &str = "6.8.0-85-generic";
     const K79: &str = "6.8.0-79-generic";
     const DEB: &str = "6.1.0-26-amd64";
+
+    /// Every module file with its version, read without a cache.
+    fn find(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
+        find_module_files(
+            root,
+            &ModuleReader::with_cache(root, ModuleCache::disabled()),
+        )
+    }
 
     fn fixture(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -424,7 +423,7 @@ mod tests {
     #[test]
     fn finds_every_nvidia_module_with_version_and_flavor() {
         let t = host();
-        let (files, warnings) = find_module_files(&HostRoot::new(t.path()));
+        let (files, warnings) = find(&HostRoot::new(t.path()));
         let got = summary(&files);
         let expected = vec![
             "6.1.0-26-amd64 nvidia 580.95.05 open /lib/modules/6.1.0-26-amd64/updates/dkms/nvidia-current.ko.xz",
@@ -469,7 +468,7 @@ mod tests {
     #[test]
     fn the_preferred_file_comes_first_for_each_name() {
         let t = host();
-        let (files, _) = find_module_files(&HostRoot::new(t.path()));
+        let (files, _) = find(&HostRoot::new(t.path()));
         let first = files
             .iter()
             .find(|f| f.kernel == K85 && f.name == "nvidia")
@@ -512,7 +511,7 @@ mod tests {
     #[test]
     fn no_modules_folder_is_not_a_warning() {
         let t = tempfile::tempdir().unwrap();
-        let (files, warnings) = find_module_files(&HostRoot::new(t.path()));
+        let (files, warnings) = find(&HostRoot::new(t.path()));
         assert!(files.is_empty());
         assert!(warnings.is_empty());
     }
@@ -533,7 +532,7 @@ mod tests {
             r.join("lib/modules/5.14.0-503.el9.x86_64/weak-updates/nvidia/nvidia.ko.xz"),
         )
         .unwrap();
-        let (files, warnings) = find_module_files(&HostRoot::new(r));
+        let (files, warnings) = find(&HostRoot::new(r));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(files.len(), 2);
         assert_eq!(files[1].kernel, "5.14.0-503.el9.x86_64");

@@ -3,7 +3,7 @@
 //! The modules a reload would load, resolved the way kmod does, their files (vermagic, signature, firmware), the
 //! kernel's signature policy and trusted keys; on the live host also what `modprobe --show-depends` says.
 
-use super::modfiles::decompress;
+use super::module_reader::ModuleReader;
 use super::runner::{CommandRunner, CommandSpec};
 use super::HostRoot;
 use crate::model::facts::ModuleFile;
@@ -11,8 +11,6 @@ use crate::model::kmod_config::{
     self, host_path, module_name_of_path, parse_modules_dep, DepmodConfig, ModprobeAlias,
     ModulesDep,
 };
-use crate::model::modinfo::{elf_has_section, modinfo_from_elf};
-use crate::model::module_signature::parse_appended_signature;
 use crate::model::preflight::{
     parse_lockdown, parse_proc_keys, parse_secure_boot_variable, parse_sig_enforce, DependencyFile,
     FirmwareFile, KernelModulePolicy, ModprobeView, PreflightInputs, ResolvedModule,
@@ -50,6 +48,7 @@ const MAX_VERMAGIC_PROBES: usize = 4;
 /// `module_files` are the NVIDIA module files gather found (for the depmod staleness check).
 pub fn gather_inputs(
     root: &HostRoot,
+    reader: &ModuleReader<'_>,
     kernel: &str,
     names: &[String],
     module_files: &[ModuleFile],
@@ -68,6 +67,7 @@ pub fn gather_inputs(
         .map(|name| {
             resolve_module(
                 root,
+                reader,
                 Context {
                     kernel,
                     dep: &dep,
@@ -85,7 +85,7 @@ pub fn gather_inputs(
         kernel: kernel.to_string(),
         modules_dep,
         modules_dep_error,
-        running_vermagic: running_vermagic(root, kernel, &dep, &loaded),
+        running_vermagic: running_vermagic(reader, kernel, &dep, &loaded),
         policy: read_policy(root),
         modules,
     }
@@ -103,7 +103,12 @@ struct Context<'a> {
     module_files: &'a [ModuleFile],
 }
 
-fn resolve_module(root: &HostRoot, cx: Context<'_>, name: &str) -> ResolvedModule {
+fn resolve_module(
+    root: &HostRoot,
+    reader: &ModuleReader<'_>,
+    cx: Context<'_>,
+    name: &str,
+) -> ResolvedModule {
     let resolution = kmod_config::resolve(name, cx.aliases, cx.dep);
     let renamed = resolution.module != resolution.requested;
     let mut m = ResolvedModule {
@@ -143,24 +148,22 @@ fn resolve_module(root: &HostRoot, cx: Context<'_>, name: &str) -> ResolvedModul
             }
         })
         .collect();
-    match read_module(root, &path) {
-        Ok(elf) => match modinfo_from_elf(&elf) {
-            Ok(info) => {
-                m.signature = Some(parse_appended_signature(&elf));
-                m.modversions = elf_has_section(&elf, "__versions");
-                m.firmware = info
-                    .firmware
-                    .iter()
-                    .map(|f| FirmwareFile {
-                        name: f.clone(),
-                        found: find_firmware(root, cx.kernel, f),
-                    })
-                    .collect();
-                m.version = info.version;
-                m.vermagic = info.vermagic;
-            }
-            Err(e) => m.read_error = Some(e.message),
-        },
+    match reader.read(&path) {
+        Ok(facts) => {
+            m.signature = Some(facts.signature);
+            m.modversions = facts.modversions;
+            m.firmware = facts
+                .info
+                .firmware
+                .iter()
+                .map(|f| FirmwareFile {
+                    name: f.clone(),
+                    found: find_firmware(root, cx.kernel, f),
+                })
+                .collect();
+            m.version = facts.info.version;
+            m.vermagic = facts.info.vermagic;
+        }
         Err(e) => m.read_error = Some(e),
     }
     m.path = Some(path);
@@ -193,12 +196,6 @@ fn depmod_disagreement(cx: Context<'_>, module: &str, dep_path: &str) -> Option<
     (pick != dep_path).then(|| host_path(cx.kernel, pick))
 }
 
-/// A module file's ELF bytes (decompressed), or why not.
-fn read_module(root: &HostRoot, path: &str) -> Result<Vec<u8>, String> {
-    let bytes = root.read_bytes(path).map_err(|e| one_line(&e))?;
-    decompress(&bytes)
-}
-
 /// The firmware file the kernel's loader would find for `name` (plain, `.zst` or `.xz`).
 fn find_firmware(root: &HostRoot, kernel: &str, name: &str) -> Option<String> {
     if name.split('/').any(|part| part == "..") {
@@ -227,7 +224,7 @@ fn loaded_module_names(root: &HostRoot) -> BTreeSet<String> {
 
 /// The vermagic of one of the running kernel's own loaded modules under `kernel/` (not NVIDIA's).
 fn running_vermagic(
-    root: &HostRoot,
+    reader: &ModuleReader<'_>,
     kernel: &str,
     dep: &ModulesDep,
     loaded: &BTreeSet<String>,
@@ -240,8 +237,7 @@ fn running_vermagic(
         .take(MAX_VERMAGIC_PROBES)
         .find_map(|(_, e)| {
             let path = host_path(kernel, &e.path);
-            let elf = read_module(root, &path).ok()?;
-            let vermagic = modinfo_from_elf(&elf).ok()?.vermagic?;
+            let vermagic = reader.read(&path).ok()?.info.vermagic?;
             Some(RunningVermagic {
                 vermagic,
                 from: path,
@@ -373,11 +369,16 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::module_cache::ModuleCache;
     use crate::host::runner::{CommandOutput, RecordingRunner};
     use crate::model::module_signature::SignatureState;
     use crate::model::preflight::check;
     use std::fs;
     use std::path::Path;
+
+    fn reader(root: &HostRoot) -> ModuleReader<'_> {
+        ModuleReader::with_cache(root, ModuleCache::disabled())
+    }
 
     const K: &str = "6.8.0-85-generic";
 
@@ -451,7 +452,7 @@ mod tests {
     fn resolves_aliases_reads_files_and_finds_what_would_fail() {
         let t = host();
         let root = HostRoot::new(t.path());
-        let inputs = gather_inputs(&root, K, &names(), &[]);
+        let inputs = gather_inputs(&root, &reader(&root), K, &names(), &[]);
         let nv = &inputs.modules[0];
         assert_eq!(nv.requested_as.as_deref(), Some("nvidia_367"));
         assert_eq!(
@@ -505,7 +506,7 @@ mod tests {
     fn absent_modules_dep_and_garbled_files_become_findings_not_panics() {
         let t = tempfile::tempdir().unwrap();
         let root = HostRoot::new(t.path());
-        let inputs = gather_inputs(&root, K, &names(), &[]);
+        let inputs = gather_inputs(&root, &reader(&root), K, &names(), &[]);
         assert!(inputs.modules_dep_error.is_some());
         assert!(check(&inputs)
             .iter()
@@ -528,7 +529,7 @@ mod tests {
         );
         write(r, SECURE_BOOT_PATH, &[7, 0, 0, 0]);
         write(r, PROC_KEYS_PATH, &[0xff, 0xfe, 0, 1]);
-        let inputs = gather_inputs(&root, K, &names(), &[]);
+        let inputs = gather_inputs(&root, &reader(&root), K, &names(), &[]);
         assert_eq!(inputs.policy.secure_boot, None);
         assert!(check(&inputs)
             .iter()
@@ -539,7 +540,7 @@ mod tests {
     fn modprobe_show_depends_is_compared() {
         let t = host();
         let root = HostRoot::new(t.path());
-        let mut inputs = gather_inputs(&root, K, &names(), &[]);
+        let mut inputs = gather_inputs(&root, &reader(&root), K, &names(), &[]);
         let runner = RecordingRunner::new();
         runner.respond(
             "modprobe --ignore-install --show-depends nvidia_367_uvm",
@@ -639,9 +640,10 @@ mod tests {
             path: format!("/lib/modules/{K}/updates/dkms/nvidia.ko.zst"),
             version: None,
             flavor: None,
+            not_read: false,
         }];
         fs::remove_file(r.join("etc/modprobe.d/nvidia-367.conf")).unwrap();
-        let inputs = gather_inputs(&root, K, &["nvidia".into()], &files);
+        let inputs = gather_inputs(&root, &reader(&root), K, &["nvidia".into()], &files);
         assert_eq!(
             inputs.modules[0].depmod_would_pick.as_deref(),
             Some(format!("/lib/modules/{K}/updates/dkms/nvidia.ko.zst").as_str())

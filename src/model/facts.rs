@@ -26,6 +26,10 @@ pub struct ModuleFile {
     pub version: Option<DriverVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flavor: Option<ModuleFlavor>,
+    /// The file's `.modinfo` was not read (so no version or flavor): another kernel's module, when the verdict did
+    /// not need it (the running kernel's modules already decide; see `host::gather`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_read: bool,
 }
 
 /// The state of the NVML probe.

@@ -967,6 +967,7 @@ mod tests {
             path: format!("/lib/modules/{kernel}/updates/dkms/{name}.ko"),
             version: Some(v(version)),
             flavor: None,
+            not_read: false,
         }
     }
 

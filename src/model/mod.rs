@@ -20,6 +20,7 @@ pub mod kmod_config;
 pub mod library;
 pub mod log_position;
 pub mod modinfo;
+pub mod module_image;
 pub mod module_signature;
 pub mod modules;
 pub mod plan;

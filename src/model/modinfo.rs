@@ -2,10 +2,10 @@
 
 use super::driver_version::ModuleFlavor;
 use super::{DriverVersion, ParseError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `key=value` strings a module carries in `.modinfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModInfo {
     pub name: Option<String>,
     pub version: Option<String>,

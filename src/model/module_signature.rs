@@ -7,7 +7,7 @@
 //! (`algo, hash, id_type, signer_len, key_id_len, pad[3]`, `sig_len` big-endian u32), then
 //! `~Module signature appended~\n`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The magic string the kernel looks for at the very end of a signed module.
 pub const SIGNATURE_MAGIC: &[u8] = b"~Module signature appended~\n";
@@ -17,7 +17,7 @@ const INFO_LEN: usize = 12;
 const ID_PKCS7: u8 = 2;
 
 /// Who signed a module, as the PKCS#7 SignerInfo names the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
 pub enum Signer {
     /// `issuerAndSerialNumber` (sign-file's default): the issuer's common name (when it has one), the whole
@@ -50,7 +50,7 @@ impl Signer {
 }
 
 /// What the end of a module file says about its signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum SignatureState {
     /// No `~Module signature appended~` trailer: the kernel refuses it wherever signatures are enforced.

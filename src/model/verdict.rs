@@ -1020,6 +1020,7 @@ mod tests {
             path: format!("/lib/modules/{kernel}/updates/dkms/{name}.ko"),
             version: Some(v(version)),
             flavor: Some(ModuleFlavor::Proprietary),
+            not_read: false,
         }
     }
 

@@ -8,6 +8,7 @@ mod generated;
 mod hold;
 mod lab;
 mod metrics;
+mod module_cache;
 mod numbers;
 mod nvml;
 mod preflight;

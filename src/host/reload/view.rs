@@ -54,6 +54,7 @@ impl HostView for GatherView {
                 holders: false,
                 // Containers still running the old user-space driver are named for their owners to restart.
                 containers: true,
+                all_kernels: false,
             },
         )
     }
