@@ -21,6 +21,11 @@ const MAX_DEPTH: usize = 16;
 
 /// Largest decompressed module accepted (real nvidia.ko files are 60–110 MB): protects against decompression bombs.
 const MAX_MODULE_BYTES: u64 = 1 << 30;
+/// Below the cap, a module may grow this many times its compressed size (real ones compress 3–6x)…
+const MAX_EXPANSION: u64 = 32;
+/// …or to this size whatever its ratio (a test module of zeros compresses a thousandfold). A small bomb is refused
+/// here, after at most 128 MiB of buffer, instead of filling the cap.
+const EXPANSION_FLOOR: u64 = 96 << 20;
 
 /// Every nvidia* module file for every kernel under `/lib/modules` (`updates/dkms`, `kernel/nvidia-*`, `extra`, …),
 /// with version and flavor read from `.modinfo`. Unreadable files become warnings, not errors.
@@ -155,15 +160,19 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
     } else {
         return Err("neither an ELF object nor xz, zstd or gzip data".into());
     };
+    let limit = (bytes.len() as u64)
+        .saturating_mul(MAX_EXPANSION)
+        .clamp(EXPANSION_FLOOR, MAX_MODULE_BYTES);
     let mut out = Vec::new();
     reader
-        .take(MAX_MODULE_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("cannot decompress ({format}): {}", one_line(&e)))?;
-    if out.len() as u64 > MAX_MODULE_BYTES {
+    if out.len() as u64 > limit {
         return Err(format!(
-            "decompressed ({format}) to more than {} MiB",
-            MAX_MODULE_BYTES >> 20
+            "decompressed ({format}) to more than {} MiB from {} bytes: not a kernel module",
+            limit >> 20,
+            bytes.len()
         ));
     }
     Ok(out)
@@ -507,6 +516,36 @@ mod tests {
         }
         assert!(decompress(b"").unwrap_err().contains("empty"));
         assert!(decompress(b"garbage").unwrap_err().contains("neither"));
+    }
+
+    /// A zstd frame of `blocks` RLE blocks of 128 KiB zeros: 4 bytes of input per 128 KiB of output.
+    fn zstd_rle_bomb(blocks: usize) -> Vec<u8> {
+        // Magic, a frame header without content size, a 128 KiB window.
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38];
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = (128 * 1024) << 3 | 1 << 1 | last; // size, type RLE, last-block bit
+            frame.extend_from_slice(&header.to_le_bytes()[..3]);
+            frame.push(0); // the repeated byte
+        }
+        frame
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_the_cap() {
+        // 64 KiB that expand to 2 GiB, twice the cap: refused at the floor, long before the cap is allocated.
+        let bomb = zstd_rle_bomb(16 * 1024);
+        assert_eq!(bomb.len(), 6 + 16 * 1024 * 4);
+        let started = std::time::Instant::now();
+        let e = decompress(&bomb).unwrap_err();
+        assert!(e.contains("decompressed (zstd) to more than 96 MiB from 65542 bytes"), "{e}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "refused in {:?}",
+            started.elapsed()
+        );
+        // The same frame, short of the floor, is decompressed in full: the floor, not the ratio, decides here.
+        assert_eq!(decompress(&zstd_rle_bomb(8)).unwrap().len(), 8 * 128 * 1024);
     }
 
     #[test]
