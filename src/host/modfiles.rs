@@ -538,7 +538,10 @@ mod tests {
         assert_eq!(bomb.len(), 6 + 16 * 1024 * 4);
         let started = std::time::Instant::now();
         let e = decompress(&bomb).unwrap_err();
-        assert!(e.contains("decompressed (zstd) to more than 96 MiB from 65542 bytes"), "{e}");
+        assert!(
+            e.contains("decompressed (zstd) to more than 96 MiB from 65542 bytes"),
+            "{e}"
+        );
         assert!(
             started.elapsed() < std::time::Duration::from_secs(10),
             "refused in {:?}",

@@ -172,7 +172,11 @@ fn wildcard_matches(pattern: &[u8], name: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(pi..).unwrap_or_default().iter().all(|&c| c == b'*')
+    pattern
+        .get(pi..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&c| c == b'*')
 }
 
 /// `depmod.d`'s `search` and `override` lines, in the order read.
@@ -376,7 +380,8 @@ mod tests {
     fn a_run_of_stars_in_an_override_fails_at_once() {
         let mut config = DepmodConfig::default();
         let stars = "*".repeat(40);
-        let text = format!("search built-in updates\noverride nvidia 6.8.0-{stars}x updates/dkms\n");
+        let text =
+            format!("search built-in updates\noverride nvidia 6.8.0-{stars}x updates/dkms\n");
         parse_depmod_config(&text, &mut config);
         let cands = vec![
             "kernel/nvidia-580/nvidia.ko".to_string(),
@@ -384,9 +389,18 @@ mod tests {
         ];
         // The override does not name this kernel: the search order decides.
         let kernel = "6.8.0-85-generic-with-a-long-local-version-tail";
-        assert_eq!(config.pick("nvidia", kernel, &cands), Some("kernel/nvidia-580/nvidia.ko"));
-        assert!(!wildcard_matches(format!("6.8.0-{stars}x").as_bytes(), kernel.as_bytes()));
-        assert!(wildcard_matches(format!("6.8.0-{stars}x").as_bytes(), b"6.8.0-85-generix"));
+        assert_eq!(
+            config.pick("nvidia", kernel, &cands),
+            Some("kernel/nvidia-580/nvidia.ko")
+        );
+        assert!(!wildcard_matches(
+            format!("6.8.0-{stars}x").as_bytes(),
+            kernel.as_bytes()
+        ));
+        assert!(wildcard_matches(
+            format!("6.8.0-{stars}x").as_bytes(),
+            b"6.8.0-85-generix"
+        ));
     }
 
     #[test]
