@@ -160,7 +160,8 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(bytes.to_vec());
     }
     let mut stream = decoder(bytes, kind)?;
-    read_whole(&mut stream, kind, &StreamLimits::default())
+    let limits = StreamLimits::default().for_input(bytes.len() as u64);
+    read_whole(&mut stream, kind, &limits)
 }
 
 /// nvidia_uvm, nvidia_drm and nvidia_peermem carry licenses that do not tell the flavor: give them the flavor of the
@@ -640,5 +641,49 @@ mod tests {
     fn no_dkms_tree_gives_nothing() {
         let t = tempfile::tempdir().unwrap();
         assert!(read_dkms_tree(&HostRoot::new(t.path())).is_empty());
+    }
+
+    /// A zstd frame of `blocks` RLE blocks of 128 KiB zeros: 4 bytes of input per 128 KiB of output.
+    fn zstd_rle_bomb(blocks: usize) -> Vec<u8> {
+        // Magic, a frame header without content size, a 128 KiB window.
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38];
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = (128 * 1024) << 3 | 1 << 1 | last; // size, type RLE, last-block bit
+            frame.extend_from_slice(&header.to_le_bytes()[..3]);
+            frame.push(0); // the repeated byte
+        }
+        frame
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_the_cap() {
+        // 64 KiB that expand to 2 GiB, twice the cap: refused at the 96 MiB floor, long before the cap.
+        let bomb = zstd_rle_bomb(16 * 1024);
+        assert_eq!(bomb.len(), 6 + 16 * 1024 * 4);
+        let started = std::time::Instant::now();
+        let e = decompress(&bomb).unwrap_err();
+        assert!(e.contains("decompressed (zstd) to more than 96 MiB"), "{e}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "refused in {:?}",
+            started.elapsed()
+        );
+        // The same frame, short of the floor, is decompressed in full: the floor, not the ratio, decides here.
+        assert_eq!(decompress(&zstd_rle_bomb(8)).unwrap().len(), 8 * 128 * 1024);
+        // Streamed from a file, with the real limits: refused at once (zeros are no ELF header, and the output cap
+        // would stop it at 96 MiB anyway).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nvidia.ko.zst");
+        fs::write(&path, &bomb).unwrap();
+        let (got, _) = crate::host::module_reader::read_module_file(
+            fs::File::open(&path).unwrap(),
+            &crate::host::module_stream::StreamLimits::default(),
+        );
+        let e = got.unwrap_err();
+        assert!(
+            e.contains("not an ELF") || e.contains("more than 96 MiB"),
+            "{e}"
+        );
     }
 }

@@ -94,6 +94,7 @@ pub fn read_module_file(
     mut file: File,
     limits: &StreamLimits,
 ) -> (Result<ModuleImageFacts, String>, ReadPath) {
+    let limits = &limits.for_input(file.metadata().map(|m| m.len()).unwrap_or(u64::MAX));
     let streamed = (|| {
         let kind = sniff(&mut file)?;
         let mut stream = decoder(&mut file, kind)?;

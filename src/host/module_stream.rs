@@ -31,6 +31,26 @@ pub struct StreamLimits {
     pub chunk: usize,
 }
 
+/// Below the cap, a compressed module may grow this many times its compressed size (real ones compress 3–6x)…
+const MAX_EXPANSION: u64 = 32;
+/// …or to this size whatever its ratio (a test module of zeros compresses a thousandfold). A small bomb is refused
+/// after at most this much output instead of after the whole cap.
+const EXPANSION_FLOOR: u64 = 96 << 20;
+
+impl StreamLimits {
+    /// These limits for one file of `compressed_len` bytes: its output is capped at 32x its size (at least 96 MiB,
+    /// at most `max_bytes`), so a decompression bomb stops early.
+    pub fn for_input(&self, compressed_len: u64) -> StreamLimits {
+        let by_ratio = compressed_len
+            .saturating_mul(MAX_EXPANSION)
+            .max(EXPANSION_FLOOR);
+        StreamLimits {
+            max_bytes: self.max_bytes.min(by_ratio),
+            ..*self
+        }
+    }
+}
+
 impl Default for StreamLimits {
     fn default() -> Self {
         StreamLimits {

@@ -42,7 +42,8 @@ pub fn read_narrowed(
     read_narrowed_in_chunks(reader, needles, records, CHUNK)
 }
 
-fn read_narrowed_in_chunks(
+/// [`read_narrowed`] with the chunk size given: tests and the fuzz target use tiny chunks to cut records anywhere.
+pub fn read_narrowed_in_chunks(
     mut reader: impl Read,
     needles: &[&str],
     records: Records,

@@ -148,17 +148,35 @@ fn install_target(command: &str) -> Option<String> {
 /// kmod looks config aliases up by name with shell wildcards (`fnmatch`); `*`, `?` and literal characters are
 /// supported here (bracket classes match nothing, so such an alias is never taken for a plain name).
 fn wildcard_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard_matches(&pattern[1..], name)
-                || (!name.is_empty() && wildcard_matches(pattern, &name[1..]))
+    // Iterative, with one backtrack point for the last `*` (a later `*` supersedes it): trying every split
+    // recursively took exponential time on `*********x` (found by fuzzing).
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&n) = name.get(ni) {
+        match pattern.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&p) if p == b'?' || (p == n && p != b'[') => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((star_pi, star_ni)) => {
+                    pi = star_pi + 1;
+                    ni = star_ni + 1;
+                    star = Some((star_pi, star_ni + 1));
+                }
+                None => return false,
+            },
         }
-        (Some(b'?'), Some(_)) => wildcard_matches(&pattern[1..], &name[1..]),
-        (Some(b'['), _) => false,
-        (Some(p), Some(n)) if p == n => wildcard_matches(&pattern[1..], &name[1..]),
-        _ => false,
     }
+    pattern
+        .get(pi..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&c| c == b'*')
 }
 
 /// `depmod.d`'s `search` and `override` lines, in the order read.
@@ -351,6 +369,38 @@ mod tests {
         assert!(!wildcard_matches(b"nvidia", b"nvidia_uvm"));
         assert!(!wildcard_matches(b"[nv]vidia", b"nvidia"));
         assert!(wildcard_matches(b"*", b""));
+        assert!(wildcard_matches(b"*_uvm", b"nvidia_uvm"));
+        assert!(wildcard_matches(b"n*i*a", b"nvidia"));
+        assert!(!wildcard_matches(b"n*[*", b"nvidia["));
+        assert!(!wildcard_matches(b"?", b""));
+    }
+
+    /// Found by fuzzing: an override whose kernel pattern is a run of stars took exponential time to fail.
+    #[test]
+    fn a_run_of_stars_in_an_override_fails_at_once() {
+        let mut config = DepmodConfig::default();
+        let stars = "*".repeat(40);
+        let text =
+            format!("search built-in updates\noverride nvidia 6.8.0-{stars}x updates/dkms\n");
+        parse_depmod_config(&text, &mut config);
+        let cands = vec![
+            "kernel/nvidia-580/nvidia.ko".to_string(),
+            "updates/dkms/nvidia.ko.zst".to_string(),
+        ];
+        // The override does not name this kernel: the search order decides.
+        let kernel = "6.8.0-85-generic-with-a-long-local-version-tail";
+        assert_eq!(
+            config.pick("nvidia", kernel, &cands),
+            Some("kernel/nvidia-580/nvidia.ko")
+        );
+        assert!(!wildcard_matches(
+            format!("6.8.0-{stars}x").as_bytes(),
+            kernel.as_bytes()
+        ));
+        assert!(wildcard_matches(
+            format!("6.8.0-{stars}x").as_bytes(),
+            b"6.8.0-85-generix"
+        ));
     }
 
     #[test]
