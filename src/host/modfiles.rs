@@ -18,18 +18,6 @@ const DKMS_DIR: &str = "/var/lib/dkms";
 /// (`kernel/drivers/gpu/drm/x/`), so this only stops pathological trees.
 const MAX_DEPTH: usize = 16;
 
-/// Every nvidia* module file for every kernel under `/lib/modules` (`updates/dkms`, `kernel/nvidia-*`, `extra`, …),
-/// with version and flavor read from `.modinfo` (through `reader`). Unreadable files become warnings, not errors.
-/// See [`list_module_files`] and [`read_module_versions`].
-pub fn find_module_files(
-    root: &HostRoot,
-    reader: &ModuleReader<'_>,
-) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
-    let (mut files, mut warnings) = list_module_files(root);
-    read_module_versions(&mut files, reader, |_| true, &mut warnings);
-    (files, warnings)
-}
-
 /// Every nvidia* module file for every kernel under `/lib/modules`, not read yet (`not_read`, no version or flavor).
 ///
 /// Only files whose names are NVIDIA module names (see [`canonical_module_name`]) are listed; linked folders
@@ -302,10 +290,10 @@ mod tests {
 
     /// Every module file with its version, read without a cache.
     fn find(root: &HostRoot) -> (Vec<ModuleFile>, Vec<GatherWarning>) {
-        find_module_files(
-            root,
-            &ModuleReader::with_cache(root, ModuleCache::disabled()),
-        )
+        let (mut files, mut warnings) = list_module_files(root);
+        let reader = ModuleReader::with_cache(root, ModuleCache::disabled());
+        read_module_versions(&mut files, &reader, |_| true, &mut warnings);
+        (files, warnings)
     }
 
     fn fixture(rel: &str) -> PathBuf {
