@@ -26,6 +26,7 @@ pub mod modules;
 pub mod plan;
 pub mod playbook;
 pub mod preflight;
+pub mod python_re;
 pub mod reboot_state;
 pub mod repair_advice;
 pub mod systemd_boot;
