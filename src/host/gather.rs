@@ -673,15 +673,21 @@ impl Gatherer<'_> {
         let mut decoder = StopAtError::new(flate2::read::MultiGzDecoder::new(&mut compressed));
         let mut text = Bounded::new(&mut decoder, limit);
         let narrowed = match records {
-            Some(records) => narrow::read_narrowed(&mut text, needles, records),
+            Some(records) => narrow::read_narrowed_within(
+                &mut text,
+                needles,
+                records,
+                narrow::CHUNK,
+                read_budget::KEPT_PER_FILE,
+            ),
             None => read_budget::read_capped(&mut text, limit)
-                .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned()),
+                .map(|(bytes, _)| (String::from_utf8_lossy(&bytes).into_owned(), false)),
         };
         let (read, cut) = (limit - text.left(), text.was_cut());
         let decode_error = decoder.error.take();
         drop(decoder);
         self.log_allowance = self.log_allowance.saturating_sub(read);
-        let narrowed = match narrowed {
+        let (narrowed, kept_cut) = match narrowed {
             Ok(t) => t,
             Err(e) => {
                 self.warn(path, format!("cannot read: {e}"));
@@ -702,7 +708,9 @@ impl Gatherer<'_> {
                 format!("not a complete gzip file ({e}); read what was there"),
             );
         }
-        if cut {
+        if kept_cut {
+            self.warn(path, read_budget::kept_message());
+        } else if cut {
             self.warn(
                 path,
                 read_budget::cut_message(FileKind::CompressedLog, limit),

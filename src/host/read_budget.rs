@@ -20,6 +20,9 @@
 //! | module files | `.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz` | see [`super::module_stream::StreamLimits`]: streamed ≤ 32× the file (96 MiB floor, 1 GiB cap) with ≤ ~10 MiB kept; read whole only ≤ 32× the file (16 MiB floor) | refused |
 //! | command output | `journalctl -k`, `modprobe --show-depends`, … through the runner | 8 MiB per stream (`bounded_child`) | cut: the start kept |
 //!
+//! A narrowed read (dpkg status, package logs) also stops once the records it kept pass [`KEPT_PER_FILE`]: a real
+//! host's driver entries are kilobytes, and a file where every line names the driver would otherwise be parsed whole.
+//!
 //! Across one run the package logs share a total of [`PACKAGE_LOGS_PER_RUN`] decompressed bytes (a dozen rotations of
 //! four logs would otherwise be read in full).
 
@@ -53,6 +56,9 @@ const MIB: u64 = 1 << 20;
 
 /// The decompressed bytes all package logs of one run may add up to.
 pub const PACKAGE_LOGS_PER_RUN: u64 = 96 * MIB;
+
+/// The most text a narrowed read keeps from one file (see the table's note).
+pub const KEPT_PER_FILE: usize = 4 << 20;
 
 /// A `.gz` log's compressed size budget (its decompressed budget is [`FileKind::PackageLog`]'s).
 pub const COMPRESSED_LOG_INPUT: u64 = 16 * MIB;
@@ -143,6 +149,14 @@ pub struct BoundedText {
     pub cut: Option<String>,
     /// Bytes read from the file (decompressed bytes for a compressed one), for a run's allowance.
     pub read: u64,
+}
+
+/// The warning for a narrowed file whose driver records passed [`KEPT_PER_FILE`].
+pub fn kept_message() -> String {
+    format!(
+        "its records naming the driver passed {} (a real host's are kilobytes); read up to there, the rest left out",
+        show_bytes(KEPT_PER_FILE as u64)
+    )
 }
 
 /// The warning for a file cut at `limit` (its kind's budget or a run's remaining allowance).

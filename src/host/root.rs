@@ -1,8 +1,8 @@
 //! The host root: every file nvfix reads is taken under it, with links resolved inside it (`--root DIR`).
 
 use super::read_budget::{
-    cut_message, over_budget_message, read_capped, read_end, Bounded, BoundedText, FileKind,
-    OverBudget,
+    cut_message, kept_message, over_budget_message, read_capped, read_end, Bounded, BoundedText,
+    FileKind, OverBudget, KEPT_PER_FILE,
 };
 use super::HostError;
 use std::ffi::OsStr;
@@ -169,14 +169,22 @@ impl HostRoot {
             })?,
             limit,
         );
-        let text =
-            super::narrow::read_narrowed(&mut bounded, needles, records).map_err(|source| {
-                HostError::Read {
-                    path: host_display(host_path),
-                    source,
-                }
-            })?;
-        let cut = bounded.was_cut().then(|| cut_message(kind, limit));
+        let (text, kept_cut) = super::narrow::read_narrowed_within(
+            &mut bounded,
+            needles,
+            records,
+            super::narrow::CHUNK,
+            KEPT_PER_FILE,
+        )
+        .map_err(|source| HostError::Read {
+            path: host_display(host_path),
+            source,
+        })?;
+        let cut = if kept_cut {
+            Some(kept_message())
+        } else {
+            bounded.was_cut().then(|| cut_message(kind, limit))
+        };
         Ok(BoundedText {
             text,
             cut,

@@ -37,14 +37,15 @@ fresh_tree() {
     cp -a "$REPO/tests/fixtures/incident" "$WORK/tree"
 }
 
-# One 1 MiB gzip member of apt history text, concatenated: gzip readers (and nvfix's) read every member.
+# One 1 MiB gzip member of apt history text, concatenated: gzip readers (and nvfix's) read every member. PACKAGE
+# names the package every entry upgrades: a driver package (every entry kept and parsed) or another (all narrowed away).
 gzip_bomb() {
-    local out=$1 gib=$2
-    python3 - "$WORK/member.txt" <<'PY'
+    local out=$1 gib=$2 package=$3
+    python3 - "$WORK/member.txt" "$package" <<'PY'
 import sys
 entry = ("Start-Date: 2025-10-23  06:00:00\nCommandline: /usr/bin/unattended-upgrade\n"
-         "Upgrade: libnvidia-compute-580:amd64 (580.65.06-0ubuntu1, 580.95.05-0ubuntu1)\n"
-         "End-Date: 2025-10-23  06:00:09\n\n")
+         "Upgrade: %s:amd64 (580.65.06-0ubuntu1, 580.95.05-0ubuntu1)\n"
+         "End-Date: 2025-10-23  06:00:09\n\n") % sys.argv[2]
 text = (entry * (1 + (1 << 20) // len(entry)))[: 1 << 20]
 open(sys.argv[1], "w").write(text)
 PY
@@ -81,8 +82,22 @@ measure "incident (as is)"
 
 fresh_tree
 rm "$WORK/tree/var/log/apt/history.log"
-gzip_bomb "$WORK/tree/var/log/apt/history.log.1.gz" 3
-measure "history.log.1.gz -> 3 GiB ($(($(stat -c %s "$WORK/tree/var/log/apt/history.log.1.gz") >> 20)) MiB)"
+gzip_bomb "$WORK/tree/var/log/apt/history.log.1.gz" 3 libnvidia-compute-580
+measure "history.log.1.gz -> 3 GiB, driver"
+
+fresh_tree
+rm "$WORK/tree/var/log/apt/history.log"
+gzip_bomb "$WORK/tree/var/log/apt/history.log.1.gz" 3 libfoo1
+measure "history.log.1.gz -> 3 GiB, other"
+
+fresh_tree
+python3 - "$WORK/tree/var/log/kern.log" <<'PY'
+import sys
+line = "Oct 22 06:30:01 gpu01 kernel: NVRM: API mismatch: the client has the version 580.95.05, but\n"
+with open(sys.argv[1], "w") as f:
+    f.write(line * ((512 << 20) // len(line)))
+PY
+measure "kern.log of 512 MiB NVRM lines"
 
 fresh_tree
 module=$WORK/tree/lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko.zst

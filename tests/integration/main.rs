@@ -6,6 +6,7 @@ mod auto;
 mod diagnose;
 mod generated;
 mod hold;
+mod hostile;
 mod lab;
 mod metrics;
 mod module_cache;
