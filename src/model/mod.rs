@@ -35,6 +35,7 @@ pub mod unattended_log;
 pub mod verdict;
 pub mod verify;
 pub mod version;
+pub mod yaml_limits;
 
 pub use evidence::{Evidence, ParseError};
 pub use version::DriverVersion;
