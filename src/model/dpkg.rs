@@ -155,7 +155,7 @@ fn native_architecture(packages: &[InstalledPackage]) -> Option<String> {
             None => counts.push((arch, 1)),
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     match counts.as_slice() {
         [(arch, n), rest @ ..] if rest.first().is_none_or(|(_, m)| m < n) => Some(arch.to_string()),
         _ => None,

@@ -907,7 +907,9 @@ verify:
 
     #[test]
     fn a_re_pattern_that_does_not_stand_alone_is_refused_not_half_anchored() {
-        let e = Pattern::new("re:x)|(svc").err().expect("refused");
+        let Err(e) = Pattern::new("re:x)|(svc") else {
+            panic!("refused")
+        };
         assert!(e.contains("not a valid regular expression"), "{e}");
         let p = Pattern::new("re:a|svc-.*").unwrap();
         assert!(p.matches("svc-web") && p.matches("a"));

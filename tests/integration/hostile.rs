@@ -78,7 +78,7 @@ fn a_zstd_module_expanding_to_gigabytes_is_refused_with_a_warning_naming_it() {
     let tree = copy_fixture("incident");
     let module = "/lib/modules/6.8.0-85-generic/updates/dkms/nvidia.ko.zst";
     // An ELF header whose section headers lie past the end, then 1 GiB of zeros, compressed frame by frame.
-    let mut header = vec![0u8; 64];
+    let mut header = [0u8; 64];
     header[..6].copy_from_slice(b"\x7fELF\x02\x01");
     header[0x28..0x30].copy_from_slice(&(1u64 << 40).to_le_bytes());
     let mut bomb = zstd::encode_all(&header[..], 3).unwrap();
