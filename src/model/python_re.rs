@@ -597,33 +597,10 @@ impl Parser {
                 return invalid("unexpected end of pattern");
             };
             match c {
-                'P' => {
-                    if self.eat('<') {
-                        let n = self.until('>', "group name")?;
-                        self.check_group_name(&n)?;
-                        name = Some(n);
-                    } else if self.eat('=') {
-                        let n = self.until(')', "group name")?;
-                        self.check_group_name(&n)?;
-                        let Some(gid) = self.names.iter().find(|(k, _)| *k == n).map(|(_, g)| *g)
-                        else {
-                            return invalid(format!("unknown group name '{n}'"));
-                        };
-                        if self.open.contains(&gid) {
-                            return invalid("cannot refer to an open group");
-                        }
-                        self.cannot("a backreference");
-                        return Ok(Some(Item {
-                            rust: String::new(),
-                            kind: ItemKind::Unit,
-                        }));
-                    } else {
-                        return match self.next() {
-                            None => invalid("unexpected end of pattern"),
-                            Some(c) => invalid(format!("unknown extension ?P{c}")),
-                        };
-                    }
-                }
+                'P' => match self.python_extension()? {
+                    Some(n) => name = Some(n),
+                    None => return Ok(Some(unchecked_item())),
+                },
                 ':' => capture = false,
                 '#' => {
                     loop {
@@ -635,24 +612,7 @@ impl Parser {
                     }
                     return Ok(None);
                 }
-                '=' | '!' | '<' => {
-                    if c == '<' {
-                        match self.next() {
-                            None => return invalid("unexpected end of pattern"),
-                            Some('=' | '!') => {}
-                            Some(d) => return invalid(format!("unknown extension ?<{d}")),
-                        }
-                    }
-                    self.cannot("a lookahead or lookbehind assertion");
-                    self.parse_alternation(*flags, nested + 1)?;
-                    if !self.eat(')') {
-                        return invalid("missing ), unterminated subpattern");
-                    }
-                    return Ok(Some(Item {
-                        rust: String::new(),
-                        kind: ItemKind::Unit,
-                    }));
-                }
+                '=' | '!' | '<' => return self.lookaround(c, *flags, nested).map(Some),
                 '(' => return self.conditional(flags, nested).map(Some),
                 '>' => {
                     capture = false;
@@ -702,6 +662,49 @@ impl Parser {
             rust: format!("(?:{body})"),
             kind: ItemKind::Unit,
         }))
+    }
+
+    /// After `(?P`: a named group's name (`<name>`), or a named backreference (`=name)`, None: parsed for its errors,
+    /// never reproduced).
+    fn python_extension(&mut self) -> Result<Option<String>, Failure> {
+        if self.eat('<') {
+            let n = self.until('>', "group name")?;
+            self.check_group_name(&n)?;
+            return Ok(Some(n));
+        }
+        if !self.eat('=') {
+            return match self.next() {
+                None => invalid("unexpected end of pattern"),
+                Some(c) => invalid(format!("unknown extension ?P{c}")),
+            };
+        }
+        let n = self.until(')', "group name")?;
+        self.check_group_name(&n)?;
+        let Some(gid) = self.names.iter().find(|(k, _)| *k == n).map(|(_, g)| *g) else {
+            return invalid(format!("unknown group name '{n}'"));
+        };
+        if self.open.contains(&gid) {
+            return invalid("cannot refer to an open group");
+        }
+        self.cannot("a backreference");
+        Ok(None)
+    }
+
+    /// A lookahead or lookbehind, after `(?` and its first character: parsed for its errors, never reproduced.
+    fn lookaround(&mut self, c: char, flags: Flags, nested: usize) -> Result<Item, Failure> {
+        if c == '<' {
+            match self.next() {
+                None => return invalid("unexpected end of pattern"),
+                Some('=' | '!') => {}
+                Some(d) => return invalid(format!("unknown extension ?<{d}")),
+            }
+        }
+        self.cannot("a lookahead or lookbehind assertion");
+        self.parse_alternation(flags, nested + 1)?;
+        if !self.eat(')') {
+            return invalid("missing ), unterminated subpattern");
+        }
+        Ok(unchecked_item())
     }
 
     /// `(?(id)yes|no)`, after `(?(`: parsed for its errors, never reproduced.
@@ -836,6 +839,14 @@ impl Parser {
             return invalid("bad inline flags: flag turned on and off");
         }
         Ok(Some((add, del)))
+    }
+}
+
+/// What stands for a construct nvfix does not reproduce (the pattern is refused as a whole anyway).
+fn unchecked_item() -> Item {
+    Item {
+        rust: String::new(),
+        kind: ItemKind::Unit,
     }
 }
 
