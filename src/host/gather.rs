@@ -651,6 +651,13 @@ impl Gatherer<'_> {
                 None => self.optional_text(path),
             };
         }
+        self.gzip_log_text(path, records)
+    }
+
+    /// A rotated `.gz` log, decompressed as a stream within its budgets (compressed, decompressed, kept) and this
+    /// run's allowance; a truncated gzip keeps what could be read, with a warning.
+    fn gzip_log_text(&mut self, path: &str, records: Option<Records>) -> Option<String> {
+        let needles = apt_history::DRIVER_NAME_NEEDLES;
         if self.log_allowance == 0 {
             self.warn(path, read_budget::cut_message(FileKind::CompressedLog, 0));
             return None;
