@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone)]
 pub enum PythonRegex {
     /// A pattern Python compiles, and its exact equivalent for package names.
-    Exact(regex::Regex),
+    Exact(regex::bytes::Regex),
     /// Python raises on this pattern (`re.error` or `OverflowError`): `re.match` fails on every call, so the entry
     /// protects nothing and unattended-upgrades stops with the error. The text is Python's message.
     Invalid(String),
@@ -55,7 +55,7 @@ impl PythonRegex {
         if let Some(why) = p.unchecked {
             return PythonRegex::Unchecked(why);
         }
-        match regex::RegexBuilder::new(&format!(r"\A(?:{body})"))
+        match regex::bytes::RegexBuilder::new(&format!(r"\A(?:{body})"))
             .size_limit(1 << 20)
             .dfa_size_limit(1 << 20)
             .build()
@@ -68,7 +68,7 @@ impl PythonRegex {
     /// `re.match(pattern, name) is not None`; None when Python raises or nvfix cannot tell.
     pub fn matches(&self, name: &str) -> Option<bool> {
         match self {
-            PythonRegex::Exact(re) => Some(re.is_match(name)),
+            PythonRegex::Exact(re) => Some(re.is_match(name.as_bytes())),
             _ => None,
         }
     }
@@ -249,7 +249,12 @@ impl Parser {
                 }
                 '*' | '+' | '?' | '{' => self.repeat(c, &mut items)?,
                 '.' => items.push(Item {
-                    rust: if local.dot_all { "(?s:.)" } else { "[^\\n]" }.into(),
+                    rust: if local.dot_all {
+                        "(?s-u:.)"
+                    } else {
+                        "(?-u:[^\\n])"
+                    }
+                    .into(),
                     kind: ItemKind::Unit,
                 }),
                 '^' => items.push(Item {
@@ -381,9 +386,9 @@ impl Parser {
         match c {
             'A' => return at(r"\A"),
             'Z' => return at(r"\z"),
-            'b' => return at(r"\b"),
-            'B' => return at(r"\B"),
-            'd' | 'D' | 's' | 'S' | 'w' | 'W' => return unit(category(c).into()),
+            'b' => return at(r"(?-u:\b)"),
+            'B' => return at(r"(?-u:\B)"),
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' => return unit(format!("(?-u:{})", category(c))),
             _ => {}
         }
         if let Some(code) = simple_escape(c) {
@@ -542,11 +547,11 @@ impl Parser {
         }
         let body = members.concat();
         let class = format!("[{}{body}]", if negate { "^" } else { "" });
-        Ok(if flags.ignore_case {
-            format!("(?i:{class})")
-        } else {
-            class
-        })
+        // A class of ASCII members is compiled as bytes (exact on ASCII names, and small where a negated Unicode
+        // class is a large automaton); one with other members keeps Unicode.
+        let unicode = if ascii_escapes_only(&body) { "-u" } else { "" };
+        let case = if flags.ignore_case { "i" } else { "" };
+        Ok(format!("(?{case}{unicode}:{class})"))
     }
 
     /// One member of a class: a character or a category (`_class_escape` for escapes).
@@ -916,6 +921,16 @@ fn category(c: char) -> &'static str {
         'w' => "[0-9A-Za-z_]",
         _ => "[^0-9A-Za-z_]",
     }
+}
+
+/// Are all the `\x{…}` escapes in a class body ASCII (at most `\x{7F}`)?
+fn ascii_escapes_only(body: &str) -> bool {
+    body.split("\\x{").skip(1).all(|rest| {
+        rest.split('}')
+            .next()
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .is_some_and(|code| code < 0x80)
+    })
 }
 
 /// One character inside a Rust class, escaped whatever it is.
