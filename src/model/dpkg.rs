@@ -35,6 +35,8 @@ struct StatusStanza {
     version: Option<String>,
     arch: Option<String>,
     status: Option<String>,
+    /// The stanza's name line is exactly `Package: dpkg` (the form gather's narrowing keeps): dpkg's own.
+    is_dpkg: bool,
 }
 
 impl StatusStanza {
@@ -78,9 +80,10 @@ pub fn is_fabric_manager_package(name: &str) -> bool {
 pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
     let mut packages = Vec::new();
     let mut stanza = StatusStanza::default();
+    let mut native: Option<String> = None;
     for line in text.lines() {
         if line.trim().is_empty() {
-            packages.extend(std::mem::take(&mut stanza).finish());
+            end_stanza(&mut stanza, &mut packages, &mut native);
             continue;
         }
         // Continuation lines (Description, Conffiles, …) start with a space or a tab.
@@ -97,8 +100,9 @@ pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
             "package" => {
                 // A new Package: without a blank line before it: the previous stanza ended (garbled file).
                 if stanza.name.is_some() {
-                    packages.extend(std::mem::take(&mut stanza).finish());
+                    end_stanza(&mut stanza, &mut packages, &mut native);
                 }
+                stanza.is_dpkg = line.trim_end() == "Package: dpkg";
                 stanza.name = value;
             }
             "version" => stanza.version = value,
@@ -107,9 +111,25 @@ pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
             _ => {}
         }
     }
-    packages.extend(stanza.finish());
-    name_foreign_packages(&mut packages);
+    end_stanza(&mut stanza, &mut packages, &mut native);
+    if let Some(native) = native {
+        name_foreign_packages(&mut packages, &native);
+    }
     packages
+}
+
+/// Ends the stanza being read: its package (when installed) joins `packages`; dpkg's own names the native
+/// architecture.
+fn end_stanza(
+    stanza: &mut StatusStanza,
+    packages: &mut Vec<InstalledPackage>,
+    native: &mut Option<String>,
+) {
+    let stanza = std::mem::take(stanza);
+    if stanza.is_dpkg && native.is_none() {
+        native.clone_from(&stanza.arch);
+    }
+    packages.extend(stanza.finish());
 }
 
 /// Gives each package of a foreign architecture the name apt and unattended-upgrades use for it: `name:arch`.
@@ -118,47 +138,20 @@ pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
 /// `self._pkg.get_fullname(True)` (python-apt 2.6, `apt/package.py`): apt's `FullName(Pretty=true)`, the bare name
 /// for the native architecture and for `all`, `name:arch` for any other. So `libnvidia-compute-580$` does not match
 /// `libnvidia-compute-580:i386`, and `apt-mark hold libnvidia-compute-580` holds the native package only. The native
-/// architecture is dpkg's own (the `dpkg` stanza; when the status was narrowed without it, the most common one).
-fn name_foreign_packages(packages: &mut [InstalledPackage]) {
-    let Some(native) = native_architecture(packages) else {
-        return;
-    };
+/// architecture is dpkg's own (the `Package: dpkg` stanza, which a narrowed read keeps; dpkg is essential, so every
+/// dpkg host has one). Without it nothing is called foreign: a guess from the other packages would depend on which
+/// stanzas a narrowed read kept.
+fn name_foreign_packages(packages: &mut [InstalledPackage], native: &str) {
     for p in packages.iter_mut() {
         let foreign = p
             .arch
             .as_deref()
-            .filter(|a| !["all", "none", native.as_str()].contains(a));
+            .filter(|a| !["all", "none", native].contains(a));
         if let Some(arch) = foreign {
             if !p.name.contains(':') {
                 p.name = format!("{}:{arch}", p.name);
             }
         }
-    }
-}
-
-/// The host's own architecture: dpkg's, else the most common of the packages' (ties: none).
-fn native_architecture(packages: &[InstalledPackage]) -> Option<String> {
-    if let Some(arch) = packages
-        .iter()
-        .find(|p| p.name == "dpkg")
-        .and_then(|p| p.arch.clone())
-    {
-        return Some(arch);
-    }
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for arch in packages.iter().filter_map(|p| p.arch.as_deref()) {
-        if arch == "all" || arch == "none" {
-            continue;
-        }
-        match counts.iter_mut().find(|(a, _)| *a == arch) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((arch, 1)),
-        }
-    }
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    match counts.as_slice() {
-        [(arch, n), rest @ ..] if rest.first().is_none_or(|(_, m)| m < n) => Some(arch.to_string()),
-        _ => None,
     }
 }
 
@@ -817,21 +810,13 @@ Version: 580.95.05-0ubuntu1
                 "nvidia-kernel-common-580"
             ]
         );
-        // Without dpkg's own stanza (a narrowed read), the most common architecture is the native one.
+        // Without dpkg's own stanza nothing is guessed foreign.
         let without_dpkg = MULTIARCH_STATUS.replacen("Package: dpkg", "Package: other", 1);
         let names: Vec<String> = parse_dpkg_status(&without_dpkg)
             .into_iter()
             .map(|p| p.name)
             .collect();
-        assert!(
-            names.contains(&"libnvidia-compute-580:i386".to_string()),
-            "{names:?}"
-        );
-        // One architecture each, no majority: nothing is guessed foreign.
-        let tie = "Package: a\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\n\
-                   Package: b\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n";
-        let names: Vec<String> = parse_dpkg_status(tie).into_iter().map(|p| p.name).collect();
-        assert_eq!(names, ["a", "b"]);
+        assert!(names.iter().all(|n| !n.contains(':')), "{names:?}");
     }
 
     #[test]
