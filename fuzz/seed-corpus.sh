@@ -81,3 +81,25 @@ seed version_compare '6.8.0-85-generic\0006.8.0-9-generic\0006.8.0-85-generic-rc
 seed kmod_config 'updates/dkms/nvidia.ko.zst: kernel/drivers/video/video.ko.zst\n\000alias nvidia nvidia_367\ninstall nvidia modprobe -i nvidia-current $CMDLINE_OPTS\n\000search updates ubuntu built-in\noverride nvidia 6.8.0-* updates/dkms\n\000nvidia\0006.8.0-85-generic'
 seed state_files '{"format":1,"manager":"apt","packages":["nvidia-driver-580"],"dropin":true}'
 seed state_files 'WHO            UID USER PID  COMM     WHAT     WHY                  MODE\nUnattended     0   root 1234 unattende shutdown Stop ongoing upgrade delay\n'
+
+# Hostile shapes (issue 16): Python-only and Python-invalid blacklist entries, a costly Unicode class, foreign-arch
+# names; deep YAML nesting and a half-anchored `re:`; dnf lines that pair far apart; multiarch dpkg status; reboot
+# records with numbers at their extremes; a narrowed read of one endless line.
+seed blacklist 'x)|(nvidia\000libnvidia-compute-580'
+seed blacklist '\\w{500}\000nvidia-driver-580'
+seed blacklist '(?i)NVIDIA-\000nvidia-driver-580'
+seed blacklist 'libnvidia-compute-580$\000libnvidia-compute-580:i386'
+seed blacklist 'nvidia(?!-open)\000nvidia-driver-580-open'
+seed blacklist '(?P<a>n)(?P=a)*+\000nnvidia'
+seed blacklist 'a{,2}[]a-]\\x41(?#c)?(?x) b\000aa]A'
+if [ ! -f corpus/playbook/deep-flow.yaml ]; then
+  mkdir -p corpus/playbook
+  { printf 'version: 1\nreload: '; head -c 4000 /dev/zero | tr '\0' '['; } >corpus/playbook/deep-flow.yaml
+  python3 -c 'print("version: 1\n" + "".join(" " * d + "k%d:\n" % d for d in range(60)))' >corpus/playbook/deep-block.yaml 2>/dev/null || true
+fi
+seed playbook 'version: 1\nreload:\n  holders:\n    users: ["re:x)|(svc", "re:svc-.*"]\n'
+seed package_logs '2026-02-14T09:30:12+0000 SUBDEBUG Upgrade: libnvidia-ml-3:575.57.08-1.el9.x86_64\n2026-02-14T09:30:13+0000 SUBDEBUG Upgrade: libnvidia-ml-3:575.57.08-1.el9.i686\n2026-02-14T09:30:20+0000 SUBDEBUG Upgraded: libnvidia-ml-3:570.124.06-1.el9.x86_64\n2026-02-14T09:30:21+0000 SUBDEBUG Upgraded: libnvidia-ml-3:570.124.06-1.el9.i686\n'
+seed dpkg_status 'Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.22.6\n\nPackage: libnvidia-compute-580\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: same\nVersion: 580.95.05-1\n\nPackage: libnvidia-compute-580\nStatus: hold ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 580.95.05-1\n'
+seed state_files '{"format":1,"reboots":[{"boot_id":"b1","requested_at":-9223372036854775808,"scheduled_for":9223372036854775807,"method":"shutdown","reason":"x"}]}'
+seed kernel_log '6,18446744073709551615,18446744073709551615,-;NVRM: API mismatch\n4,1,1,-;[9223372036854.775807] NVRM: x\n'
+seed narrow '\043Package: nvidia-driver-580 %01000d' 0

@@ -1,19 +1,23 @@
-//! Fuzzes unattended-upgrades blacklist entries (regexes matched at the start of a package name) against package
-//! names, and checks that the entry `nvfix hold` writes for a package matches exactly that package.
+//! Fuzzes unattended-upgrades blacklist entries (Python regexes matched at the start of a package name) against package
+//! names: Python's grammar as nvfix reads it never panics, a compiled entry answers as a one-off match does, and the
+//! entry `nvfix hold` writes for a package matches exactly that package.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nvfix::model::dpkg::{
-    blacklist_matches, unprotected_driver_packages, InstalledPackage, UnattendedConfig,
+    blacklist_matches, unprotected_driver_packages, Blacklist, InstalledPackage, UnattendedConfig,
 };
 use nvfix::model::hold::blacklist_pattern;
 
 fuzz_target!(|data: &[u8]| {
     let [pattern, package]: [String; 2] = nvfix_fuzz::parts(data, 2).try_into().unwrap();
-    let _ = blacklist_matches(&pattern, &package);
+    // Each entry is compiled once (`Blacklist`), as diagnose and `hold --status` do.
+    let entries = [pattern.clone(), blacklist_pattern(&package)];
+    let blacklist = Blacklist::new(&entries);
+    let _ = blacklist.invalid().count() + blacklist.unchecked().count();
     // The entry written for a package protects it.
     assert!(
-        blacklist_matches(&blacklist_pattern(&package), &package),
+        Blacklist::new(&entries[1..]).protects(&package),
         "the hold entry for {package:?} does not match it"
     );
     let config = UnattendedConfig {
@@ -27,5 +31,9 @@ fuzz_target!(|data: &[u8]| {
         held: false,
         state: "installed".into(),
     }];
-    let _ = unprotected_driver_packages(Some(&config), &installed);
+    let exposed = unprotected_driver_packages(Some(&config), &installed);
+    // A one-off match agrees with the compiled blacklist.
+    if exposed.is_empty() && nvfix::model::apt_history::is_driver_package(&installed[0].name) {
+        assert!(blacklist_matches(&config.blacklist[0], &installed[0].name));
+    }
 });

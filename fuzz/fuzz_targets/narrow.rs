@@ -83,7 +83,12 @@ fuzz_target!(|data: &[u8]| {
     let chunk = 1 + usize::from(knobs & 0x0f);
     let trickle = 1 + usize::from(knobs >> 4);
     let text = String::from_utf8_lossy(bytes);
-    let status_needles = [DRIVER_NAME_NEEDLES, &["unattended-upgrades"]].concat();
+    // As gather narrows the status: dpkg's own stanza names the native architecture.
+    let status_needles = [
+        DRIVER_NAME_NEEDLES,
+        &["unattended-upgrades", "Package: dpkg"],
+    ]
+    .concat();
     for (records, needles) in [
         (Records::Stanzas, status_needles.as_slice()),
         (Records::Entries, DRIVER_NAME_NEEDLES),

@@ -14,7 +14,14 @@ fuzz_target!(|data: &[u8]| {
             hold::parse_state(&hold::state_text(&state)).expect("a written hold state reads back");
         assert_eq!(again, state);
     }
-    let _ = reboot_state::parse_state(&text);
+    if let Ok(state) = reboot_state::parse_state(&text) {
+        // Times at their extremes, against records with any numbers: checked arithmetic, never a wrap or a panic.
+        for now in [i64::MIN, -1, 0, 1_700_000_000, i64::MAX] {
+            let _ = state.after_boot("b1", now);
+            let _ = state.recent(now);
+            let _ = state.recent_unfixed(now);
+        }
+    }
     for inhibitor in parse_inhibitors(&text) {
         let _ = inhibitor.blocks_shutdown();
     }

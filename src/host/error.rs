@@ -16,6 +16,9 @@ pub enum HostError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// Larger than its kind's read budget ([`super::read_budget`]): not read.
+    #[error("{path}: {message}")]
+    OverBudget { path: PathBuf, message: String },
     #[error("cannot run `{command}`: {source}")]
     Spawn {
         command: String,

@@ -3,6 +3,7 @@
 use super::module_reader::ModuleReader;
 use super::narrow::{self, Records};
 use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
+use super::read_budget::{self, Bounded, FileKind, StopAtError};
 use super::runner::SystemRunner;
 use super::{host_kind, journal, kmsg, modfiles, preflight, procscan, HostRoot};
 use crate::model::apt_history::{self, PackageChange};
@@ -19,7 +20,6 @@ use crate::model::plan::load_order;
 use crate::model::unattended_log;
 use crate::model::verdict::{diagnose, Action, Verdict};
 use crate::model::{DriverVersion, Evidence};
-use std::io::Read;
 use std::path::PathBuf;
 
 /// What to gather beyond the files.
@@ -61,6 +61,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
             root: root.path().display().to_string(),
             ..Default::default()
         },
+        log_allowance: read_budget::PACKAGE_LOGS_PER_RUN,
     };
     // The process scan is most of the time on a busy host and shares nothing with the files: run it beside them.
     std::thread::scope(|scope| {
@@ -116,6 +117,8 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
 struct Gatherer<'a> {
     root: &'a HostRoot,
     facts: HostFacts,
+    /// Decompressed bytes the package logs may still add up to in this run ([`read_budget::PACKAGE_LOGS_PER_RUN`]).
+    log_allowance: u64,
 }
 
 impl Gatherer<'_> {
@@ -184,9 +187,16 @@ impl Gatherer<'_> {
     }
 
     /// Reads a file that may legitimately be absent: Some(text) when present, None when absent, a warning otherwise.
+    /// A file that may legitimately be absent, within its budget: a log larger than its budget is cut (with a warning
+    /// naming it), any other file refused (with a warning naming it).
     fn optional_text(&mut self, path: &str) -> Option<String> {
-        match self.root.read_to_string(path) {
-            Ok(t) => Some(t),
+        match self.root.read_text(path) {
+            Ok(read) => {
+                if let Some(why) = read.cut {
+                    self.warn(path, why);
+                }
+                Some(read.text)
+            }
             Err(e) if e.is_not_found() => None,
             Err(e) => {
                 self.warn(path, e.to_string());
@@ -435,7 +445,12 @@ impl Gatherer<'_> {
 
     fn packages(&mut self) {
         // A busy host's status file is megabytes; only driver packages and unattended-upgrades matter.
-        let needles = [apt_history::DRIVER_NAME_NEEDLES, &["unattended-upgrades"]].concat();
+        // dpkg's own stanza names the native architecture (foreign packages are `name:arch` to apt).
+        let needles = [
+            apt_history::DRIVER_NAME_NEEDLES,
+            &["unattended-upgrades", "Package: dpkg"],
+        ]
+        .concat();
         if let Some(text) =
             self.optional_narrowed("/var/lib/dpkg/status", &needles, Records::Stanzas)
         {
@@ -603,8 +618,20 @@ impl Gatherer<'_> {
         needles: &[&str],
         records: Records,
     ) -> Option<String> {
-        match self.root.read_narrowed(path, needles, records) {
-            Ok(t) => Some(t),
+        let limit = match FileKind::of(path) {
+            FileKind::PackageLog => self.log_allowance,
+            kind => kind.budget(),
+        };
+        match self.root.read_narrowed(path, needles, records, limit) {
+            Ok(read) => {
+                if FileKind::of(path) == FileKind::PackageLog {
+                    self.log_allowance = self.log_allowance.saturating_sub(read.read);
+                }
+                if let Some(why) = read.cut {
+                    self.warn(path, why);
+                }
+                Some(read.text)
+            }
             Err(e) if e.is_not_found() => None,
             Err(e) => {
                 self.warn(path, e.to_string());
@@ -614,7 +641,8 @@ impl Gatherer<'_> {
     }
 
     /// A package log's text narrowed to the records that mention a driver package (the others emptied in place);
-    /// `.gz` files are decompressed. A truncated gzip keeps what could be read, with a warning.
+    /// `.gz` files are decompressed. Every read is within its budget and this run's allowance for logs; a truncated
+    /// gzip keeps what could be read, with a warning.
     fn log_text(&mut self, path: &str, records: Option<Records>) -> Option<String> {
         let needles = apt_history::DRIVER_NAME_NEEDLES;
         if !path.ends_with(".gz") {
@@ -623,26 +651,79 @@ impl Gatherer<'_> {
                 None => self.optional_text(path),
             };
         }
-        let bytes = match self.root.read_bytes(path) {
-            Ok(b) => b,
-            Err(e) => {
-                self.warn(path, e.to_string());
+        self.gzip_log_text(path, records)
+    }
+
+    /// A rotated `.gz` log, decompressed as a stream within its budgets (compressed, decompressed, kept) and this
+    /// run's allowance; a truncated gzip keeps what could be read, with a warning.
+    fn gzip_log_text(&mut self, path: &str, records: Option<Records>) -> Option<String> {
+        let needles = apt_history::DRIVER_NAME_NEEDLES;
+        if self.log_allowance == 0 {
+            self.warn(path, read_budget::cut_message(FileKind::CompressedLog, 0));
+            return None;
+        }
+        let file = match std::fs::File::open(self.root.resolve(path)) {
+            Ok(f) => f,
+            Err(source) => {
+                let e = super::HostError::Read {
+                    path: path.into(),
+                    source,
+                };
+                if !e.is_not_found() {
+                    self.warn(path, e.to_string());
+                }
                 return None;
             }
         };
-        let mut out = Vec::new();
-        let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
-        if let Err(e) = decoder.read_to_end(&mut out) {
+        let limit = self.log_allowance.min(FileKind::CompressedLog.budget());
+        let mut compressed = Bounded::new(file, read_budget::COMPRESSED_LOG_INPUT);
+        let mut decoder = StopAtError::new(flate2::read::MultiGzDecoder::new(&mut compressed));
+        let mut text = Bounded::new(&mut decoder, limit);
+        let narrowed = match records {
+            Some(records) => narrow::read_narrowed_within(
+                &mut text,
+                needles,
+                records,
+                narrow::CHUNK,
+                read_budget::KEPT_PER_FILE,
+            ),
+            None => read_budget::read_capped(&mut text, limit)
+                .map(|(bytes, _)| (String::from_utf8_lossy(&bytes).into_owned(), false)),
+        };
+        let (read, cut) = (limit - text.left(), text.was_cut());
+        let decode_error = decoder.error.take();
+        drop(decoder);
+        self.log_allowance = self.log_allowance.saturating_sub(read);
+        let (narrowed, kept_cut) = match narrowed {
+            Ok(t) => t,
+            Err(e) => {
+                self.warn(path, format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        if compressed.was_cut() {
+            self.warn(
+                path,
+                format!(
+                    "larger than the {} budget for a compressed log; read up to there, the rest left out",
+                    read_budget::show_bytes(read_budget::COMPRESSED_LOG_INPUT)
+                ),
+            );
+        } else if let Some(e) = decode_error {
             self.warn(
                 path,
                 format!("not a complete gzip file ({e}); read what was there"),
             );
         }
-        let text = String::from_utf8_lossy(&out);
-        Some(match records {
-            Some(records) => narrow::narrow_text(&text, needles, records),
-            None => text.into_owned(),
-        })
+        if kept_cut {
+            self.warn(path, read_budget::kept_message());
+        } else if cut {
+            self.warn(
+                path,
+                read_budget::cut_message(FileKind::CompressedLog, limit),
+            );
+        }
+        Some(narrowed)
     }
 
     fn kernel_log(&mut self) {
@@ -741,6 +822,7 @@ pub fn loaded_modules(root: &HostRoot) -> Vec<LoadedModule> {
     let mut g = Gatherer {
         root,
         facts: HostFacts::default(),
+        log_allowance: read_budget::PACKAGE_LOGS_PER_RUN,
     };
     g.loaded_modules();
     g.facts.loaded_modules

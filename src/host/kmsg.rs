@@ -71,7 +71,9 @@ fn read_dev_kmsg() -> Result<String, HostError> {
     // Each read returns one record; EAGAIN means the end of the buffer; EPIPE means a record was overwritten
     // while reading, which is fine to skip.
     let mut buf = vec![0u8; 16 * 1024];
-    loop {
+    // The ring buffer is at most 32 MiB (log_buf_len's limit); a flood written while it is read must not keep the
+    // loop going.
+    while out.len() < 32 << 20 {
         match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.push_str(&record_line(&String::from_utf8_lossy(&buf[..n]))),

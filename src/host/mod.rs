@@ -20,6 +20,7 @@ pub mod nvml;
 pub mod nvml_gate;
 pub mod preflight;
 pub mod procscan;
+pub mod read_budget;
 pub mod reboot;
 pub mod reload;
 pub mod root;

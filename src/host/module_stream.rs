@@ -17,6 +17,8 @@ use std::ops::Range;
 pub struct StreamLimits {
     /// Largest decompressed module accepted (real nvidia.ko files are 60–110 MB): past it the file is refused.
     pub max_bytes: u64,
+    /// Largest decompressed module read whole into memory (the rare file whose spans were not enough).
+    pub max_whole: u64,
     /// The start kept whatever else happens (the ELF header; a small module whole).
     pub head: u64,
     /// Bytes kept on each side of a `vermagic=` (a `.modinfo` is a few kilobytes; nvidia.ko's about ten).
@@ -34,18 +36,20 @@ pub struct StreamLimits {
 /// Below the cap, a compressed module may grow this many times its compressed size (real ones compress 3–6x)…
 const MAX_EXPANSION: u64 = 32;
 /// …or to this size whatever its ratio (a test module of zeros compresses a thousandfold). A small bomb is refused
-/// after at most this much output instead of after the whole cap.
+/// after at most this much output instead of after the whole cap (streamed, so with at most the spans in memory).
 const EXPANSION_FLOOR: u64 = 96 << 20;
+/// The floor for a module read whole, which holds all of it in memory: a small file may not cost more than this.
+const WHOLE_FLOOR: u64 = 16 << 20;
 
 impl StreamLimits {
-    /// These limits for one file of `compressed_len` bytes: its output is capped at 32x its size (at least 96 MiB,
-    /// at most `max_bytes`), so a decompression bomb stops early.
+    /// These limits for one file of `compressed_len` bytes: its streamed output is capped at 32x its size (at
+    /// least 96 MiB, at most `max_bytes`), so a decompression bomb stops early; read whole, at 32x its size (at
+    /// least 16 MiB), so a small file never costs more memory than that.
     pub fn for_input(&self, compressed_len: u64) -> StreamLimits {
-        let by_ratio = compressed_len
-            .saturating_mul(MAX_EXPANSION)
-            .max(EXPANSION_FLOOR);
+        let by_ratio = compressed_len.saturating_mul(MAX_EXPANSION);
         StreamLimits {
-            max_bytes: self.max_bytes.min(by_ratio),
+            max_bytes: self.max_bytes.min(by_ratio.max(EXPANSION_FLOOR)),
+            max_whole: self.max_whole.min(by_ratio.max(WHOLE_FLOOR)),
             ..*self
         }
     }
@@ -55,6 +59,7 @@ impl Default for StreamLimits {
     fn default() -> Self {
         StreamLimits {
             max_bytes: 1 << 30,
+            max_whole: 1 << 30,
             head: 64 << 10,
             window: 128 << 10,
             max_windows: 8,
@@ -135,7 +140,7 @@ pub fn capture(
             }
         };
         if capture.pos + n as u64 > limits.max_bytes {
-            return Err(too_big(kind, limits));
+            return Err(too_big(kind, limits.max_bytes));
         }
         capture.feed(&chunk[..n]);
         if capture.not_elf() {
@@ -152,22 +157,19 @@ pub fn read_whole(
     kind: Compression,
     limits: &StreamLimits,
 ) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    stream
-        .take(limits.max_bytes + 1)
-        .read_to_end(&mut out)
+    let (out, cut) = crate::host::read_budget::read_capped(stream, limits.max_whole)
         .map_err(|e| format!("cannot decompress ({}): {}", kind.name(), one_line(&e)))?;
-    if out.len() as u64 > limits.max_bytes {
-        return Err(too_big(kind, limits));
+    if cut {
+        return Err(too_big(kind, limits.max_whole));
     }
     Ok(out)
 }
 
-fn too_big(kind: Compression, limits: &StreamLimits) -> String {
+fn too_big(kind: Compression, max: u64) -> String {
     format!(
         "decompressed ({}) to more than {} MiB",
         kind.name(),
-        limits.max_bytes >> 20
+        max >> 20
     )
 }
 
@@ -364,4 +366,30 @@ fn read_u32(b: &[u8], little: bool) -> u32 {
 /// An error's text on one line (decoder messages may hold newlines).
 pub fn one_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_file_may_stream_to_the_floor_but_be_held_whole_only_to_a_smaller_one() {
+        let limits = StreamLimits::default().for_input(134 << 10);
+        assert_eq!(limits.max_bytes, 96 << 20);
+        assert_eq!(limits.max_whole, 16 << 20);
+        // A real nvidia.ko.xz (20 MB, 4x): both follow its ratio, under the 1 GiB cap.
+        let real = StreamLimits::default().for_input(20 << 20);
+        assert_eq!((real.max_bytes, real.max_whole), (640 << 20, 640 << 20));
+        // A length no file has: the cap.
+        let huge = StreamLimits::default().for_input(u64::MAX);
+        assert_eq!((huge.max_bytes, huge.max_whole), (1 << 30, 1 << 30));
+    }
+
+    #[test]
+    fn a_whole_read_stops_at_its_budget_without_allocating_the_cap() {
+        let limits = StreamLimits::default().for_input(4096);
+        let mut endless = std::io::repeat(0);
+        let e = read_whole(&mut endless, Compression::Zstd, &limits).unwrap_err();
+        assert_eq!(e, "decompressed (zstd) to more than 16 MiB");
+    }
 }

@@ -29,8 +29,11 @@ pub fn narrow_text(text: &str, needles: &[&str], records: Records) -> String {
     }
 }
 
+/// The longest record waited for (a dpkg stanza or log line is kilobytes): past it the buffer is narrowed as it is.
+const MAX_RECORD: usize = 4 << 20;
+
 /// The bytes read at a time (and the buffer's size, unless one record is larger).
-const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = 64 * 1024;
 
 /// Reads `reader` to its end, keeping the records that mention one of `needles` (which must not contain a newline).
 /// Invalid UTF-8 is replaced, as for every text nvfix reads.
@@ -44,11 +47,24 @@ pub fn read_narrowed(
 
 /// [`read_narrowed`] with the chunk size given: tests and the fuzz target use tiny chunks to cut records anywhere.
 pub fn read_narrowed_in_chunks(
-    mut reader: impl Read,
+    reader: impl Read,
     needles: &[&str],
     records: Records,
     chunk: usize,
 ) -> std::io::Result<String> {
+    read_narrowed_within(reader, needles, records, chunk, usize::MAX).map(|(text, _)| text)
+}
+
+/// [`read_narrowed_in_chunks`] that stops once the text kept passes `max_kept` bytes (a real log's driver entries are
+/// kilobytes; a file where every line names the driver is not a log to read whole): the text, and whether it stopped
+/// early.
+pub fn read_narrowed_within(
+    mut reader: impl Read,
+    needles: &[&str],
+    records: Records,
+    chunk: usize,
+    max_kept: usize,
+) -> std::io::Result<(String, bool)> {
     let mut out = String::new();
     let mut buf: Vec<u8> = Vec::new();
     let mut first = true;
@@ -64,7 +80,9 @@ pub fn read_narrowed_in_chunks(
         let (cut, resume) = match (eof, last_boundary(&buf, records)) {
             (true, _) => (buf.len(), buf.len()),
             (false, Some(boundary)) => boundary,
-            (false, None) => continue,
+            (false, None) if buf.len() < MAX_RECORD => continue,
+            // One "record" this long is not one: narrow what there is rather than double the buffer again.
+            (false, None) => (buf.len(), buf.len()),
         };
         let text = String::from_utf8_lossy(buf.get(..cut).unwrap_or_default());
         let narrowed = narrow_text(&text, needles, records);
@@ -80,7 +98,10 @@ pub fn read_narrowed_in_chunks(
         out.push_str(&narrowed);
         first = false;
         if eof {
-            return Ok(out);
+            return Ok((out, false));
+        }
+        if out.len() > max_kept {
+            return Ok((out, true));
         }
         buf.drain(..resume);
     }

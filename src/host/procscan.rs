@@ -24,6 +24,7 @@
 //! User names come from `<root>/etc/passwd` (uid number when absent). A tree whose `proc/self` links to the scanner's
 //! own pid (the live `/proc`) gets the scanner itself skipped.
 
+use super::read_budget::{read_capped, FileKind};
 use super::{HostError, HostRoot};
 use crate::model::containers::{driver_library_mounts, ContainerMounts};
 use crate::model::holders::{
@@ -210,15 +211,14 @@ pub fn scan_container_mounts(root: &HostRoot) -> Vec<ContainerMounts> {
             continue;
         }
         let pid_dir = proc_dir.join(pid.to_string());
-        let Ok(mountinfo) = std::fs::read(pid_dir.join("mountinfo")) else {
+        let Some(mountinfo) = read_kernel_file(&pid_dir.join("mountinfo")) else {
             continue;
         };
         let mounts = driver_library_mounts(&String::from_utf8_lossy(&mountinfo));
         if mounts.is_empty() {
             continue;
         }
-        let container = std::fs::read(pid_dir.join("cgroup"))
-            .ok()
+        let container = read_kernel_file(&pid_dir.join("cgroup"))
             .and_then(|text| container_from_cgroup(&String::from_utf8_lossy(&text)));
         found.push(ContainerMounts {
             pid,
@@ -528,6 +528,13 @@ fn parse_stat(text: &str) -> Option<procfs::process::Stat> {
     procfs::process::Stat::from_read(line.as_bytes()).ok()
 }
 
+/// A per-process file within the kernel-file budget (a container's mountinfo can be megabytes, never more).
+fn read_kernel_file(path: &Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let (bytes, cut) = read_capped(file, FileKind::Kernel.budget()).ok()?;
+    (!cut).then_some(bytes)
+}
+
 /// Reads a proc file to its end into `buf`, growing it as needed. Unlike `read_to_end` it does not first fstat and
 /// lseek for a size hint (proc files report size 0), which is two syscalls per process saved on a full scan.
 fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -549,6 +556,9 @@ fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<usiz
         buf.truncate(filled + got);
         if got == 0 {
             return Ok(buf.len() - start);
+        }
+        if (buf.len() - start) as u64 > FileKind::Kernel.budget() {
+            return Err(std::io::Error::other("larger than the kernel-file budget"));
         }
     }
 }

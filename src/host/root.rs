@@ -1,5 +1,9 @@
 //! The host root: every file nvfix reads is taken under it, with links resolved inside it (`--root DIR`).
 
+use super::read_budget::{
+    cut_message, kept_message, over_budget_message, read_capped, read_end, Bounded, BoundedText,
+    FileKind, OverBudget, KEPT_PER_FILE,
+};
 use super::HostError;
 use std::ffi::OsStr;
 use std::fs;
@@ -101,41 +105,114 @@ impl HostRoot {
         }
     }
 
+    /// A whole text file within its budget (see [`super::read_budget`]); a file larger than its budget is refused
+    /// with an error naming it. For the kinds that may be cut (logs), [`Self::read_text`] says what was kept.
     pub fn read_to_string(&self, host_path: &str) -> Result<String, HostError> {
-        let p = self.resolve(host_path);
-        let bytes = fs::read(&p).map_err(|source| HostError::Read {
+        let read = self.read_text(host_path)?;
+        match read.cut {
+            None => Ok(read.text),
+            Some(_) => Err(self.over_budget(host_path, FileKind::of(host_path), "not read")),
+        }
+    }
+
+    /// A text file within its kind's budget: refused when larger (configuration, records, kernel files), else cut
+    /// (the start of a package log, the end of a kernel log), with the warning to give.
+    pub fn read_text(&self, host_path: &str) -> Result<BoundedText, HostError> {
+        let kind = FileKind::of(host_path);
+        let read_err = |source| HostError::Read {
             path: host_display(host_path),
             source,
-        })?;
+        };
+        let mut file = fs::File::open(self.resolve(host_path)).map_err(read_err)?;
+        let budget = kind.budget();
+        let (bytes, cut) = match kind.over_budget() {
+            OverBudget::KeepEnd => read_end(&mut file, budget).map_err(read_err)?,
+            _ => read_capped(&mut file, budget).map_err(read_err)?,
+        };
+        let cut = match (cut, kind.over_budget()) {
+            (false, _) => None,
+            (true, OverBudget::Refuse) => return Err(self.over_budget(host_path, kind, "not read")),
+            (true, OverBudget::KeepStart) => Some(over_budget_message(
+                kind,
+                "read up to there, the rest left out",
+            )),
+            (true, OverBudget::KeepEnd) => Some(over_budget_message(
+                kind,
+                "only its newest lines (the end) were read",
+            )),
+        };
         // Garbled or binary files must not stop nvfix: replace invalid UTF-8 and let the parser judge the text.
         // Valid text (nearly always) keeps its buffer rather than being copied.
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
+        let read = bytes.len() as u64;
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
+        Ok(BoundedText { text, cut, read })
     }
 
     /// A text file with only the stanzas or lines that mention one of `needles` (see [`super::narrow`]): for big
-    /// files of which nvfix needs a few entries.
+    /// files of which nvfix needs a few entries. At most `limit` bytes are read (the kind's budget, or less when a
+    /// run's allowance for logs is nearly spent); a longer file is cut there, with the warning to give.
     pub fn read_narrowed(
         &self,
         host_path: &str,
         needles: &[&str],
         records: super::narrow::Records,
-    ) -> Result<String, HostError> {
+        limit: u64,
+    ) -> Result<BoundedText, HostError> {
+        let kind = FileKind::of(host_path);
+        let limit = limit.min(kind.budget());
         let p = self.resolve(host_path);
-        fs::File::open(&p)
-            .and_then(|file| super::narrow::read_narrowed(file, needles, records))
+        let mut bounded = Bounded::new(
+            fs::File::open(&p).map_err(|source| HostError::Read {
+                path: host_display(host_path),
+                source,
+            })?,
+            limit,
+        );
+        let (text, kept_cut) = super::narrow::read_narrowed_within(
+            &mut bounded,
+            needles,
+            records,
+            super::narrow::CHUNK,
+            KEPT_PER_FILE,
+        )
+        .map_err(|source| HostError::Read {
+            path: host_display(host_path),
+            source,
+        })?;
+        let cut = if kept_cut {
+            Some(kept_message())
+        } else {
+            bounded.was_cut().then(|| cut_message(kind, limit))
+        };
+        Ok(BoundedText {
+            text,
+            cut,
+            read: limit.saturating_sub(bounded.left()),
+        })
+    }
+
+    /// A small binary file (an EFI variable, a process's command line) within its kind's budget; refused when larger.
+    pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
+        let kind = FileKind::of(host_path);
+        let p = self.resolve(host_path);
+        let (bytes, cut) = fs::File::open(&p)
+            .and_then(|file| read_capped(file, kind.budget()))
             .map_err(|source| HostError::Read {
                 path: host_display(host_path),
                 source,
-            })
+            })?;
+        if cut {
+            return Err(self.over_budget(host_path, kind, "not read"));
+        }
+        Ok(bytes)
     }
 
-    pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
-        let p = self.resolve(host_path);
-        fs::read(&p).map_err(|source| HostError::Read {
+    fn over_budget(&self, host_path: &str, kind: FileKind, what_happened: &str) -> HostError {
+        HostError::OverBudget {
             path: host_display(host_path),
-            source,
-        })
+            message: over_budget_message(kind, what_happened),
+        }
     }
 
     /// Entry names of a folder, sorted (so output never depends on directory order).

@@ -1,6 +1,7 @@
 //! Parsers for installed-package state: dpkg's status file and unattended-upgrades' configuration.
 
 use super::apt_history::is_driver_package;
+use super::python_re::PythonRegex;
 use serde::Serialize;
 
 /// One stanza of `/var/lib/dpkg/status` that is installed (or half-installed).
@@ -34,6 +35,8 @@ struct StatusStanza {
     version: Option<String>,
     arch: Option<String>,
     status: Option<String>,
+    /// The stanza's name line is exactly `Package: dpkg` (the form gather's narrowing keeps): dpkg's own.
+    is_dpkg: bool,
 }
 
 impl StatusStanza {
@@ -77,9 +80,10 @@ pub fn is_fabric_manager_package(name: &str) -> bool {
 pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
     let mut packages = Vec::new();
     let mut stanza = StatusStanza::default();
+    let mut native: Option<String> = None;
     for line in text.lines() {
         if line.trim().is_empty() {
-            packages.extend(std::mem::take(&mut stanza).finish());
+            end_stanza(&mut stanza, &mut packages, &mut native);
             continue;
         }
         // Continuation lines (Description, Conffiles, …) start with a space or a tab.
@@ -96,8 +100,9 @@ pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
             "package" => {
                 // A new Package: without a blank line before it: the previous stanza ended (garbled file).
                 if stanza.name.is_some() {
-                    packages.extend(std::mem::take(&mut stanza).finish());
+                    end_stanza(&mut stanza, &mut packages, &mut native);
                 }
+                stanza.is_dpkg = line.trim_end() == "Package: dpkg";
                 stanza.name = value;
             }
             "version" => stanza.version = value,
@@ -106,8 +111,48 @@ pub fn parse_dpkg_status(text: &str) -> Vec<InstalledPackage> {
             _ => {}
         }
     }
-    packages.extend(stanza.finish());
+    end_stanza(&mut stanza, &mut packages, &mut native);
+    if let Some(native) = native {
+        name_foreign_packages(&mut packages, &native);
+    }
     packages
+}
+
+/// Ends the stanza being read: its package (when installed) joins `packages`; dpkg's own names the native
+/// architecture.
+fn end_stanza(
+    stanza: &mut StatusStanza,
+    packages: &mut Vec<InstalledPackage>,
+    native: &mut Option<String>,
+) {
+    let stanza = std::mem::take(stanza);
+    if stanza.is_dpkg && native.is_none() {
+        native.clone_from(&stanza.arch);
+    }
+    packages.extend(stanza.finish());
+}
+
+/// Gives each package of a foreign architecture the name apt and unattended-upgrades use for it: `name:arch`.
+///
+/// unattended-upgrades 2.9.1 matches blacklist entries against python-apt's `pkg.name`, which is
+/// `self._pkg.get_fullname(True)` (python-apt 2.6, `apt/package.py`): apt's `FullName(Pretty=true)`, the bare name
+/// for the native architecture and for `all`, `name:arch` for any other. So `libnvidia-compute-580$` does not match
+/// `libnvidia-compute-580:i386`, and `apt-mark hold libnvidia-compute-580` holds the native package only. The native
+/// architecture is dpkg's own (the `Package: dpkg` stanza, which a narrowed read keeps; dpkg is essential, so every
+/// dpkg host has one). Without it nothing is called foreign: a guess from the other packages would depend on which
+/// stanzas a narrowed read kept.
+fn name_foreign_packages(packages: &mut [InstalledPackage], native: &str) {
+    for p in packages.iter_mut() {
+        let foreign = p
+            .arch
+            .as_deref()
+            .filter(|a| !["all", "none", native].contains(a));
+        if let Some(arch) = foreign {
+            if !p.name.contains(':') {
+                p.name = format!("{}:{arch}", p.name);
+            }
+        }
+    }
 }
 
 /// What the unattended-upgrades configuration says, merged over all files read.
@@ -295,13 +340,59 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
     }
 }
 
-/// Would this blacklist entry stop unattended-upgrades from upgrading `package`? Entries are regexes matched at the start
-/// of the name (`re.match`), so `nvidia-` does not match `libnvidia-ml1`.
+/// Would this blacklist entry stop unattended-upgrades from upgrading `package`? Entries are Python regexes matched at
+/// the start of the name (`re.match`), so `nvidia-` does not match `libnvidia-ml1` (see [`PythonRegex`]).
 ///
-/// An entry that is not a valid regex for the `regex` crate never matches: unattended-upgrades would crash on a
-/// Python-invalid one, and claiming protection we cannot confirm would be worse than reporting none.
+/// An entry Python rejects, or that nvfix cannot reproduce, never matches: unattended-upgrades fails on a
+/// Python-invalid one, and claiming protection we cannot confirm would be worse than reporting none. Compiles the
+/// entry on every call: for many names, use [`Blacklist`].
 pub fn blacklist_matches(pattern: &str, package: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{pattern})")).is_ok_and(|re| re.is_match(package))
+    PythonRegex::compile(pattern).matches(package) == Some(true)
+}
+
+/// The blacklist, each entry compiled once (a `\w{500}` entry compiled per package cost 140 ms each).
+#[derive(Debug, Clone)]
+pub struct Blacklist {
+    entries: Vec<(String, PythonRegex)>,
+}
+
+impl Blacklist {
+    pub fn new(entries: &[String]) -> Blacklist {
+        Blacklist {
+            entries: entries
+                .iter()
+                .map(|e| (e.clone(), PythonRegex::compile(e)))
+                .collect(),
+        }
+    }
+
+    /// The blacklist of `config` (empty without one).
+    pub fn of(config: Option<&UnattendedConfig>) -> Blacklist {
+        Blacklist::new(config.map(|c| c.blacklist.as_slice()).unwrap_or_default())
+    }
+
+    /// Does an entry nvfix can reproduce match `name`?
+    pub fn protects(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, re)| re.matches(name) == Some(true))
+    }
+
+    /// The entries Python rejects, with Python's message.
+    pub fn invalid(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().filter_map(|(e, re)| match re {
+            PythonRegex::Invalid(why) => Some((e.as_str(), why.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The entries nvfix cannot reproduce, with the construct that stops it.
+    pub fn unchecked(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().filter_map(|(e, re)| match re {
+            PythonRegex::Unchecked(why) => Some((e.as_str(), why.as_str())),
+            _ => None,
+        })
+    }
 }
 
 /// The installed driver packages that unattended-upgrades could upgrade: neither held (`apt-mark hold`) nor matched by
@@ -311,15 +402,11 @@ pub fn unprotected_driver_packages(
     config: Option<&UnattendedConfig>,
     packages: &[InstalledPackage],
 ) -> Vec<String> {
-    let blacklist = config.map(|c| c.blacklist.as_slice()).unwrap_or_default();
+    let blacklist = Blacklist::of(config);
     let mut names: Vec<String> = packages
         .iter()
         .filter(|p| is_driver_package(&p.name) && !p.held)
-        .filter(|p| {
-            !blacklist
-                .iter()
-                .any(|entry| blacklist_matches(entry, &p.name))
-        })
+        .filter(|p| !blacklist.protects(&p.name))
         .map(|p| p.name.clone())
         .collect();
     names.sort();
@@ -681,5 +768,113 @@ Unattended-Upgrade::Package-Blacklist:: "libnvidia-compute-";
             parse_apt_conf(&UNATTENDED_UPGRADES[..cut], &mut config);
             assert!(config.blacklist.len() <= 3, "cut at {cut}");
         }
+    }
+
+    /// A multiarch host: the 64-bit driver and its 32-bit libraries (`Multi-Arch: same`), as dpkg writes them.
+    const MULTIARCH_STATUS: &str = "\
+Package: dpkg
+Status: install ok installed
+Architecture: amd64
+Version: 1.22.6
+
+Package: libnvidia-compute-580
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: same
+Version: 580.95.05-0ubuntu1
+
+Package: libnvidia-compute-580
+Status: install ok installed
+Architecture: i386
+Multi-Arch: same
+Version: 580.95.05-0ubuntu1
+
+Package: nvidia-kernel-common-580
+Status: install ok installed
+Architecture: all
+Version: 580.95.05-0ubuntu1
+";
+
+    #[test]
+    fn foreign_packages_carry_their_architecture_as_apt_names_them() {
+        let names: Vec<String> = parse_dpkg_status(MULTIARCH_STATUS)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "dpkg",
+                "libnvidia-compute-580",
+                "libnvidia-compute-580:i386",
+                "nvidia-kernel-common-580"
+            ]
+        );
+        // Without dpkg's own stanza nothing is guessed foreign.
+        let without_dpkg = MULTIARCH_STATUS.replacen("Package: dpkg", "Package: other", 1);
+        let names: Vec<String> = parse_dpkg_status(&without_dpkg)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(':')), "{names:?}");
+    }
+
+    #[test]
+    fn an_exact_entry_for_the_native_name_leaves_the_foreign_package_exposed() {
+        let packages = parse_dpkg_status(MULTIARCH_STATUS);
+        let config = UnattendedConfig {
+            enabled: Some(true),
+            blacklist: vec!["libnvidia-compute-580$".into(), "nvidia-".into()],
+        };
+        assert_eq!(
+            unprotected_driver_packages(Some(&config), &packages),
+            vec!["libnvidia-compute-580:i386"]
+        );
+        let both = UnattendedConfig {
+            blacklist: vec![
+                "libnvidia-compute-580$".into(),
+                "libnvidia-compute-580:i386$".into(),
+                "nvidia-".into(),
+            ],
+            ..config
+        };
+        assert!(unprotected_driver_packages(Some(&both), &packages).is_empty());
+    }
+
+    #[test]
+    fn an_entry_python_rejects_protects_nothing() {
+        // `^(?:x)|(nvidia)` in the regex crate would match every *nvidia* name; Python refuses the entry.
+        let blacklist = Blacklist::new(&["x)|(nvidia".to_string(), "cuda-".to_string()]);
+        assert!(!blacklist.protects("libnvidia-compute-580"));
+        assert!(blacklist.protects("cuda-drivers"));
+        assert_eq!(
+            blacklist.invalid().collect::<Vec<_>>(),
+            vec![("x)|(nvidia", "unbalanced parenthesis")]
+        );
+        assert_eq!(blacklist.unchecked().count(), 0);
+    }
+
+    #[test]
+    fn each_entry_is_compiled_once_however_many_packages() {
+        // Ten `\w{500}` entries against 400 packages: compiled per package this took minutes.
+        let config = UnattendedConfig {
+            enabled: Some(true),
+            blacklist: (0..10).map(|i| format!("\\w{{500}}{i}")).collect(),
+        };
+        let packages: Vec<InstalledPackage> = (0..400)
+            .map(|i| InstalledPackage {
+                name: format!("libnvidia-lib{i}-580"),
+                version: "1".into(),
+                arch: None,
+                held: false,
+                state: "installed".into(),
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        assert_eq!(
+            unprotected_driver_packages(Some(&config), &packages).len(),
+            400
+        );
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 }

@@ -4,7 +4,7 @@
 //! never unheld. The plan is a list of [`HoldStep`]s the host layer executes in order (or prints for `--dry-run`).
 
 use super::apt_history::{is_driver_package, ChangeKind, PackageChange};
-use super::dpkg::{unprotected_driver_packages, InstalledPackage, UnattendedConfig};
+use super::dpkg::{unprotected_driver_packages, Blacklist, InstalledPackage, UnattendedConfig};
 use serde::{Deserialize, Serialize};
 
 /// The unattended-upgrades drop-in nvfix writes. `51` sorts after the stock `50unattended-upgrades`, so a `#clear`
@@ -356,7 +356,7 @@ pub fn hold_status(
     state: Option<&HoldState>,
     current_dropin: Option<&str>,
 ) -> HoldStatus {
-    let blacklist = unattended.map(|c| c.blacklist.as_slice()).unwrap_or(&[]);
+    let blacklist = Blacklist::of(unattended);
     let candidates = hold_candidates(installed);
     let packages: Vec<PackageHold> = candidates
         .iter()
@@ -364,9 +364,7 @@ pub fn hold_status(
             name: p.name.clone(),
             held: p.held,
             by_nvfix: p.held && state.is_some_and(|s| s.held.iter().any(|h| h == &p.name)),
-            blacklisted: blacklist
-                .iter()
-                .any(|e| super::dpkg::blacklist_matches(e, &p.name)),
+            blacklisted: blacklist.protects(&p.name),
         })
         .collect();
     let owned: Vec<InstalledPackage> = candidates.into_iter().cloned().collect();
@@ -826,5 +824,77 @@ mod tests {
             dropin: None,
         };
         assert_eq!(parse_state(&state_text(&state)), Ok(state));
+    }
+
+    #[test]
+    fn every_installed_architecture_is_held_and_blacklisted() {
+        let status = "\
+Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.22.6\n\n\
+Package: libnvidia-compute-580\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 580.95.05-1\n\n\
+Package: libnvidia-compute-580\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: same\nVersion: 580.95.05-1\n\n\
+Package: nvidia-driver-580\nStatus: install ok installed\nArchitecture: amd64\nVersion: 580.95.05-1\n";
+        let installed = crate::model::dpkg::parse_dpkg_status(status);
+        let plan = plan_hold(PackageManager::Apt, &installed, None, None);
+        assert_eq!(
+            plan.to_hold,
+            names(&[
+                "libnvidia-compute-580",
+                "libnvidia-compute-580:i386",
+                "nvidia-driver-580"
+            ])
+        );
+        let argv = plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                HoldStep::Run { argv } => Some(argv.join(" ")),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            argv,
+            "apt-mark hold libnvidia-compute-580 libnvidia-compute-580:i386 nvidia-driver-580"
+        );
+        let dropin = dropin_text(&plan.packages);
+        let config = {
+            let mut c = UnattendedConfig::default();
+            crate::model::dpkg::parse_apt_conf(&dropin, &mut c);
+            c.enabled = Some(true);
+            c
+        };
+        // The drop-in protects both architectures, as unattended-upgrades names them.
+        let status_after = hold_status(
+            PackageManager::Apt,
+            &installed,
+            Some(&config),
+            None,
+            Some(&dropin),
+        );
+        assert!(
+            status_after.exposed.is_empty(),
+            "{:?}",
+            status_after.exposed
+        );
+        assert!(status_after
+            .packages
+            .iter()
+            .any(|p| p.name == "libnvidia-compute-580:i386" && p.blacklisted));
+        // Before: an exact entry for the native name only leaves the i386 library exposed.
+        let native_only = UnattendedConfig {
+            enabled: Some(true),
+            blacklist: vec![
+                blacklist_pattern("libnvidia-compute-580"),
+                blacklist_pattern("nvidia-driver-580"),
+            ],
+        };
+        let before = hold_status(
+            PackageManager::Apt,
+            &installed,
+            Some(&native_only),
+            None,
+            None,
+        );
+        assert_eq!(before.exposed, names(&["libnvidia-compute-580:i386"]));
+        assert!(before.at_risk);
     }
 }

@@ -117,6 +117,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numbers_at_their_extremes_are_read_or_refused_never_wrapped() {
+        let max = format!("6,{},{},-;NVRM: x", u64::MAX, u64::MAX);
+        assert_eq!(kmsg_record(&max), Some((u64::MAX, u64::MAX, "NVRM: x")));
+        assert_eq!(kmsg_record(&format!("6,{}0,1,-;x", u64::MAX)), None);
+        assert_eq!(kmsg_record("6,-1,1,-;x"), None);
+        // Seconds whose microseconds do not fit an i64: no position rather than a wrapped one.
+        assert_eq!(dmesg_stamp(&format!("[{}.000000] x", i64::MAX)), None);
+        assert_eq!(dmesg_stamp(&format!("[{}.000000] x", i64::MIN)), None);
+        assert_eq!(dmesg_stamp("[9223372036854.775807] x"), Some(i64::MAX));
+    }
+
+    #[test]
     fn kmsg_records_give_their_sequence_number() {
         assert_eq!(
             kmsg_record("6,1234,5678901,-;NVRM: API mismatch"),

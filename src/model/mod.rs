@@ -26,6 +26,7 @@ pub mod modules;
 pub mod plan;
 pub mod playbook;
 pub mod preflight;
+pub mod python_re;
 pub mod reboot_state;
 pub mod repair_advice;
 pub mod systemd_boot;
@@ -34,6 +35,7 @@ pub mod unattended_log;
 pub mod verdict;
 pub mod verify;
 pub mod version;
+pub mod yaml_limits;
 
 pub use evidence::{Evidence, ParseError};
 pub use version::DriverVersion;

@@ -407,6 +407,10 @@ impl Pattern {
         if source.is_empty() {
             return Err("an empty pattern matches nothing; remove it".into());
         }
+        // The expression must stand on its own before it is anchored: `x)|(svc` would otherwise become
+        // `^(?:x)|(svc)$`, whose second branch is not anchored at the start.
+        Regex::new(&body)
+            .map_err(|e| format!("`{source}` is not a valid regular expression: {e}"))?;
         let regex = Regex::new(&format!("^(?:{body})$"))
             .map_err(|e| format!("`{source}` is not a valid regular expression: {e}"))?;
         Ok(Pattern {
@@ -512,6 +516,13 @@ fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
 
 /// Parses and checks a playbook.
 pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
+    // Size and nesting first, by a linear scan: deep flow nesting costs the YAML parser quadratic time.
+    super::yaml_limits::check_yaml_limits(text).map_err(|e| PlaybookError {
+        kind: PlaybookErrorKind::Syntax,
+        line: Some(e.line),
+        column: Some(e.column),
+        message: e.message,
+    })?;
     // First as plain YAML, so a syntax error is told apart from a valid document with the wrong shape.
     let value: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;
@@ -892,5 +903,16 @@ verify:
             ..safe
         };
         assert!(check_ownership(&fifo, false).is_err());
+    }
+
+    #[test]
+    fn a_re_pattern_that_does_not_stand_alone_is_refused_not_half_anchored() {
+        let Err(e) = Pattern::new("re:x)|(svc") else {
+            panic!("refused")
+        };
+        assert!(e.contains("not a valid regular expression"), "{e}");
+        let p = Pattern::new("re:a|svc-.*").unwrap();
+        assert!(p.matches("svc-web") && p.matches("a"));
+        assert!(!p.matches("my-svc-web") && !p.matches("ab"));
     }
 }

@@ -368,6 +368,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reboot_scheduled_at_the_end_of_time_stays_pending_rather_than_wrapping_into_lapsed() {
+        // `scheduled_for + LAPSE_SECS` would wrap to a date far in the past (release) or panic (debug).
+        let mut s = RebootState::default();
+        let mut r = record("b1", 1_000);
+        r.scheduled_for = i64::MAX;
+        s.reboots.push(r);
+        assert!(matches!(
+            s.after_boot("b1", i64::MAX - 1),
+            AfterBoot::Pending(_)
+        ));
+        assert!(matches!(s.after_boot("b1", 2_000), AfterBoot::Pending(_)));
+        let mut s = RebootState::default();
+        let mut r = record("b1", i64::MIN);
+        r.scheduled_for = i64::MIN;
+        s.reboots.push(r);
+        assert_eq!(s.after_boot("b1", 0), AfterBoot::Nothing);
+        assert!(s.recent(i64::MIN).is_empty());
+    }
+
+    #[test]
     fn prune_keeps_a_week() {
         let now = 10_000_000;
         let mut s = RebootState::default();

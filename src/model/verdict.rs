@@ -790,6 +790,7 @@ fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
     if config.enabled != Some(true) {
         return;
     }
+    note_blacklist_entries(config, d);
     let exposed = super::dpkg::unprotected_driver_packages(Some(config), &facts.driver_packages);
     if !exposed.is_empty() {
         d.reasons.push(Reason {
@@ -800,6 +801,33 @@ fn note_recurrence(facts: &HostFacts, d: &mut Diagnosis) {
                 exposed.len(),
                 exposed.iter().take(4).cloned().collect::<Vec<_>>().join(", "),
                 if exposed.len() > 4 { ", …" } else { "" }
+            ),
+            evidence: vec![Evidence::file("/etc/apt/apt.conf.d")],
+        });
+    }
+}
+
+/// Blacklist entries that protect nothing: Python rejects them (and unattended-upgrades with it, on every run), or
+/// nvfix cannot reproduce what Python makes of them.
+fn note_blacklist_entries(config: &super::dpkg::UnattendedConfig, d: &mut Diagnosis) {
+    let blacklist = super::dpkg::Blacklist::of(Some(config));
+    for (entry, why) in blacklist.invalid() {
+        d.reasons.push(Reason {
+            code: "blacklist-entry-invalid",
+            message: format!(
+                "the unattended-upgrades blacklist entry `{entry}` is not a valid Python regex ({why}): it protects \
+                 nothing, and unattended-upgrades stops with this error on every run (no security updates either); \
+                 fix or remove it"
+            ),
+            evidence: vec![Evidence::file("/etc/apt/apt.conf.d")],
+        });
+    }
+    for (entry, why) in blacklist.unchecked() {
+        d.reasons.push(Reason {
+            code: "blacklist-entry-unchecked",
+            message: format!(
+                "nvfix cannot tell what unattended-upgrades makes of the blacklist entry `{entry}` ({why}): it is \
+                 not counted as protecting any package"
             ),
             evidence: vec![Evidence::file("/etc/apt/apt.conf.d")],
         });

@@ -9,7 +9,6 @@ use crate::host::{HostError, HostRoot};
 use crate::model::plan::ReloadPlan;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
-use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -122,13 +121,19 @@ impl Journal {
                 })
             }
         };
-        let mut text = String::new();
-        file.read_to_string(&mut text)
+        let kind = crate::host::read_budget::FileKind::Record;
+        let (bytes, cut) = crate::host::read_budget::read_capped(&mut file, kind.budget())
             .map_err(|source| HostError::Read {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let journal: Journal = serde_json::from_str(&text).map_err(|e| HostError::Invalid {
+        if cut {
+            return Err(HostError::OverBudget {
+                path: path.to_path_buf(),
+                message: crate::host::read_budget::over_budget_message(kind, "not read"),
+            });
+        }
+        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| HostError::Invalid {
             path: path.to_path_buf(),
             message: format!("not a readable nvfix journal ({e})"),
         })?;
