@@ -190,7 +190,7 @@ pub fn status(root: &HostRoot, runner: &dyn CommandRunner) -> anyhow::Result<hol
 }
 
 fn is_root_user() -> bool {
-    nix::unistd::geteuid().is_root()
+    rustix::process::geteuid().is_root()
 }
 
 pub fn run(ctx: &Context, args: &HoldArgs) -> anyhow::Result<i32> {

@@ -40,8 +40,7 @@ pub fn run(_ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
 }
 
 pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// [`load`] for `auto` and `reboot`, whose contract has one status for every playbook error: 78.
@@ -140,6 +139,27 @@ mod tests {
         let e = load(typo.path(), false).unwrap_err();
         assert_eq!(e.code, exit::CONFIG);
         assert!(e.message.contains("Europe/Berln"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_error_quotes_at_most_one_line_of_the_file() {
+        // A passwd-like file is one long YAML scalar: serde would quote all of it.
+        let passwd: String = (0..200)
+            .map(|i| format!("user{i}:x:{i}:{i}:User {i}:/home/user{i}:/bin/bash\n"))
+            .collect();
+        // A bad time written as a multi-line scalar: the value itself spans lines.
+        let multi_line_time = format!(
+            "version: 1\nreboot:\n  maintenance_window:\n    start: |\n{}    end: '02:00'\n",
+            "      01:00\n".repeat(50)
+        );
+        for text in [passwd, multi_line_time] {
+            let f = file(&text, 0o644);
+            let e = load(f.path(), false).unwrap_err();
+            assert!(!e.message.contains('\n'), "{}", e.message);
+            let quoted = e.message.len() - f.path().display().to_string().len();
+            assert!(quoted < 200, "{} bytes: {}", e.message.len(), e.message);
+            assert!(e.message.contains('…'), "{}", e.message);
+        }
     }
 
     #[test]

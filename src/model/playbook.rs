@@ -8,6 +8,7 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use super::excerpt::{excerpt, shorten_quoted};
 
 /// The only schema version this nvfix understands. A newer file is refused rather than half-understood.
 pub const PLAYBOOK_VERSION: u32 = 1;
@@ -190,7 +191,7 @@ pub struct TimeOfDay(pub u32);
 impl TryFrom<String> for TimeOfDay {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a time of day (HH:MM, 00:00 to 24:00)");
+        let bad = || format!("`{}` is not a time of day (HH:MM, 00:00 to 24:00)", excerpt(&s));
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
         if h.is_empty() || h.len() > 2 || m.len() != 2 {
             return Err(bad());
@@ -254,8 +255,9 @@ impl TryFrom<String> for Timezone {
         }
         let bad = || {
             format!(
-                "`{s}` is not a time zone nvfix understands: use UTC, local, an offset such as +02:00, or a zone such \
-                 as Europe/Berlin"
+                "`{}` is not a time zone nvfix understands: use UTC, local, an offset such as +02:00, or a zone such \
+                 as Europe/Berlin",
+                excerpt(&s)
             )
         };
         let sign = match s.chars().next() {
@@ -349,7 +351,8 @@ impl TryFrom<RawHook> for Hook {
         // Hooks run as root: a bare name would be looked up in whatever PATH nvfix inherited.
         if !program.starts_with('/') {
             return Err(format!(
-                "a hook's program must be an absolute path, not `{program}`"
+                "a hook's program must be an absolute path, not `{}`",
+                excerpt(program)
             ));
         }
         if r.timeout_seconds == 0 || r.timeout_seconds > MAX_HOOK_TIMEOUT_SECONDS {
@@ -408,7 +411,12 @@ impl Pattern {
             return Err("an empty pattern matches nothing; remove it".into());
         }
         let regex = Regex::new(&format!("^(?:{body})$"))
-            .map_err(|e| format!("`{source}` is not a valid regular expression: {e}"))?;
+            .map_err(|e| {
+                // regex's message draws the pattern and a caret over several lines; its last line says why.
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim().to_string();
+                format!("`{}` is not a valid regular expression: {why}", excerpt(source))
+            })?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
@@ -494,14 +502,16 @@ impl fmt::Display for PlaybookError {
 
 impl std::error::Error for PlaybookError {}
 
-fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
+fn yaml_error(e: serde_norway::Error, kind: PlaybookErrorKind) -> PlaybookError {
     let loc = e.location();
     let text = e.to_string();
-    // serde_yaml appends " at line L column C"; the position is printed in front instead.
+    // serde_norway (like serde_yaml) appends " at line L column C"; the position is printed in front instead.
     let message = match text.rsplit_once(" at line ") {
         Some((m, _)) if loc.is_some() => m.to_string(),
         _ => text,
     };
+    // serde quotes a rejected value whole: a file that is one long scalar would be printed entire.
+    let message = shorten_quoted(&message);
     PlaybookError {
         kind,
         line: loc.as_ref().map(|l| l.line()),
@@ -513,8 +523,8 @@ fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
 /// Parses and checks a playbook.
 pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
     // First as plain YAML, so a syntax error is told apart from a valid document with the wrong shape.
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;
     if value.is_null() {
         return Err(PlaybookError {
             kind: PlaybookErrorKind::Schema,
@@ -524,7 +534,7 @@ pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
         });
     }
     let playbook: Playbook =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Schema))?;
+        serde_norway::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Schema))?;
     check_semantics(&playbook)?;
     Ok(playbook)
 }

@@ -4,6 +4,7 @@
 //! Pure: the host layer ([`crate::host::reboot`]) reads and writes the file.
 
 use serde::{Deserialize, Serialize};
+use super::excerpt::shorten_quoted;
 
 /// Bumped when the file's shape changes incompatibly.
 pub const STATE_FORMAT: u32 = 1;
@@ -232,7 +233,7 @@ pub fn boot_check(
 /// the loop guard would pass).
 pub fn parse_state(text: &str) -> Result<RebootState, String> {
     let state: RebootState =
-        serde_json::from_str(text).map_err(|e| format!("not a valid nvfix reboot record: {e}"))?;
+        serde_json::from_str(text).map_err(|e| format!("not a valid nvfix reboot record: {}", shorten_quoted(&e.to_string())))?;
     if state.format != STATE_FORMAT {
         return Err(format!(
             "reboot record format {} is not the {STATE_FORMAT} this nvfix reads",
