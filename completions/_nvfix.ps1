@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the holders as a JSON array')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps')
+            [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

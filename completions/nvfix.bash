@@ -598,7 +598,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__ps)
-            opts="-h --json --all --root --nvml-lib --color --help"
+            opts="-h --json --all --wide --root --nvml-lib --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

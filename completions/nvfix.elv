@@ -53,6 +53,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --color 'When to use colour in human output'
             cand --json 'Print the holders as a JSON array'
             cand --all 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps'
+            cand --wide 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -58,6 +58,7 @@ always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the holders as a JSON array'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l all -d 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process\'s memory maps'
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l wide -d 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM (at most 3600)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r

@@ -93,6 +93,10 @@ pub struct PsArgs {
     /// process's memory maps
     #[arg(long)]
     pub all: bool,
+    /// Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long
+    /// cells cut with `…`
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]

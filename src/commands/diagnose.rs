@@ -15,7 +15,10 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
         )?);
     } else {
         render::emit(&render::report::diagnosis_report(
-            &facts, &diagnosis, ctx.color,
+            &facts,
+            &diagnosis,
+            ctx.color,
+            ctx.columns,
         ));
     }
     Ok(if diagnosis.verdict == Verdict::Healthy {

@@ -30,7 +30,8 @@ pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<i32> {
             crate::host::gather::boot_time(&ctx.root),
         ))?);
     } else {
-        render::emit(&render::report::holders_table(&holders, ctx.color));
+        let width = (!args.wide).then_some(ctx.columns);
+        render::emit(&render::report::holders_table(&holders, ctx.color, width));
     }
     Ok(exit::OK)
 }

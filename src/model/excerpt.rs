@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(excerpt("580.65.06\n"), "580.65.06");
         assert_eq!(excerpt("one\ntwo"), "one…");
         let long = "x".repeat(500);
-        assert_eq!(excerpt(&long), format!("{}…", "x".repeat(EXCERPT_MAX_CHARS)));
+        assert_eq!(
+            excerpt(&long),
+            format!("{}…", "x".repeat(EXCERPT_MAX_CHARS))
+        );
         assert_eq!(excerpt(""), "");
     }
 
@@ -96,11 +99,17 @@ mod tests {
         let passwd = "root:x:0:0:root:/root:/bin/bash daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin bin:x:2:2";
         let msg = format!("invalid type: string {passwd:?}, expected struct Playbook");
         let short = shorten_quoted(&msg);
-        assert!(short.starts_with("invalid type: string \"root:x:0:0:root:/root:/bin/bash daemon"), "{short}");
+        assert!(
+            short.starts_with("invalid type: string \"root:x:0:0:root:/root:/bin/bash daemon"),
+            "{short}"
+        );
         assert!(short.ends_with("…\", expected struct Playbook"), "{short}");
         assert!(short.chars().count() < msg.chars().count(), "{short}");
 
-        let lines = format!("invalid type: string {:?}, expected u32", "first line\nsecond line");
+        let lines = format!(
+            "invalid type: string {:?}, expected u32",
+            "first line\nsecond line"
+        );
         assert_eq!(
             shorten_quoted(&lines),
             "invalid type: string \"first line…\", expected u32"
@@ -117,6 +126,9 @@ mod tests {
     fn an_escape_is_never_split() {
         let s = format!("{}\u{1}tail", "y".repeat(EXCERPT_MAX_CHARS - 1));
         let short = shorten_quoted(&format!("{s:?}"));
-        assert_eq!(short, format!("\"{}\\u{{1}}…\"", "y".repeat(EXCERPT_MAX_CHARS - 1)));
+        assert_eq!(
+            short,
+            format!("\"{}\\u{{1}}…\"", "y".repeat(EXCERPT_MAX_CHARS - 1))
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! column it is about. Parsing is pure: the caller reads the file (and checks its ownership with
 //! [`check_ownership`]).
 
+use super::excerpt::{excerpt, shorten_quoted};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use super::excerpt::{excerpt, shorten_quoted};
 
 /// The only schema version this nvfix understands. A newer file is refused rather than half-understood.
 pub const PLAYBOOK_VERSION: u32 = 1;
@@ -191,7 +191,12 @@ pub struct TimeOfDay(pub u32);
 impl TryFrom<String> for TimeOfDay {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = || format!("`{}` is not a time of day (HH:MM, 00:00 to 24:00)", excerpt(&s));
+        let bad = || {
+            format!(
+                "`{}` is not a time of day (HH:MM, 00:00 to 24:00)",
+                excerpt(&s)
+            )
+        };
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
         if h.is_empty() || h.len() > 2 || m.len() != 2 {
             return Err(bad());
@@ -410,13 +415,15 @@ impl Pattern {
         if source.is_empty() {
             return Err("an empty pattern matches nothing; remove it".into());
         }
-        let regex = Regex::new(&format!("^(?:{body})$"))
-            .map_err(|e| {
-                // regex's message draws the pattern and a caret over several lines; its last line says why.
-                let why = e.to_string();
-                let why = why.lines().last().unwrap_or_default().trim().to_string();
-                format!("`{}` is not a valid regular expression: {why}", excerpt(source))
-            })?;
+        let regex = Regex::new(&format!("^(?:{body})$")).map_err(|e| {
+            // regex's message draws the pattern and a caret over several lines; its last line says why.
+            let why = e.to_string();
+            let why = why.lines().last().unwrap_or_default().trim().to_string();
+            format!(
+                "`{}` is not a valid regular expression: {why}",
+                excerpt(source)
+            )
+        })?;
         Ok(Pattern {
             source: source.to_string(),
             regex,

@@ -4,6 +4,8 @@ pub mod json;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod table;
+pub mod terminal;
 
 use std::io::Write;
 
