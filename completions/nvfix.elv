@@ -21,8 +21,8 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
             cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
@@ -34,8 +34,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
-            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;diagnose'= {
@@ -152,21 +150,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;playbook;help;help'= {
         }
-        &'nvfix;completions'= {
-            cand --dir 'Write the file(s) into this folder under their standard names instead of printing'
-            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
-            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'nvfix;man'= {
-            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
-            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
         &'nvfix;help'= {
             cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
             cand ps 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
@@ -177,8 +160,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
-            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;help;diagnose'= {
@@ -201,10 +182,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
         }
         &'nvfix;help;playbook;check'= {
-        }
-        &'nvfix;help;completions'= {
-        }
-        &'nvfix;help;man'= {
         }
         &'nvfix;help;help'= {
         }

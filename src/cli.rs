@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive types only; behaviour lives in `commands`).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -27,11 +27,12 @@ pub struct GlobalArgs {
         global = true,
         env = "NVFIX_ROOT",
         default_value = "/",
-        value_name = "DIR"
+        value_name = "DIR",
+        value_hint = ValueHint::DirPath
     )]
     pub root: PathBuf,
     /// NVML library to load [default: the system's libnvidia-ml.so.1 when --root is /; not checked otherwise]
-    #[arg(long, global = true, env = "NVFIX_NVML_LIB", value_name = "PATH")]
+    #[arg(long, global = true, env = "NVFIX_NVML_LIB", value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub nvml_lib: Option<PathBuf>,
     /// When to use colour in human output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -119,7 +120,7 @@ pub struct HoldArgs {
 pub struct MetricsArgs {
     /// Where to write the textfile (atomically); `-` prints to stdout [default: under --root,
     /// /var/lib/prometheus/node-exporter/nvfix.prom]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub textfile: Option<PathBuf>,
     /// Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)
     #[arg(long)]
@@ -164,11 +165,11 @@ pub struct ReloadArgs {
     #[arg(long)]
     pub allow_display_stop: bool,
     /// Seconds a process gets to exit after SIGTERM (at most 3600)
-    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_hint = ValueHint::Other,
           value_parser = clap::value_parser!(u64).range(..=crate::model::playbook::MAX_GRACE_SECONDS))]
     pub grace: u64,
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
 }
 
@@ -183,7 +184,7 @@ pub struct VerifyArgs {
 pub struct AutoArgs {
     /// The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process
     /// holds the GPU, never reboot]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub playbook: Option<PathBuf>,
     /// Allow a reboot for this run even if the playbook does not (--yes never does)
     #[arg(long)]
@@ -195,7 +196,7 @@ pub struct AutoArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
 }
 
@@ -212,7 +213,7 @@ pub struct RebootArgs {
     pub json: bool,
     /// Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the
     /// playbook's, 5]
-    #[arg(long, value_name = "MIN", conflicts_with = "now",
+    #[arg(long, value_name = "MIN", conflicts_with = "now", value_hint = ValueHint::Other,
           value_parser = clap::value_parser!(u32).range(..=crate::model::playbook::MAX_REBOOT_DELAY_MINUTES as i64))]
     pub delay: Option<u32>,
     /// Reboot now, through systemctl reboot --check-inhibitors=yes
@@ -222,7 +223,7 @@ pub struct RebootArgs {
     #[arg(long, conflicts_with_all = ["now", "delay", "dry_run"])]
     pub cancel: bool,
     /// Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub playbook: Option<PathBuf>,
 }
 
@@ -241,6 +242,6 @@ pub enum PlaybookCommand {
 #[derive(Debug, Args)]
 pub struct PlaybookCheckArgs {
     /// The playbook file
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub file: PathBuf,
 }

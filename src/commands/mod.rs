@@ -1,6 +1,7 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
 pub mod auto;
+pub mod completion_hints;
 pub mod completions;
 pub mod diagnose;
 pub mod hold;

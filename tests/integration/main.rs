@@ -3,6 +3,7 @@
 mod harness;
 
 mod auto;
+mod completion_bash;
 mod diagnose;
 mod generated;
 mod hold;
