@@ -4,6 +4,7 @@ pub mod auto;
 pub mod completion_hints;
 pub mod completions;
 pub mod diagnose;
+pub mod doc;
 pub mod hold;
 pub mod man;
 pub mod metrics;

@@ -8,6 +8,7 @@ mod diagnose;
 mod generated;
 mod hold;
 mod lab;
+mod man_pages;
 mod metrics;
 mod module_cache;
 mod numbers;
