@@ -20,7 +20,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -39,7 +39,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;diagnose'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print one JSON object (the documented, stable contract) instead of the report'
             cand --no-holders 'Do not scan processes for GPU holders'
             cand -h 'Print help'
@@ -48,7 +48,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;ps'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print the holders as a JSON array'
             cand --all 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps'
             cand --wide 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`'
@@ -60,7 +60,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --dry-run 'Print the plan (steps, holders, blockers) and change nothing'
             cand --json 'Print JSON (the plan with --dry-run, the run''s report otherwise) instead of text'
             cand -y 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
@@ -74,7 +74,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;verify'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print the checks as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -82,7 +82,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;hold'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --undo 'Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in'
             cand --status 'Show what is held and whether an automatic upgrade could still replace the driver (exit 1 when it could)'
             cand --dry-run 'Show the commands and files without running or writing anything'
@@ -94,7 +94,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --textfile 'Where to write the textfile (atomically); `-` prints to stdout [default: under --root, /var/lib/prometheus/node-exporter/nvfix.prom]'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --no-holders 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -104,7 +104,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --allow-reboot 'Allow a reboot for this run even if the playbook does not (--yes never does)'
             cand --dry-run 'Decide and check every guard, but change nothing'
             cand --json 'Print the report as JSON (schema nvfix.auto/v1)'
@@ -116,7 +116,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -y 'Do not ask for confirmation (needed without a terminal)'
             cand --yes 'Do not ask for confirmation (needed without a terminal)'
             cand --dry-run 'Check and report every guard, schedule nothing'
@@ -129,7 +129,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;playbook'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
@@ -138,7 +138,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;playbook;check'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

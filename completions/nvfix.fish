@@ -26,7 +26,7 @@ end
 
 complete -c nvfix -n "__fish_nvfix_needs_command" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_needs_command" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_needs_command" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_needs_command" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_needs_command" -s h -l help -d 'Print help'
@@ -43,7 +43,7 @@ complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "playbook" -d 'Work with
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l json -d 'Print one JSON object (the documented, stable contract) instead of the report'
@@ -51,7 +51,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l no-holders -d '
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the holders as a JSON array'
@@ -62,7 +62,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l dry-run -d 'Print the plan (steps, holders, blockers) and change nothing'
@@ -74,14 +74,14 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l allow-display-sto
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l json -d 'Print the checks as JSON'
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l undo -d 'Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in'
@@ -92,7 +92,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -s h -l help -d 'Print
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l textfile -d 'Where to write the textfile (atomically); `-` prints to stdout [default: under --root, /var/lib/prometheus/node-exporter/nvfix.prom]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
@@ -101,7 +101,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The pl
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l allow-reboot -d 'Allow a reboot for this run even if the playbook does not (--yes never does)'
@@ -112,7 +112,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -a "(__fish_nvfix_playbooks)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s y -l yes -d 'Do not ask for confirmation (needed without a terminal)'
@@ -123,7 +123,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l cancel -d 'Cancel
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
@@ -131,7 +131,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_see
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'

@@ -34,7 +34,8 @@ pub struct GlobalArgs {
     /// NVML library to load [default: the system's libnvidia-ml.so.1 when --root is /; not checked otherwise]
     #[arg(long, global = true, env = "NVFIX_NVML_LIB", value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub nvml_lib: Option<PathBuf>,
-    /// When to use colour in human output
+    /// When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1
+    /// forces it)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 }
