@@ -93,7 +93,7 @@ _nvfix_playbooks() {{
 
 "#
     );
-    let spec = Regex::new(r"(?m)^('--playbook=\[[^\n]*\]):FILE:_files'").expect("a fixed pattern");
+    let spec = Regex::new(r"(?m)^('--playbook=\[[^\n]*\]):[^:\n]*:_(?:files|default)'").expect("a fixed pattern");
     let script = spec
         .replace_all(&script, "$1:PLAYBOOK:_nvfix_playbooks'")
         .into_owned();
@@ -118,7 +118,7 @@ end
 "#
     );
     let spec =
-        Regex::new(r"(?m)^(complete -c nvfix .* -l playbook .*) -r -F$").expect("a fixed pattern");
+        Regex::new(r"(?m)^(complete -c nvfix .* -l playbook .*) -r(?: -F| -f)?$").expect("a fixed pattern");
     let script = spec
         .replace_all(&script, "$1 -r -a \"(__fish_nvfix_playbooks)\"")
         .into_owned();
