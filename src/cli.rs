@@ -70,7 +70,7 @@ pub enum Command {
     /// Print or write shell completions (bash, zsh, fish, elvish, powershell)
     #[command(hide = true)]
     Completions(CompletionsArgs),
-    /// Write the man pages (nvfix.1 and one per subcommand) into a folder
+    /// Write the man pages (nvfix.1, one per command, nvfix-playbook.5) into a folder
     #[command(hide = true)]
     Man(ManArgs),
 }
@@ -140,7 +140,7 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// The folder to write nvfix.1 and nvfix-<command>.1 into
+    /// The folder to write nvfix.1, nvfix-<command>.1 and nvfix-playbook.5 into
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
