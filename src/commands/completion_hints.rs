@@ -93,7 +93,8 @@ _nvfix_playbooks() {{
 
 "#
     );
-    let spec = Regex::new(r"(?m)^('--playbook=\[[^\n]*\]):[^:\n]*:_(?:files|default)'").expect("a fixed pattern");
+    let spec = Regex::new(r"(?m)^('--playbook=\[[^\n]*\]):[^:\n]*:_(?:files|default)'")
+        .expect("a fixed pattern");
     let script = spec
         .replace_all(&script, "$1:PLAYBOOK:_nvfix_playbooks'")
         .into_owned();
@@ -117,8 +118,8 @@ function __fish_nvfix_playbooks
 end
 "#
     );
-    let spec =
-        Regex::new(r"(?m)^(complete -c nvfix .* -l playbook .*) -r(?: -F| -f)?$").expect("a fixed pattern");
+    let spec = Regex::new(r"(?m)^(complete -c nvfix .* -l playbook .*) -r(?: -F| -f)?$")
+        .expect("a fixed pattern");
     let script = spec
         .replace_all(&script, "$1 -r -a \"(__fish_nvfix_playbooks)\"")
         .into_owned();
