@@ -20,9 +20,9 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
             cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
@@ -34,14 +34,12 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
-            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;diagnose'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print one JSON object (the documented, stable contract) instead of the report'
             cand --no-holders 'Do not scan processes for GPU holders'
             cand -h 'Print help'
@@ -50,9 +48,10 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;ps'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print the holders as a JSON array'
             cand --all 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process''s memory maps'
+            cand --wide 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -61,7 +60,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --dry-run 'Print the plan (steps, holders, blockers) and change nothing'
             cand --json 'Print JSON (the plan with --dry-run, the run''s report otherwise) instead of text'
             cand -y 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
@@ -75,7 +74,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;verify'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --json 'Print the checks as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -83,7 +82,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;hold'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --undo 'Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in'
             cand --status 'Show what is held and whether an automatic upgrade could still replace the driver (exit 1 when it could)'
             cand --dry-run 'Show the commands and files without running or writing anything'
@@ -95,7 +94,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --textfile 'Where to write the textfile (atomically); `-` prints to stdout [default: under --root, /var/lib/prometheus/node-exporter/nvfix.prom]'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --no-holders 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -105,7 +104,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand --allow-reboot 'Allow a reboot for this run even if the playbook does not (--yes never does)'
             cand --dry-run 'Decide and check every guard, but change nothing'
             cand --json 'Print the report as JSON (schema nvfix.auto/v1)'
@@ -117,7 +116,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -y 'Do not ask for confirmation (needed without a terminal)'
             cand --yes 'Do not ask for confirmation (needed without a terminal)'
             cand --dry-run 'Check and report every guard, schedule nothing'
@@ -130,7 +129,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;playbook'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
@@ -139,7 +138,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;playbook;check'= {
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -151,21 +150,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;playbook;help;help'= {
         }
-        &'nvfix;completions'= {
-            cand --dir 'Write the file(s) into this folder under their standard names instead of printing'
-            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
-            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'nvfix;man'= {
-            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
-            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
-            cand --color 'When to use colour in human output'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
         &'nvfix;help'= {
             cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
             cand ps 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
@@ -176,8 +160,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
-            cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-            cand man 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;help;diagnose'= {
@@ -200,10 +182,6 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
         }
         &'nvfix;help;playbook;check'= {
-        }
-        &'nvfix;help;completions'= {
-        }
-        &'nvfix;help;man'= {
         }
         &'nvfix;help;help'= {
         }

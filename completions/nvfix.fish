@@ -24,12 +24,12 @@ function __fish_nvfix_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c nvfix -n "__fish_nvfix_needs_command" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_needs_command" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_needs_command" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_needs_command" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_needs_command" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c nvfix -n "__fish_nvfix_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nvfix -n "__fish_nvfix_needs_command" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_needs_command" -s V -l version -d 'Print version'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
@@ -40,30 +40,29 @@ complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "metrics" -d 'Write node
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
-complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "completions" -d 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "man" -d 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l json -d 'Print one JSON object (the documented, stable contract) instead of the report'
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -l no-holders -d 'Do not scan processes for GPU holders'
 complete -c nvfix -n "__fish_nvfix_using_subcommand diagnose" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l json -d 'Print the holders as a JSON array'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l all -d 'Also list processes that only map the driver libraries (libcuda, libnvidia-ml) without a device open — e.g. a job whose CUDA init failed during the mismatch and stays broken until restarted. Slower: reads every process\'s memory maps'
+complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -l wide -d 'Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long cells cut with `…`'
 complete -c nvfix -n "__fish_nvfix_using_subcommand ps" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM (at most 3600)' -r
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l grace -d 'Seconds a process gets to exit after SIGTERM (at most 3600)' -r -f
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l dry-run -d 'Print the plan (steps, holders, blockers) and change nothing'
@@ -73,16 +72,16 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l kill -d 'SIGKILL 
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l resume -d 'Undo an interrupted reload from its journal (/run/nvfix/journal.json): load the modules, start the services'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -l allow-display-stop -d 'Allow stopping the display manager (the local console and graphical sessions go dark)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reload" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -l json -d 'Print the checks as JSON'
 complete -c nvfix -n "__fish_nvfix_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l undo -d 'Release exactly what nvfix held (packages held before nvfix ran stay held) and remove its drop-in'
@@ -91,29 +90,29 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l dry-run -d 'Show th
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -l json -d 'Print one JSON object instead of text'
 complete -c nvfix -n "__fish_nvfix_using_subcommand hold" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l textfile -d 'Where to write the textfile (atomically); `-` prints to stdout [default: under --root, /var/lib/prometheus/node-exporter/nvfix.prom]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]' -r -a "(__fish_nvfix_playbooks)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l allow-reboot -d 'Allow a reboot for this run even if the playbook does not (--yes never does)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l dry-run -d 'Decide and check every guard, but change nothing'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l json -d 'Print the report as JSON (schema nvfix.auto/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook\'s, 5]' -r
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook\'s, 5]' -r -f
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -a "(__fish_nvfix_playbooks)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s y -l yes -d 'Do not ask for confirmation (needed without a terminal)'
@@ -122,45 +121,39 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l json -d 'Print th
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l now -d 'Reboot now, through systemctl reboot --check-inhibitors=yes'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l cancel -d 'Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook\'s reboot.cancel_handoff)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand completions" -l dir -d 'Write the file(s) into this folder under their standard names instead of printing' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand completions" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand completions" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand completions" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c nvfix -n "__fish_nvfix_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand man" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand man" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand man" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c nvfix -n "__fish_nvfix_using_subcommand man" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "completions" -d 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "man" -d 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+
+# Playbook names nvfix --playbook NAME resolves (local ones first).
+function __fish_nvfix_playbooks
+    for d in /etc/nvfix/playbooks /usr/share/nvfix/playbooks
+        for f in $d/*.yaml
+            basename $f .yaml
+        end
+    end
+end

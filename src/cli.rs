@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive types only; behaviour lives in `commands`).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -27,13 +27,15 @@ pub struct GlobalArgs {
         global = true,
         env = "NVFIX_ROOT",
         default_value = "/",
-        value_name = "DIR"
+        value_name = "DIR",
+        value_hint = ValueHint::DirPath
     )]
     pub root: PathBuf,
     /// NVML library to load [default: the system's libnvidia-ml.so.1 when --root is /; not checked otherwise]
-    #[arg(long, global = true, env = "NVFIX_NVML_LIB", value_name = "PATH")]
+    #[arg(long, global = true, env = "NVFIX_NVML_LIB", value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub nvml_lib: Option<PathBuf>,
-    /// When to use colour in human output
+    /// When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1
+    /// forces it)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 }
@@ -68,7 +70,7 @@ pub enum Command {
     /// Print or write shell completions (bash, zsh, fish, elvish, powershell)
     #[command(hide = true)]
     Completions(CompletionsArgs),
-    /// Write the man pages (nvfix.1 and one per subcommand) into a folder
+    /// Write the man pages (nvfix.1, one per command, nvfix-playbook.5) into a folder
     #[command(hide = true)]
     Man(ManArgs),
 }
@@ -93,6 +95,10 @@ pub struct PsArgs {
     /// process's memory maps
     #[arg(long)]
     pub all: bool,
+    /// Print every column in full; by default the table fits the terminal (80 columns when not a terminal), long
+    /// cells cut with `…`
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +121,7 @@ pub struct HoldArgs {
 pub struct MetricsArgs {
     /// Where to write the textfile (atomically); `-` prints to stdout [default: under --root,
     /// /var/lib/prometheus/node-exporter/nvfix.prom]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub textfile: Option<PathBuf>,
     /// Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)
     #[arg(long)]
@@ -134,7 +140,7 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// The folder to write nvfix.1 and nvfix-<command>.1 into
+    /// The folder to write nvfix.1, nvfix-<command>.1 and nvfix-playbook.5 into
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -160,11 +166,11 @@ pub struct ReloadArgs {
     #[arg(long)]
     pub allow_display_stop: bool,
     /// Seconds a process gets to exit after SIGTERM (at most 3600)
-    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_hint = ValueHint::Other,
           value_parser = clap::value_parser!(u64).range(..=crate::model::playbook::MAX_GRACE_SECONDS))]
     pub grace: u64,
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
 }
 
@@ -179,7 +185,7 @@ pub struct VerifyArgs {
 pub struct AutoArgs {
     /// The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process
     /// holds the GPU, never reboot]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub playbook: Option<PathBuf>,
     /// Allow a reboot for this run even if the playbook does not (--yes never does)
     #[arg(long)]
@@ -191,7 +197,7 @@ pub struct AutoArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
 }
 
@@ -208,7 +214,7 @@ pub struct RebootArgs {
     pub json: bool,
     /// Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the
     /// playbook's, 5]
-    #[arg(long, value_name = "MIN", conflicts_with = "now",
+    #[arg(long, value_name = "MIN", conflicts_with = "now", value_hint = ValueHint::Other,
           value_parser = clap::value_parser!(u32).range(..=crate::model::playbook::MAX_REBOOT_DELAY_MINUTES as i64))]
     pub delay: Option<u32>,
     /// Reboot now, through systemctl reboot --check-inhibitors=yes
@@ -218,7 +224,7 @@ pub struct RebootArgs {
     #[arg(long, conflicts_with_all = ["now", "delay", "dry_run"])]
     pub cancel: bool,
     /// Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub playbook: Option<PathBuf>,
 }
 
@@ -237,6 +243,6 @@ pub enum PlaybookCommand {
 #[derive(Debug, Args)]
 pub struct PlaybookCheckArgs {
     /// The playbook file
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub file: PathBuf,
 }

@@ -1,4 +1,4 @@
-//! Fuzzes the playbook YAML (the size and nesting pre-scan, then schema and semantic checks after serde_yaml).
+//! Fuzzes the playbook YAML (the size and nesting pre-scan, then schema and semantic checks after the YAML parser).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

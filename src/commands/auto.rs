@@ -4,6 +4,7 @@
 //! [`run_auto`] is the library API: every command goes through the given runner and the reload through the given
 //! [`ReloadEngine`], so tests drive whole runs on fixture trees with a recorder and a scripted engine.
 
+use super::doc::{general, own, CommandDoc};
 use super::Context;
 use crate::cli::AutoArgs;
 use crate::error::Failure;
@@ -29,6 +30,47 @@ use crate::model::reboot_state::AfterBoot;
 use crate::model::verdict::{diagnose, Diagnosis};
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// `nvfix auto`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Runbook mode for unattended use (a timer, a cluster's health check): diagnoses, then acts within a \
+         playbook's policy. A mismatch that a reload can fix is reloaded when the playbook allows it and every \
+         guard passes (holders the policy may stop, the maintenance window, no package manager running); a mismatch \
+         that needs a reboot is rebooted only when the playbook or --allow-reboot allows it; anything else is \
+         reported. The exit status says what happened, so a caller can act on it.",
+        "Without --playbook, the built-in default playbook applies: reload only when no user process holds the GPU, \
+         never reboot. nvfix-playbook(5) describes the format; nvfix playbook check validates a file. An interrupted \
+         reload's journal is resumed first.",
+    ],
+    exit: &[
+        own(exit::OK, "The host is healthy, or it was fixed and verified."),
+        own(exit::PROBLEM, "A fix was attempted and failed; the host was restored."),
+        general(exit::REBOOT_REQUIRED),
+        general(exit::REBOOT_SCHEDULED),
+        own(exit::USAGE, "A bad option, or an action asked for on a --root tree."),
+        own(exit::DATA_ERROR, "The journal of an interrupted reload cannot be read."),
+        own(exit::NO_INPUT, "The --root folder or the playbook does not exist."),
+        own(exit::UNAVAILABLE, "Neither a reload nor a reboot can help: the packages need repair."),
+        own(exit::TEMP_FAIL, "Another nvfix holds the lock, or a guard deferred the action (try again later)."),
+        own(exit::NO_PERMISSION, "Not root, an unsafe playbook owner or mode, or the host is a container."),
+        own(exit::CONFIG, "The playbook is not valid."),
+    ],
+    files: &[
+        "/etc/nvfix/nvfix.yaml",
+        "/etc/nvfix/playbooks/NAME.yaml",
+        "/usr/share/nvfix/playbooks/NAME.yaml",
+        "/run/nvfix/lock",
+        "/run/nvfix/journal.json",
+        "/var/lib/nvfix/reboots.json",
+    ],
+    examples: &[
+        ("sudo nvfix auto --dry-run", "Decide what the playbook allows and check every guard, changing nothing."),
+        ("sudo nvfix auto --playbook slurm-node", "Act within the shipped Slurm playbook."),
+        ("sudo nvfix auto --allow-reboot", "Also allow a reboot for this run."),
+    ],
+    see_also: &["nvfix-playbook(5)", "shutdown(8)"],
+};
 
 /// The report's schema name; bumped when a field changes meaning or goes away.
 pub const SCHEMA: &str = "nvfix.auto/v1";

@@ -1,5 +1,6 @@
 //! `nvfix completions`: shell completion scripts generated from the clap definitions (committed under completions/).
 
+use super::completion_hints;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::exit;
 use crate::host::atomic_write::{write_file, DirRule};
@@ -28,11 +29,31 @@ pub fn documented_command() -> clap::Command {
     hide_env_values(Cli::command())
 }
 
+/// The command completions offer: the documented one without its hidden commands (`completions`, `man`). clap
+/// cannot remove a subcommand, so the top level is rebuilt with the same arguments and the visible commands only.
+fn completion_command() -> clap::Command {
+    let full = documented_command();
+    let mut cmd = clap::Command::new("nvfix")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
+}
+
+/// clap_complete's script for one shell, before [`completion_hints::finish`].
+pub fn clap_script(shell: Shell) -> Vec<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut completion_command(), "nvfix", &mut buf);
+    buf
+}
+
 /// The completion script for one shell.
 pub fn completion_script(shell: Shell) -> Vec<u8> {
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut documented_command(), "nvfix", &mut buf);
-    buf
+    let script = String::from_utf8(clap_script(shell)).expect("clap_complete writes UTF-8");
+    completion_hints::finish(shell, script).into_bytes()
 }
 
 /// The standard file name clap_complete gives `shell`'s script (`nvfix.bash`, `_nvfix`, `nvfix.fish`, …).

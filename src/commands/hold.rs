@@ -3,6 +3,7 @@
 //! Under a `--root` other than `/` nothing runs for real: the commands and files are shown as a dry run, because
 //! apt-mark or dnf would act on this machine, not on the tree.
 
+use super::doc::{general, own, CommandDoc};
 use super::Context;
 use crate::cli::HoldArgs;
 use crate::error::Failure;
@@ -13,6 +14,46 @@ use crate::host::runner::{CommandRunner, RecordingRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::hold::{self, HoldStep, PackageManager};
 use serde_json::json;
+
+/// `nvfix hold`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Pins the installed NVIDIA driver packages so the next automatic upgrade cannot replace the libraries under \
+         a running module again: on apt hosts with apt-mark hold and an unattended-upgrades blacklist drop-in \
+         (/etc/apt/apt.conf.d/51nvfix-hold), on dnf hosts with dnf versionlock.",
+        "nvfix records what it held (/var/lib/nvfix/hold.json), so --undo releases exactly that: packages the admin \
+         held before stay held, and the drop-in is removed. --status shows what is held and whether an automatic \
+         upgrade could still replace the driver. --dry-run shows the commands and the drop-in without running or \
+         writing anything.",
+    ],
+    exit: &[
+        own(
+            exit::OK,
+            "The packages are held (or released with --undo), or --status found the driver protected.",
+        ),
+        own(
+            exit::PROBLEM,
+            "--status: an automatic upgrade could still replace the driver; otherwise apt-mark or dnf failed.",
+        ),
+        own(exit::UNAVAILABLE, "No supported package manager, or dnf versionlock is not installed."),
+        general(exit::TEMP_FAIL),
+        own(exit::NO_PERMISSION, "Not root (holding needs root; --status and --dry-run do not)."),
+        own(exit::CONFIG, "/etc/apt/apt.conf.d/51nvfix-hold exists but nvfix did not write it."),
+    ],
+    files: &[
+        "/etc/apt/apt.conf.d/51nvfix-hold",
+        "/var/lib/nvfix/hold.json",
+        "/var/lib/dpkg/status",
+        "/run/nvfix/lock",
+    ],
+    examples: &[
+        ("sudo nvfix hold --dry-run", "Show the apt-mark or dnf command and the drop-in without changing anything."),
+        ("sudo nvfix hold", "Hold every installed driver package and blacklist them for unattended-upgrades."),
+        ("nvfix hold --status", "What is held, and whether an automatic upgrade could still replace the driver."),
+        ("sudo nvfix hold --undo", "Release exactly what nvfix held; packages the admin held stay held."),
+    ],
+    see_also: &["apt-mark(8)", "dnf(8)", "unattended-upgrade(8)"],
+};
 
 /// How a hold or undo is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +231,7 @@ pub fn status(root: &HostRoot, runner: &dyn CommandRunner) -> anyhow::Result<hol
 }
 
 fn is_root_user() -> bool {
-    nix::unistd::geteuid().is_root()
+    rustix::process::geteuid().is_root()
 }
 
 pub fn run(ctx: &Context, args: &HoldArgs) -> anyhow::Result<i32> {

@@ -1,5 +1,6 @@
 //! `nvfix metrics`: gather, diagnose, and write node_exporter textfile metrics (what nvfix-check.timer runs).
 
+use super::doc::{general, own, CommandDoc};
 use super::Context;
 use crate::cli::MetricsArgs;
 use crate::exit;
@@ -7,6 +8,28 @@ use crate::host::atomic_write::{write_file, write_host_file, DirRule};
 use crate::model::verdict::diagnose;
 use crate::render;
 use std::path::Path;
+
+/// `nvfix metrics`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Writes the diagnosis as Prometheus metrics for node_exporter's textfile collector: the verdict, the action \
+         nvfix would take, the loaded and installed versions, and the number of GPU holders. The file is replaced \
+         atomically, so the collector never reads half of it.",
+        "nvfix-check.timer runs it periodically. The verdict travels in the metrics, not in the exit status: the \
+         service fails only when the file could not be written.",
+    ],
+    exit: &[
+        own(exit::OK, "The textfile was written (whatever the verdict)."),
+        general(exit::TEMP_FAIL),
+        own(exit::NO_PERMISSION, "The textfile or its folder could not be written."),
+    ],
+    files: &["/var/lib/prometheus/node-exporter/nvfix.prom", "/run/nvfix/lock"],
+    examples: &[
+        ("sudo nvfix metrics", "Write /var/lib/prometheus/node-exporter/nvfix.prom (what nvfix-check.timer runs)."),
+        ("nvfix metrics --textfile -", "Print the metrics instead."),
+    ],
+    see_also: &["prometheus-node-exporter(1)"],
+};
 
 /// node_exporter's textfile collector folder on Debian/Ubuntu (prometheus-node-exporter's default).
 pub const DEFAULT_TEXTFILE: &str = "/var/lib/prometheus/node-exporter/nvfix.prom";

@@ -1,8 +1,10 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
 pub mod auto;
+pub mod completion_hints;
 pub mod completions;
 pub mod diagnose;
+pub mod doc;
 pub mod hold;
 pub mod man;
 pub mod metrics;
@@ -12,14 +14,13 @@ pub mod reboot;
 pub mod reload;
 pub mod verify;
 
-use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::Failure;
 use crate::exit;
 use crate::host::nvml_gate::{LockHeld, NvmlLock};
 use crate::host::reload::Journal;
 use crate::host::run_lock::{self, LockError, RunLock};
 use crate::host::HostRoot;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// What every command needs: the host root, the NVML library to use, and how to render.
@@ -29,6 +30,8 @@ pub struct Context {
     /// The NVML library to probe, or None when NVML is not to be checked.
     pub nvml_lib: Option<PathBuf>,
     pub color: bool,
+    /// The width human tables fit: the terminal's on stdout, else 80.
+    pub columns: usize,
 }
 
 impl Context {
@@ -46,18 +49,11 @@ impl Context {
             None if root.is_system() => Some(PathBuf::from("libnvidia-ml.so.1")),
             None => None,
         };
-        let color = match global.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
         Ok(Context {
             root,
             nvml_lib,
-            color,
+            color: crate::render::terminal::colour_for_stdout(global.color),
+            columns: crate::render::terminal::stdout_columns(),
         })
     }
 }

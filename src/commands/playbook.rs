@@ -1,6 +1,7 @@
 //! `nvfix playbook check FILE`, and loading a playbook for `auto`/`reboot`: read it safely, check who may write it,
 //! parse it with positions.
 
+use super::doc::{own, CommandDoc};
 use super::Context;
 use crate::cli::{PlaybookArgs, PlaybookCommand};
 use crate::error::Failure;
@@ -11,6 +12,44 @@ use crate::model::playbook::{
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+/// `nvfix playbook`'s man page text (see `doc.rs`); its statuses are its commands'.
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Works with playbooks, the written policy nvfix auto and nvfix reboot act within: what a reload may stop, \
+         when a reboot may happen and how, which commands run around them. nvfix-playbook(5) describes the format.",
+    ],
+    exit: &[],
+    files: &["/etc/nvfix/playbooks/NAME.yaml", "/usr/share/nvfix/playbooks/NAME.yaml"],
+    examples: &[(
+        "nvfix playbook check /usr/share/nvfix/playbooks/kubernetes-node.yaml",
+        "Validate a playbook: exit 0, or FILE:LINE:COLUMN errors.",
+    )],
+    see_also: &["nvfix-playbook(5)"],
+};
+
+/// `nvfix playbook check`'s man page text (see `doc.rs`).
+pub const CHECK_DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Validates a playbook the way nvfix auto reads it: the file must be YAML, follow the schema in \
+         nvfix-playbook(5) (unknown keys are errors, so a typo is never ignored), and, when nvfix runs as root, be \
+         owned by root and writable by no one else, because a playbook names commands that run as root.",
+        "Prints one line on success; each error names FILE:LINE:COLUMN and quotes at most the offending value.",
+    ],
+    exit: &[
+        own(exit::OK, "The playbook is valid."),
+        own(exit::DATA_ERROR, "The file is not YAML (or not UTF-8 text)."),
+        own(exit::NO_INPUT, "The file (or the --root folder) does not exist."),
+        own(exit::NO_PERMISSION, "The file cannot be read, or (as root) its owner or mode is unsafe."),
+        own(exit::CONFIG, "The YAML is not a valid playbook."),
+    ],
+    files: &[],
+    examples: &[
+        ("nvfix playbook check ./my-node.yaml", "Validate a playbook before nvfix auto uses it."),
+        ("nvfix playbook check /usr/share/nvfix/playbooks/slurm-node.yaml", "Validate a shipped one."),
+    ],
+    see_also: &["nvfix-playbook(5)"],
+};
 
 pub fn run(_ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
     match &args.command {
@@ -40,8 +79,7 @@ pub fn run(_ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
 }
 
 pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// [`load`] for `auto` and `reboot`, whose contract has one status for every playbook error: 78.
@@ -140,6 +178,27 @@ mod tests {
         let e = load(typo.path(), false).unwrap_err();
         assert_eq!(e.code, exit::CONFIG);
         assert!(e.message.contains("Europe/Berln"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_error_quotes_at_most_one_line_of_the_file() {
+        // A passwd-like file is one long YAML scalar: serde would quote all of it.
+        let passwd: String = (0..200)
+            .map(|i| format!("user{i}:x:{i}:{i}:User {i}:/home/user{i}:/bin/bash\n"))
+            .collect();
+        // A bad time written as a multi-line scalar: the value itself spans lines.
+        let multi_line_time = format!(
+            "version: 1\nreboot:\n  maintenance_window:\n    start: |\n{}    end: '02:00'\n",
+            "      01:00\n".repeat(50)
+        );
+        for text in [passwd, multi_line_time] {
+            let f = file(&text, 0o644);
+            let e = load(f.path(), false).unwrap_err();
+            assert!(!e.message.contains('\n'), "{}", e.message);
+            let quoted = e.message.len() - f.path().display().to_string().len();
+            assert!(quoted < 200, "{} bytes: {}", e.message.len(), e.message);
+            assert!(e.message.contains('…'), "{}", e.message);
+        }
     }
 
     #[test]

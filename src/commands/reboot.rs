@@ -1,6 +1,7 @@
 //! `nvfix reboot`: check and report every guard (next boot's module, package manager, inhibitors, GPU holders, loop,
 //! window), then schedule the reboot with a wall message, reboot now, or cancel nvfix's scheduled reboot.
 
+use super::doc::{general, own, CommandDoc};
 use super::Context;
 use crate::cli::RebootArgs;
 use crate::error::Failure;
@@ -23,6 +24,42 @@ use crate::model::reboot_state::{AfterBoot, RebootRecord};
 use crate::model::verdict::{diagnose, Action};
 use serde::Serialize;
 use std::io::IsTerminal;
+
+/// `nvfix reboot`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Reboots into a kernel whose NVIDIA module matches the installed library, after checking every guard: the \
+         kernel that boots next has a matching module, no package manager is running and dpkg has no unfinished \
+         operations, no systemd inhibitor blocks, no user process holds the GPU (unless the playbook allows it), the \
+         maintenance window is open, and the reboot-loop limit is not reached.",
+        "The reboot is scheduled with shutdown -r +DELAY, so logged-in users get a wall message, or handed to the \
+         cluster's engine with the playbook's handoff commands. It is recorded with the boot id \
+         (/var/lib/nvfix/reboots.json), which keeps a loop from rebooting forever and lets the next boot verify the \
+         result. --cancel takes it back.",
+    ],
+    exit: &[
+        own(exit::OK, "The reboot was scheduled (or cancelled), or --dry-run found every guard passing."),
+        own(exit::PROBLEM, "A guard refused the reboot, or scheduling it failed."),
+        own(exit::USAGE, "A bad option, or a reboot asked for on a --root tree or without a terminal and --yes."),
+        own(exit::NO_INPUT, "The --root folder or the playbook does not exist."),
+        general(exit::TEMP_FAIL),
+        own(exit::NO_PERMISSION, "Not root, or an unsafe playbook owner or mode."),
+        own(exit::CONFIG, "The playbook is not valid."),
+    ],
+    files: &[
+        "/etc/nvfix/nvfix.yaml",
+        "/etc/nvfix/playbooks/NAME.yaml",
+        "/usr/share/nvfix/playbooks/NAME.yaml",
+        "/var/lib/nvfix/reboots.json",
+        "/run/nvfix/lock",
+    ],
+    examples: &[
+        ("sudo nvfix reboot --dry-run", "Check every guard, schedule nothing."),
+        ("sudo nvfix reboot --delay 15", "Reboot in 15 minutes, warning logged-in users."),
+        ("sudo nvfix reboot --cancel", "Cancel the reboot nvfix scheduled."),
+    ],
+    see_also: &["nvfix-playbook(5)", "shutdown(8)", "systemd-inhibit(1)"],
+};
 
 /// What the guards found and how the reboot would be set in motion.
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@
 //! interrupted run is restored first; then the diagnosis decides (reboot/repair 69, container 77, nothing 0) and
 //! plan-time blockers refuse (69).
 
+use super::doc::{general, own, CommandDoc};
 use super::Context;
 use crate::cli::ReloadArgs;
 use crate::error::Failure;
@@ -17,6 +18,44 @@ use crate::model::plan::{make_plan, PlanOptions, Refusal, ReloadPlan};
 use crate::model::verdict::diagnose;
 use crate::render;
 use std::io::IsTerminal;
+
+/// `nvfix reload`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Swaps the NVIDIA kernel modules for the installed ones without a reboot: stops the GPU's holders (their \
+         systemd units, or the processes by signal), unloads the modules one by one (modprobe -r, never forced), \
+         loads the new ones, starts the services again and checks the result with NVML.",
+        "Nothing runs until the plan is proven: every module it would load must pass the pre-flight (the file \
+         modprobe would load exists, matches the running kernel, and is signed where the kernel enforces \
+         signatures), because once the new module is in place the old one cannot come back. --dry-run prints the \
+         plan, its holders and its blockers.",
+        "Each step is written to a journal before and after it runs. If the reload is interrupted, nvfix reload \
+         --resume (or the next nvfix auto) reads the journal and brings the modules and services back. Without \
+         --yes, reload asks before each step; processes get SIGTERM and a grace period, SIGKILL only with --kill.",
+        "reload must run as root on the host itself (not with --root, except for --dry-run) and holds the run lock.",
+    ],
+    exit: &[
+        own(exit::OK, "The modules were reloaded and verified, or --dry-run found a plan that can run."),
+        own(exit::PROBLEM, "A step failed and the host was restored to where it started."),
+        own(exit::USAGE, "A bad option, or an action asked for on a --root tree or without a terminal and --yes."),
+        own(exit::DATA_ERROR, "The journal of an interrupted reload cannot be read: look at it and restore by hand."),
+        own(
+            exit::UNAVAILABLE,
+            "A reload cannot help (the module on disk does not match the library, a pre-flight finding, a module \
+             stuck in use): nvfix reboot is the way out.",
+        ),
+        general(exit::TEMP_FAIL),
+        own(exit::NO_PERMISSION, "Not root, or the run lock's folder is unsafe, or the host is a container."),
+    ],
+    files: &["/run/nvfix/lock", "/run/nvfix/journal.json", "/var/cache/nvfix/modules.json"],
+    examples: &[
+        ("sudo nvfix reload --dry-run", "The plan: holders to stop, modules to unload and load, blockers."),
+        ("sudo nvfix reload", "Swap the modules, asking before each step."),
+        ("sudo nvfix reload --yes --grace 30", "Without questions; processes get 30 seconds after SIGTERM."),
+        ("sudo nvfix reload --resume", "Undo an interrupted reload from its journal."),
+    ],
+    see_also: &["modprobe(8)", "nvidia-smi(1)", "fuser(1)"],
+};
 
 /// The environment variable behind the test hook (see `host::reload`): pause 60 s after the last step of a kind.
 pub const PAUSE_ENV: &str = "NVFIX_TEST_PAUSE_AFTER_STEP";

@@ -2,6 +2,7 @@
 //! mismatch against the loaded module in the kernel log — plus, after a reboot nvfix scheduled, that it happened (the
 //! boot id changed against the reboot record). Exit 0 verified, 1 not.
 
+use super::doc::{own, CommandDoc};
 use super::Context;
 use crate::cli::VerifyArgs;
 use crate::exit;
@@ -10,6 +11,26 @@ use crate::model::facts::HostFacts;
 use crate::model::reboot_state::boot_check;
 use crate::model::verify::{verify_host, Check, VerifyReport};
 use crate::render;
+
+/// `nvfix verify`'s man page text (see `doc.rs`).
+pub const DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Checks the driver after a reload or a reboot: NVML initialises, and the versions NVML, the loaded module \
+         (/sys/module/nvidia/version) and the installed library report agree, the expected number of GPUs is seen, \
+         and no new NVRM: API mismatch line reached the kernel log.",
+        "nvfix-verify.service runs it once per boot. It changes nothing.",
+    ],
+    exit: &[
+        own(exit::OK, "Every check passed."),
+        own(exit::PROBLEM, "A check failed; the output says which."),
+    ],
+    files: &["/proc/driver/nvidia/version"],
+    examples: &[
+        ("nvfix verify", "Run the checks."),
+        ("nvfix verify --json", "The checks as JSON."),
+    ],
+    see_also: &["nvidia-smi(1)"],
+};
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     // gather() itself refuses to call NVML on the live host while the nvidia module is out (NVIDIA's library would

@@ -9,8 +9,7 @@
 
 use super::runner::{CommandOutput, CommandSpec};
 use super::HostError;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use rustix::process::{kill_process_group, Pid, Signal};
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -123,12 +122,17 @@ fn wait_until(
 /// when a signal is sent, so its pid (the group's id) cannot have been reused.
 fn stop_group(child: &mut Child, cmd: &CommandSpec, bounds: &Bounds, limit: Duration) -> HostError {
     let pid = child.id();
+    // A live child's pid is never 0; `None` would only mean there is no group to signal.
     let group = Pid::from_raw(pid as i32);
-    let _ = killpg(group, Signal::SIGTERM);
+    if let Some(group) = group {
+        let _ = kill_process_group(group, Signal::TERM);
+    }
     if let Ok(Some(_)) = wait_until(child, bounds, bounds.term_grace) {
         return timeout(cmd, pid, limit);
     }
-    let _ = killpg(group, Signal::SIGKILL);
+    if let Some(group) = group {
+        let _ = kill_process_group(group, Signal::KILL);
+    }
     match wait_until(child, bounds, bounds.kill_wait) {
         Ok(Some(_)) => timeout(cmd, pid, limit),
         // Stuck in the kernel (D state): waiting longer could be forever. Left behind, reported.
@@ -230,7 +234,7 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        let ours = nix::unistd::getpgrp().as_raw() as u32;
+        let ours = rustix::process::getpgrp().as_raw_pid() as u32;
         assert_ne!(pgid, ours, "the child shares nvfix's group");
     }
 
@@ -284,11 +288,13 @@ mod tests {
         assert!(err.to_string().contains("sleep 30"), "{err}");
         assert!(err.to_string().contains("left behind"), "{err}");
         // It ignores SIGTERM: the real child died of the SIGKILL sent to its group: reap it so the test leaves no zombie.
-        let status = nix::sys::wait::waitpid(Pid::from_raw(*pid as i32), None).unwrap();
-        assert!(matches!(
-            status,
-            nix::sys::wait::WaitStatus::Signaled(_, Signal::SIGKILL, _)
-        ));
+        let (_, status) = rustix::process::waitpid(
+            Pid::from_raw(*pid as i32),
+            rustix::process::WaitOptions::empty(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(status.terminating_signal(), Some(libc::SIGKILL));
     }
 
     #[test]

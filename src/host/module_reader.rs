@@ -275,7 +275,7 @@ mod tests {
             ..StreamLimits::default()
         };
         let zst = zstd::encode_all(plain.as_slice(), 3).unwrap();
-        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 0);
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 0);
         xz.write_all(&plain).unwrap();
         let xz = xz.finish().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

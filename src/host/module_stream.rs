@@ -109,7 +109,7 @@ impl Compression {
 pub fn decoder<'r>(file: impl Read + 'r, kind: Compression) -> Result<Box<dyn Read + 'r>, String> {
     Ok(match kind {
         Compression::Plain => Box::new(file),
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new(file)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(file)),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
         Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::new(file)

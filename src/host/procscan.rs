@@ -77,7 +77,7 @@ impl HolderScan {
     pub fn unreadable_note(&self) -> Option<String> {
         let n = self.unreadable;
         (n > 0).then(|| {
-            if nix::unistd::geteuid().is_root() {
+            if rustix::process::geteuid().is_root() {
                 // Root is refused too when a process belongs to another user namespace or a security module says no.
                 format!("{n} process(es) could not be inspected even as root (another user namespace or a security module refused)")
             } else {
@@ -973,7 +973,7 @@ mod tests {
         let scan = scan_holders_report(&HostRoot::new(r), &maps_options());
         fs::set_permissions(r.join("proc/6000/fd"), fs::Permissions::from_mode(0o755)).unwrap();
         let scan = scan.unwrap();
-        if nix::unistd::geteuid().is_root() {
+        if rustix::process::geteuid().is_root() {
             // root reads through the mode bits, as it does on a real host.
             assert_eq!(scan.unreadable, 0);
             assert_eq!(holder(&scan, 6000).devices, vec!["/dev/nvidia0"]);
@@ -1001,7 +1001,7 @@ mod tests {
         // "Run as root" is advice only for someone who is not.
         assert_eq!(
             note.contains("run as root"),
-            !nix::unistd::geteuid().is_root(),
+            !rustix::process::geteuid().is_root(),
             "{note}"
         );
     }
@@ -1111,7 +1111,7 @@ mod tests {
         assert_eq!(sleeper.command, "sleep 30");
         assert_eq!(sleeper.comm, "sleep");
         assert!(sleeper.started_secs_after_boot.is_some());
-        assert_eq!(sleeper.uid, nix::unistd::getuid().as_raw());
+        assert_eq!(sleeper.uid, rustix::process::getuid().as_raw());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Parser for `/proc/driver/nvidia/version`: which kernel module is loaded, its version and flavor.
 
+use super::excerpt::excerpt;
 use super::{DriverVersion, ParseError};
 use serde::Serialize;
 
@@ -110,7 +111,7 @@ pub fn parse_proc_driver_version(text: &str) -> Result<LoadedDriver, ParseError>
         ParseError::new(
             WHAT,
             line_no,
-            format!("{version_text:?} is not a driver version"),
+            format!("{:?} is not a driver version", excerpt(version_text)),
         )
     })?;
     let build = Some(rest.trim())

@@ -5,6 +5,7 @@
 
 use super::apt_history::{is_driver_package, ChangeKind, PackageChange};
 use super::dpkg::{unprotected_driver_packages, Blacklist, InstalledPackage, UnattendedConfig};
+use super::excerpt::shorten_quoted;
 use serde::{Deserialize, Serialize};
 
 /// The unattended-upgrades drop-in nvfix writes. `51` sorts after the stock `50unattended-upgrades`, so a `#clear`
@@ -111,7 +112,12 @@ pub struct HoldState {
 
 /// Reads the state file's JSON; a garbled file is an error the caller reports (nvfix never guesses what to unhold).
 pub fn parse_state(text: &str) -> Result<HoldState, String> {
-    serde_json::from_str(text).map_err(|e| format!("not an nvfix hold state file: {e}"))
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not an nvfix hold state file: {}",
+            shorten_quoted(&e.to_string())
+        )
+    })
 }
 
 /// The state file's text (pretty JSON, one trailing newline).

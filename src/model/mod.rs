@@ -9,6 +9,7 @@ pub mod dkms;
 pub mod dpkg;
 pub mod driver_version;
 pub mod evidence;
+pub mod excerpt;
 pub mod facts;
 pub mod guards;
 pub mod hold;

@@ -5,6 +5,7 @@
 //! column it is about. Parsing is pure: the caller reads the file (and checks its ownership with
 //! [`check_ownership`]).
 
+use super::excerpt::{excerpt, shorten_quoted};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -190,7 +191,12 @@ pub struct TimeOfDay(pub u32);
 impl TryFrom<String> for TimeOfDay {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a time of day (HH:MM, 00:00 to 24:00)");
+        let bad = || {
+            format!(
+                "`{}` is not a time of day (HH:MM, 00:00 to 24:00)",
+                excerpt(&s)
+            )
+        };
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
         if h.is_empty() || h.len() > 2 || m.len() != 2 {
             return Err(bad());
@@ -254,8 +260,9 @@ impl TryFrom<String> for Timezone {
         }
         let bad = || {
             format!(
-                "`{s}` is not a time zone nvfix understands: use UTC, local, an offset such as +02:00, or a zone such \
-                 as Europe/Berlin"
+                "`{}` is not a time zone nvfix understands: use UTC, local, an offset such as +02:00, or a zone such \
+                 as Europe/Berlin",
+                excerpt(&s)
             )
         };
         let sign = match s.chars().next() {
@@ -349,7 +356,8 @@ impl TryFrom<RawHook> for Hook {
         // Hooks run as root: a bare name would be looked up in whatever PATH nvfix inherited.
         if !program.starts_with('/') {
             return Err(format!(
-                "a hook's program must be an absolute path, not `{program}`"
+                "a hook's program must be an absolute path, not `{}`",
+                excerpt(program)
             ));
         }
         if r.timeout_seconds == 0 || r.timeout_seconds > MAX_HOOK_TIMEOUT_SECONDS {
@@ -407,12 +415,16 @@ impl Pattern {
         if source.is_empty() {
             return Err("an empty pattern matches nothing; remove it".into());
         }
+        // regex's message draws the pattern and a caret over several lines; its last line says why.
+        let invalid = |e: regex::Error| {
+            let why = e.to_string();
+            let why = why.lines().last().unwrap_or_default().trim().to_string();
+            format!("`{}` is not a valid regular expression: {why}", excerpt(source))
+        };
         // The expression must stand on its own before it is anchored: `x)|(svc` would otherwise become
         // `^(?:x)|(svc)$`, whose second branch is not anchored at the start.
-        Regex::new(&body)
-            .map_err(|e| format!("`{source}` is not a valid regular expression: {e}"))?;
-        let regex = Regex::new(&format!("^(?:{body})$"))
-            .map_err(|e| format!("`{source}` is not a valid regular expression: {e}"))?;
+        Regex::new(&body).map_err(invalid)?;
+        let regex = Regex::new(&format!("^(?:{body})$")).map_err(invalid)?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
@@ -498,14 +510,16 @@ impl fmt::Display for PlaybookError {
 
 impl std::error::Error for PlaybookError {}
 
-fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
+fn yaml_error(e: serde_norway::Error, kind: PlaybookErrorKind) -> PlaybookError {
     let loc = e.location();
     let text = e.to_string();
-    // serde_yaml appends " at line L column C"; the position is printed in front instead.
+    // serde_norway (like serde_yaml) appends " at line L column C"; the position is printed in front instead.
     let message = match text.rsplit_once(" at line ") {
         Some((m, _)) if loc.is_some() => m.to_string(),
         _ => text,
     };
+    // serde quotes a rejected value whole: a file that is one long scalar would be printed entire.
+    let message = shorten_quoted(&message);
     PlaybookError {
         kind,
         line: loc.as_ref().map(|l| l.line()),
@@ -524,8 +538,8 @@ pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
         message: e.message,
     })?;
     // First as plain YAML, so a syntax error is told apart from a valid document with the wrong shape.
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;
     if value.is_null() {
         return Err(PlaybookError {
             kind: PlaybookErrorKind::Schema,
@@ -535,7 +549,7 @@ pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
         });
     }
     let playbook: Playbook =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Schema))?;
+        serde_norway::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Schema))?;
     check_semantics(&playbook)?;
     Ok(playbook)
 }

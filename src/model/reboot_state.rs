@@ -3,6 +3,7 @@
 //!
 //! Pure: the host layer ([`crate::host::reboot`]) reads and writes the file.
 
+use super::excerpt::shorten_quoted;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when the file's shape changes incompatibly.
@@ -231,8 +232,12 @@ pub fn boot_check(
 /// Parses the state file. A garbled file is an error the caller must not treat as "no reboots" (that would fail open:
 /// the loop guard would pass).
 pub fn parse_state(text: &str) -> Result<RebootState, String> {
-    let state: RebootState =
-        serde_json::from_str(text).map_err(|e| format!("not a valid nvfix reboot record: {e}"))?;
+    let state: RebootState = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not a valid nvfix reboot record: {}",
+            shorten_quoted(&e.to_string())
+        )
+    })?;
     if state.format != STATE_FORMAT {
         return Err(format!(
             "reboot record format {} is not the {STATE_FORMAT} this nvfix reads",

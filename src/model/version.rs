@@ -1,5 +1,6 @@
 //! NVIDIA driver versions (`580.65.06`, `580.142`, `34.1.1`): parsing, comparison and display.
 
+use super::excerpt::excerpt;
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
@@ -52,7 +53,7 @@ impl FromStr for DriverVersion {
                 text: s.to_string(),
                 parts,
             }),
-            _ => Err(format!("not a driver version: {s:?}")),
+            _ => Err(format!("not a driver version: {:?}", excerpt(s))),
         }
     }
 }

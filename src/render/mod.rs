@@ -1,9 +1,12 @@
 //! Rendering: the human report (colour on a TTY) and the stable JSON contract.
 
 pub mod json;
+pub mod man;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod table;
+pub mod terminal;
 
 use std::io::Write;
 

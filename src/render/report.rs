@@ -74,8 +74,8 @@ fn headline(facts: &HostFacts, d: &Diagnosis, st: Style) -> String {
     }
 }
 
-/// The whole `nvfix diagnose` report.
-pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String {
+/// The whole `nvfix diagnose` report; the holders' table fits `columns` (less its indent).
+pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool, columns: usize) -> String {
     let st = Style { color };
     let mut o = String::new();
     let kernel = facts.kernel_release.as_deref().unwrap_or("unknown kernel");
@@ -209,7 +209,7 @@ pub fn diagnosis_report(facts: &HostFacts, d: &Diagnosis, color: bool) -> String
             "{}",
             st.bold(&format!("Who holds the GPU ({})", facts.holders.len()))
         );
-        for line in holders_table(&facts.holders, color).lines() {
+        for line in holders_table(&facts.holders, color, Some(columns.saturating_sub(2))).lines() {
             let _ = writeln!(o, "  {line}");
         }
     }
@@ -326,7 +326,8 @@ fn nvml_line(p: Option<&NvmlProbe>) -> String {
 }
 
 /// The holders as a table: PID, USER, WHAT (service or container), DEVICES, COMMAND.
-pub fn holders_table(holders: &[GpuHolder], color: bool) -> String {
+/// The holders as a table. With `width` every line fits in it (cells cut with `…`); `None` prints everything.
+pub fn holders_table(holders: &[GpuHolder], color: bool, width: Option<usize>) -> String {
     let st = Style { color };
     if holders.is_empty() {
         return "No process holds the GPU.\n".into();
@@ -340,43 +341,40 @@ pub fn holders_table(holders: &[GpuHolder], color: bool) -> String {
                 (None, None, Some(unit)) => unit.clone(),
                 (None, None, None) => "process".to_string(),
             };
-            let mut held: Vec<String> = h.devices.clone();
+            // The replaced library first: it is the fact a cut cell must keep. Devices without `/dev/` (the
+            // column says what they are; --json has the paths).
+            let mut held: Vec<String> = Vec::new();
             if h.maps_deleted_library() {
-                held.push("old library (deleted)".into());
-            } else if held.is_empty() && !h.libraries.is_empty() {
+                held.push("deleted library".into());
+            } else if h.devices.is_empty() && !h.libraries.is_empty() {
                 held.push("driver library".into());
             }
-            let mut cmd = h.command.clone();
-            if cmd.chars().count() > 60 {
-                cmd = cmd.chars().take(59).collect::<String>() + "…";
-            }
-            [h.pid.to_string(), h.user.clone(), what, held.join(","), cmd]
+            held.extend(
+                h.devices
+                    .iter()
+                    .map(|d| d.strip_prefix("/dev/").unwrap_or(d).to_string()),
+            );
+            [
+                h.pid.to_string(),
+                h.user.clone(),
+                what,
+                held.join(","),
+                h.command.clone(),
+            ]
         })
         .collect();
-    let header = ["PID", "USER", "WHAT", "HOLDS", "COMMAND"];
-    let mut widths = header.map(|h| h.len());
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut o = String::new();
-    let line = |cells: [&str; 5]| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i == 4 {
-                s.push_str(c);
-            } else {
-                let pad = widths[i].saturating_sub(c.chars().count());
-                s.push_str(c);
-                s.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        s.trim_end().to_string()
+    // A pid is never cut (it is what `kill` needs). The device list gives way first (`--wide` or `--json` has it),
+    // then the user, the service, and last the command line, each keeping a readable start.
+    let pid_width = rows.iter().map(|r| r[0].len()).max().unwrap_or(3).max(3);
+    let shrink = super::table::Shrink {
+        min: [pid_width, 10, 14, 16, 20],
+        order: [3, 1, 2, 4, 0],
     };
-    let _ = writeln!(o, "{}", st.bold(&line(header)));
-    for r in &rows {
-        let _ = writeln!(o, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-    }
-    o
+    super::table::render(
+        ["PID", "USER", "WHAT", "HOLDS", "COMMAND"],
+        &rows,
+        &shrink,
+        width,
+        |s| st.bold(s),
+    )
 }

@@ -54,6 +54,28 @@ pub fn nvfix(root: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// [`nvfix`] with the colour environment cleared (NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM), then `env` set.
+pub fn nvfix_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(nvfix_bin());
+    cmd.arg("--root").arg(root).args(args);
+    for name in [
+        "NVFIX_NVML_LIB",
+        "NVFIX_ROOT",
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "TERM",
+    ] {
+        cmd.env_remove(name);
+    }
+    let out = cmd.envs(env.iter().copied()).output().expect("run nvfix");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Copies a fixture tree into a fresh temporary folder (links kept as links), so a test can damage files in it.
 pub fn copy_fixture(scenario: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");

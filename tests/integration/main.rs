@@ -3,11 +3,13 @@
 mod harness;
 
 mod auto;
+mod completion_bash;
 mod diagnose;
 mod generated;
 mod hold;
 mod hostile;
 mod lab;
+mod man_pages;
 mod metrics;
 mod module_cache;
 mod numbers;

@@ -296,3 +296,102 @@ fn ps_json_on_a_host_without_holders_is_an_empty_array() {
     assert_eq!(run.status, 0, "stderr: {}", run.stderr);
     assert_eq!(run.json(), serde_json::json!([]));
 }
+
+/// A holder whose command line runs far past 80 columns (a training job with its flags).
+fn host_with_a_long_command_line() -> tempfile::TempDir {
+    let t = host_with_holders();
+    let flags: Vec<String> = (0..20)
+        .map(|i| format!("--hyperparameter-{i}=0.{i}"))
+        .collect();
+    let mut argv = vec![
+        "/usr/bin/python3",
+        "/srv/jobs/experiment-2026-12/train_large_model.py",
+    ];
+    argv.extend(flags.iter().map(String::as_str));
+    Proc {
+        pid: 4711,
+        comm: "python3",
+        uid: 1000,
+        argv: &argv,
+        exe: "/usr/bin/python3.12",
+        fds: &[
+            "/dev/nvidiactl",
+            "/dev/nvidia-uvm",
+            "/dev/nvidia0",
+            "/dev/nvidia1",
+        ],
+        maps: &["/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06"],
+        cgroup: "0::/system.slice/slurmstepd.scope/job_4711/step_0/user/task_0\n",
+    }
+    .write(t.path());
+    t
+}
+
+#[test]
+fn ps_fits_80_columns_unless_wide_and_json_keeps_everything() {
+    let t = host_with_a_long_command_line();
+    // Not a terminal: 80 columns.
+    let run = harness::nvfix(t.path(), &["ps"]);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    for line in run.stdout.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line:?}",
+            line.chars().count()
+        );
+    }
+    let long = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("4711"))
+        .expect("the job's row");
+    assert!(long.ends_with('…'), "{long}");
+
+    let run = harness::nvfix(t.path(), &["ps", "--wide"]);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert!(!run.stdout.contains('…'), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("--hyperparameter-19=0.19"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.lines().any(|l| l.chars().count() > 200),
+        "{}",
+        run.stdout
+    );
+
+    let run = harness::nvfix(t.path(), &["ps", "--json"]);
+    let job = holder(run.json().as_array().unwrap(), 4711).clone();
+    assert!(
+        job["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--hyperparameter-19=0.19"),
+        "{job}"
+    );
+}
+
+#[test]
+fn colour_follows_no_color_and_clicolor() {
+    let t = host_with_holders();
+    let bold = "\u{1b}[";
+    let coloured = |env: &[(&str, &str)]| {
+        let run = harness::nvfix_env(t.path(), &["ps"], env);
+        assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+        run.stdout.contains(bold)
+    };
+    // Into a pipe: none, unless forced.
+    assert!(!coloured(&[]));
+    assert!(coloured(&[("CLICOLOR_FORCE", "1")]));
+    assert!(coloured(&[
+        ("CLICOLOR_FORCE", "1"),
+        ("TERM", "dumb"),
+        ("CLICOLOR", "0")
+    ]));
+    assert!(!coloured(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(!coloured(&[("CLICOLOR_FORCE", "0")]));
+    // --color decides alone.
+    let run = harness::nvfix_env(t.path(), &["--color", "always", "ps"], &[("NO_COLOR", "1")]);
+    assert!(run.stdout.contains(bold), "{}", run.stdout);
+}

@@ -135,7 +135,10 @@ impl Journal {
         }
         let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| HostError::Invalid {
             path: path.to_path_buf(),
-            message: format!("not a readable nvfix journal ({e})"),
+            message: format!(
+                "not a readable nvfix journal ({})",
+                crate::model::excerpt::shorten_quoted(&e.to_string())
+            ),
         })?;
         if journal.format != JOURNAL_FORMAT {
             return Err(HostError::Invalid {
