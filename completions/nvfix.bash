@@ -91,17 +91,26 @@ _nvfix() {
             nvfix__subcmd__help__subcmd__playbook,check)
                 cmd="nvfix__subcmd__help__subcmd__playbook__subcmd__check"
                 ;;
+            nvfix__subcmd__help__subcmd__playbook,list)
+                cmd="nvfix__subcmd__help__subcmd__playbook__subcmd__list"
+                ;;
             nvfix__subcmd__playbook,check)
                 cmd="nvfix__subcmd__playbook__subcmd__check"
                 ;;
             nvfix__subcmd__playbook,help)
                 cmd="nvfix__subcmd__playbook__subcmd__help"
                 ;;
+            nvfix__subcmd__playbook,list)
+                cmd="nvfix__subcmd__playbook__subcmd__list"
+                ;;
             nvfix__subcmd__playbook__subcmd__help,check)
                 cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__check"
                 ;;
             nvfix__subcmd__playbook__subcmd__help,help)
                 cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__help"
+                ;;
+            nvfix__subcmd__playbook__subcmd__help,list)
+                cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__list"
                 ;;
             *)
                 ;;
@@ -338,7 +347,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__playbook)
-            opts="check"
+            opts="check list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +361,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__playbook__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__playbook__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -504,7 +527,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__playbook)
-            opts="-h --root --nvml-lib --color --help check help"
+            opts="-h --root --nvml-lib --color --help check list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,7 +579,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__playbook__subcmd__help)
-            opts="check help"
+            opts="check list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,6 +613,46 @@ _nvfix() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__playbook__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__playbook__subcmd__list)
+            opts="-h --json --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nvml-lib)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

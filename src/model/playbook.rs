@@ -494,7 +494,7 @@ impl fmt::Display for PlaybookError {
 
 impl std::error::Error for PlaybookError {}
 
-fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
+pub(crate) fn yaml_error(e: serde_yaml::Error, kind: PlaybookErrorKind) -> PlaybookError {
     let loc = e.location();
     let text = e.to_string();
     // serde_yaml appends " at line L column C"; the position is printed in front instead.

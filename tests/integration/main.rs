@@ -11,6 +11,7 @@ mod metrics;
 mod module_cache;
 mod numbers;
 mod nvml;
+mod playbook_select;
 mod preflight;
 mod ps;
 mod real_world;
