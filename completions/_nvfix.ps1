@@ -110,7 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;auto' {
-            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]')
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]')
             [CompletionResult]::new('--module-timeout', '--module-timeout', [CompletionResultType]::ParameterName, 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
@@ -124,7 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
         }
         'nvfix;reboot' {
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]')
-            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook')
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
             [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)')
@@ -145,6 +145,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -156,12 +157,25 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'nvfix;playbook;list' {
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object (schema nvfix.playbooks/v1) instead of the table')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'nvfix;playbook;help' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'nvfix;playbook;help;check' {
+            break
+        }
+        'nvfix;playbook;help;list' {
             break
         }
         'nvfix;playbook;help;help' {
@@ -206,9 +220,13 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
         }
         'nvfix;help;playbook' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects')
             break
         }
         'nvfix;help;playbook;check' {
+            break
+        }
+        'nvfix;help;playbook;list' {
             break
         }
         'nvfix;help;help' {

@@ -95,17 +95,26 @@ _nvfix() {
             nvfix__subcmd__help__subcmd__playbook,check)
                 cmd="nvfix__subcmd__help__subcmd__playbook__subcmd__check"
                 ;;
+            nvfix__subcmd__help__subcmd__playbook,list)
+                cmd="nvfix__subcmd__help__subcmd__playbook__subcmd__list"
+                ;;
             nvfix__subcmd__playbook,check)
                 cmd="nvfix__subcmd__playbook__subcmd__check"
                 ;;
             nvfix__subcmd__playbook,help)
                 cmd="nvfix__subcmd__playbook__subcmd__help"
                 ;;
+            nvfix__subcmd__playbook,list)
+                cmd="nvfix__subcmd__playbook__subcmd__list"
+                ;;
             nvfix__subcmd__playbook__subcmd__help,check)
                 cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__check"
                 ;;
             nvfix__subcmd__playbook__subcmd__help,help)
                 cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__help"
+                ;;
+            nvfix__subcmd__playbook__subcmd__help,list)
+                cmd="nvfix__subcmd__playbook__subcmd__help__subcmd__list"
                 ;;
             *)
                 ;;
@@ -336,7 +345,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__playbook)
-            opts="check"
+            opts="check list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +359,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__playbook__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__playbook__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -515,7 +538,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__playbook)
-            opts="-h --root --nvml-lib --color --help check help"
+            opts="-h --root --nvml-lib --color --help check list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,7 +618,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__playbook__subcmd__help)
-            opts="check help"
+            opts="check list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -629,6 +652,60 @@ _nvfix() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__playbook__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__playbook__subcmd__list)
+            opts="-h --json --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -d -- "${cur}"))
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames 2>/dev/null
+                    fi
+                    return 0
+                    ;;
+                --nvml-lib)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

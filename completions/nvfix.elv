@@ -100,7 +100,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --help 'Print help'
         }
         &'nvfix;auto'= {
-            cand --playbook 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]'
+            cand --playbook 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]'
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
@@ -113,7 +113,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;reboot'= {
             cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]'
-            cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
+            cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]'
             cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
             cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
             cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
@@ -133,6 +133,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+            cand list 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;playbook;check'= {
@@ -142,11 +143,22 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'nvfix;playbook;list'= {
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
+            cand --json 'Print one JSON object (schema nvfix.playbooks/v1) instead of the table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'nvfix;playbook;help'= {
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+            cand list 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;playbook;help;check'= {
+        }
+        &'nvfix;playbook;help;list'= {
         }
         &'nvfix;playbook;help;help'= {
         }
@@ -180,8 +192,11 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;help;playbook'= {
             cand check 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+            cand list 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
         }
         &'nvfix;help;playbook;check'= {
+        }
+        &'nvfix;help;playbook;list'= {
         }
         &'nvfix;help;help'= {
         }

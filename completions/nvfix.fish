@@ -97,7 +97,7 @@ always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]' -r -a "(__fish_nvfix_playbooks)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]' -r -a "(__fish_nvfix_playbooks)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
@@ -109,7 +109,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l dry-run -d 'Decide 
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l json -d 'Print the report as JSON (schema nvfix.auto/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook\'s, 5]' -r -f
-complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook' -r -a "(__fish_nvfix_playbooks)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]' -r -a "(__fish_nvfix_playbooks)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
@@ -121,21 +121,30 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l json -d 'Print th
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l now -d 'Reboot now, through systemctl reboot --check-inhibitors=yes'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l cancel -d 'Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook\'s reboot.cancel_handoff)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -s h -l help -d 'Print help'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -f -a "list" -d 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and not __fish_seen_subcommand_from check list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from list" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from list" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from list" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON object (schema nvfix.playbooks/v1) instead of the table'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
@@ -148,6 +157,7 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_su
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "list" -d 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
 
 # Playbook names nvfix --playbook NAME resolves (local ones first).
 function __fish_nvfix_playbooks

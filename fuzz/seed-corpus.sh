@@ -78,6 +78,7 @@ seed boot_config 'saved_entry=Ubuntu, with Linux 6.8.0-85-generic\nnext_entry=\n
 seed boot_config 'saved_entry=0c9a-6.8.0-85-generic\n\000GRUB_DEFAULT=0\n\0006.8.0-85-generic\n'
 seed version_compare '580.95.05\000580.65.06\000580.142'
 seed version_compare '6.8.0-85-generic\0006.8.0-9-generic\0006.8.0-85-generic-rc1'
+# shellcheck disable=SC2016 # $CMDLINE_OPTS is literal modprobe.d text, not a variable of this script
 seed kmod_config 'updates/dkms/nvidia.ko.zst: kernel/drivers/video/video.ko.zst\n\000alias nvidia nvidia_367\ninstall nvidia modprobe -i nvidia-current $CMDLINE_OPTS\n\000search updates ubuntu built-in\noverride nvidia 6.8.0-* updates/dkms\n\000nvidia\0006.8.0-85-generic'
 seed state_files '{"format":1,"manager":"apt","packages":["nvidia-driver-580"],"dropin":true}'
 seed state_files 'WHO            UID USER PID  COMM     WHAT     WHY                  MODE\nUnattended     0   root 1234 unattende shutdown Stop ongoing upgrade delay\n'

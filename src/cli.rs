@@ -183,10 +183,11 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct AutoArgs {
-    /// The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process
-    /// holds the GPU, never reboot]
-    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub playbook: Option<PathBuf>,
+    /// The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml)
+    /// or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in
+    /// default: reload only when no user process holds the GPU, never reboot]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub playbook: Option<String>,
     /// Allow a reboot for this run even if the playbook does not (--yes never does)
     #[arg(long)]
     pub allow_reboot: bool,
@@ -223,9 +224,10 @@ pub struct RebootArgs {
     /// Cancel the reboot nvfix scheduled (shutdown -c), or take back one it handed off (the playbook's reboot.cancel_handoff)
     #[arg(long, conflicts_with_all = ["now", "delay", "dry_run"])]
     pub cancel: bool,
-    /// Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook
-    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub playbook: Option<PathBuf>,
+    /// Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook: a name
+    /// or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub playbook: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +240,16 @@ pub struct PlaybookArgs {
 pub enum PlaybookCommand {
     /// Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)
     Check(PlaybookCheckArgs),
+    /// List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and
+    /// which one /etc/nvfix/nvfix.yaml selects
+    List(PlaybookListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookListArgs {
+    /// Print one JSON object (schema nvfix.playbooks/v1) instead of the table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,7 @@ use crate::model::auto::{
 use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::guards::{evaluate_reload_policy, GuardResult, NextBoot};
 use crate::model::plan::{make_plan, PlanOptions, ReloadPlan};
-use crate::model::playbook::{default_playbook, Hook, Playbook, RebootMethod};
+use crate::model::playbook::{Hook, Playbook, RebootMethod};
 use crate::model::reboot_state::AfterBoot;
 use crate::model::verdict::{diagnose, Diagnosis};
 use serde::Serialize;
@@ -688,13 +688,8 @@ fn stale_containers_note(verify: Option<&crate::model::verify::VerifyReport>) ->
 
 pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
     let euid = super::playbook::effective_uid();
-    let (playbook, source) = match &args.playbook {
-        Some(p) => (
-            super::playbook::load_policy(p, euid == 0)?,
-            p.display().to_string(),
-        ),
-        None => (default_playbook(), "built-in default".to_string()),
-    };
+    let selected = super::playbook::select(&ctx.root, args.playbook.as_deref(), euid == 0)?;
+    let (playbook, source) = (selected.playbook, selected.source);
     if !args.dry_run {
         if !ctx.root.is_system() {
             return Err(Failure::new(

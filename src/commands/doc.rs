@@ -107,6 +107,7 @@ pub fn doc_for(path: &str) -> Option<&'static CommandDoc> {
         "reboot" => &reboot::DOC,
         "playbook" => &playbook::DOC,
         "playbook check" => &playbook::CHECK_DOC,
+        "playbook list" => &playbook::LIST_DOC,
         _ => return None,
     })
 }

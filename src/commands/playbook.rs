@@ -1,14 +1,20 @@
-//! `nvfix playbook check FILE`, and loading a playbook for `auto`/`reboot`: read it safely, check who may write it,
-//! parse it with positions.
+//! `nvfix playbook check FILE` and `nvfix playbook list`, and choosing and loading the playbook for `auto`/`reboot`
+//! (`--playbook NAME|PATH`, else the one /etc/nvfix/nvfix.yaml selects): read safely, check who may write it, parse
+//! it with positions.
 
 use super::doc::{own, CommandDoc};
 use super::Context;
-use crate::cli::{PlaybookArgs, PlaybookCommand};
+use crate::cli::{PlaybookArgs, PlaybookCommand, PlaybookListArgs};
 use crate::error::Failure;
 use crate::exit;
+use crate::host::playbook_files::{self, NamedPlaybook, Origin};
+use crate::host::read_budget::{over_budget_message, FileKind};
+use crate::host::HostRoot;
+use crate::model::nvfix_config::{parse_config, NvfixConfig};
 use crate::model::playbook::{
-    check_ownership, parse_playbook, FileOwnership, Playbook, PlaybookErrorKind,
+    check_ownership, default_playbook, parse_playbook, FileOwnership, Playbook, PlaybookErrorKind,
 };
+use crate::model::playbook_ref::{not_found_message, PlaybookRef, CONFIG_PATH};
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -51,8 +57,35 @@ pub const CHECK_DOC: CommandDoc = CommandDoc {
     see_also: &["nvfix-playbook(5)"],
 };
 
-pub fn run(_ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
+/// `nvfix playbook list`'s man page text (see `doc.rs`).
+pub const LIST_DOC: CommandDoc = CommandDoc {
+    description: &[
+        "Lists the playbooks a name given to --playbook can mean: files in /etc/nvfix/playbooks (the admin's, found \
+         first), then the shipped ones in /usr/share/nvfix/playbooks, then the built-in default. Marks the one \
+         /etc/nvfix/nvfix.yaml selects, which nvfix auto and nvfix reboot use when --playbook is not given, and says \
+         when a shipped playbook is shadowed by a local file of the same name.",
+        "With --json, prints the same as one JSON object for scripts.",
+    ],
+    exit: &[
+        own(exit::OK, "The list was printed."),
+        own(exit::CONFIG, "/etc/nvfix/nvfix.yaml is not valid."),
+        own(exit::NO_PERMISSION, "/etc/nvfix/nvfix.yaml cannot be read, or (as root) its owner or mode is unsafe."),
+    ],
+    files: &[
+        "/etc/nvfix/nvfix.yaml",
+        "/etc/nvfix/playbooks/NAME.yaml",
+        "/usr/share/nvfix/playbooks/NAME.yaml",
+    ],
+    examples: &[
+        ("nvfix playbook list", "Which playbooks exist, and which one auto uses."),
+        ("nvfix playbook list --json | jq -r '.selected.source'", "Where the selected playbook comes from, for a script."),
+    ],
+    see_also: &["nvfix-playbook(5)", "nvfix-auto(1)"],
+};
+
+pub fn run(ctx: &Context, args: &PlaybookArgs) -> anyhow::Result<i32> {
     match &args.command {
+        PlaybookCommand::List(list_args) => list(ctx, list_args),
         PlaybookCommand::Check(check) => {
             let p = load(&check.file, effective_uid() == 0)?;
             crate::outln!(
@@ -82,18 +115,43 @@ pub fn effective_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// [`load`] for `auto` and `reboot`, whose contract has one status for every playbook error: 78.
-pub fn load_policy(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {
-    load(path, running_as_root).map_err(|f| match f.code {
-        exit::DATA_ERROR => Failure::new(exit::CONFIG, f.message),
-        _ => f,
-    })
-}
-
 /// Reads and parses a playbook. The ownership is checked on the opened file (fstat), so it cannot be swapped between
 /// the check and the read. Exit statuses: 66 missing, 77 unsafe ownership, 65 not YAML, 78 not a valid playbook.
 pub fn load(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {
-    let shown = path.display().to_string();
+    load_shown(path, &path.display().to_string(), running_as_root)
+}
+
+/// [`load`], naming the file as `shown` in messages (the host path, when the file was found under `--root`).
+fn load_shown(path: &Path, shown: &str, running_as_root: bool) -> Result<Playbook, Failure> {
+    let text = read_checked(path, shown, running_as_root)?;
+    let playbook = parse_playbook(&text).map_err(|e| {
+        let code = match e.kind {
+            PlaybookErrorKind::Syntax => exit::DATA_ERROR,
+            PlaybookErrorKind::Schema => exit::CONFIG,
+        };
+        Failure::new(code, e.display_for(shown))
+    })?;
+    // A zone name is only known to be real once the host's time-zone database has it.
+    if let Some(w) = &playbook.reboot.maintenance_window {
+        if let crate::model::playbook::Timezone::Named(name) = &w.timezone {
+            if crate::host::reboot::zone_offset_minutes(name, 0).is_none() {
+                return Err(Failure::new(
+                    exit::CONFIG,
+                    format!(
+                        "{shown}: reboot.maintenance_window.timezone: `{name}` is not in this host's time-zone \
+                         database (/usr/share/zoneinfo)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(playbook)
+}
+
+/// Reads a file that can make root run commands (a playbook, the conffile naming one): regular, and as root owned by
+/// root and writable by no one else, checked on the opened file (fstat) so it cannot be swapped between the check and
+/// the read; at most 1 MiB of UTF-8. Exit statuses: 66 missing, 77 unsafe ownership, 65 not UTF-8.
+fn read_checked(path: &Path, shown: &str, running_as_root: bool) -> Result<String, Failure> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -120,36 +178,211 @@ pub fn load(path: &Path, running_as_root: bool) -> Result<Playbook, Failure> {
             format!("{shown}: refusing this playbook: {why}"),
         )
     })?;
-    // A playbook is a page of YAML; a huge file is a mistake, not a policy.
+    // A playbook is a page of YAML; a huge file is a mistake, not a policy: refused whole, never cut (a cut
+    // playbook could parse as a different policy).
+    let kind = FileKind::Playbook;
     let mut bytes = Vec::new();
     file.by_ref()
-        .take(1 << 20)
+        .take(kind.budget() + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Failure::new(exit::NO_INPUT, format!("{shown}: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::new(exit::DATA_ERROR, format!("{shown}: not UTF-8 text")))?;
-    let playbook = parse_playbook(&text).map_err(|e| {
-        let code = match e.kind {
-            PlaybookErrorKind::Syntax => exit::DATA_ERROR,
-            PlaybookErrorKind::Schema => exit::CONFIG,
-        };
-        Failure::new(code, e.display_for(&shown))
-    })?;
-    // A zone name is only known to be real once the host's time-zone database has it.
-    if let Some(w) = &playbook.reboot.maintenance_window {
-        if let crate::model::playbook::Timezone::Named(name) = &w.timezone {
-            if crate::host::reboot::zone_offset_minutes(name, 0).is_none() {
-                return Err(Failure::new(
-                    exit::CONFIG,
-                    format!(
-                        "{shown}: reboot.maintenance_window.timezone: `{name}` is not in this host's time-zone \
-                         database (/usr/share/zoneinfo)"
-                    ),
-                ));
+    if bytes.len() as u64 > kind.budget() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            format!("{shown}: {}", over_budget_message(kind, "refused")),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(exit::DATA_ERROR, format!("{shown}: not UTF-8 text")))
+}
+
+/// How the playbook was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `--playbook` on the command line.
+    Flag,
+    /// `playbook:` in /etc/nvfix/nvfix.yaml.
+    Config,
+    /// Neither: the name `default` (a file of that name, else the built-in one).
+    Default,
+}
+
+/// The playbook `auto` and `reboot` act within, and where it came from.
+#[derive(Debug, Clone)]
+pub struct SelectedPlaybook {
+    pub playbook: Playbook,
+    /// For reports: the file (host path under `--root`, or as given on the command line), or `built-in default`.
+    pub source: String,
+    /// The host path of a file found under `--root` (by name or through the conffile).
+    pub host_path: Option<String>,
+    pub via: Via,
+}
+
+/// `--playbook NAME|PATH` when given, else what /etc/nvfix/nvfix.yaml selects, else `default`. A name resolves in
+/// /etc/nvfix/playbooks, then /usr/share/nvfix/playbooks (under `--root`), `default` finally to the built-in one.
+/// Exit statuses: 64 a value that is neither name nor path, 66 not found, 77 unsafe ownership, 78 an invalid playbook
+/// or conffile (the one status `auto` and `reboot` give every playbook error).
+pub fn select(
+    root: &HostRoot,
+    arg: Option<&str>,
+    running_as_root: bool,
+) -> Result<SelectedPlaybook, Failure> {
+    let as_config_error = |f: Failure| match f.code {
+        exit::DATA_ERROR => Failure::new(exit::CONFIG, f.message),
+        _ => f,
+    };
+    let (reference, via) = match arg {
+        Some(value) => (
+            PlaybookRef::parse(value)
+                .map_err(|e| Failure::new(exit::USAGE, format!("--playbook: {e}")))?,
+            Via::Flag,
+        ),
+        None => match read_config(root, running_as_root)?.and_then(|c| c.playbook) {
+            Some(r) => (r, Via::Config),
+            None => (
+                PlaybookRef::Name(crate::model::playbook_ref::BUILT_IN_NAME.into()),
+                Via::Default,
+            ),
+        },
+    };
+    let selected = |playbook, source: String, host_path| SelectedPlaybook {
+        playbook,
+        source,
+        host_path,
+        via,
+    };
+    match reference {
+        // On the command line: a path on this machine, as given (relative to the current folder).
+        PlaybookRef::Path(p) if via == Via::Flag => {
+            let playbook = load(Path::new(&p), running_as_root).map_err(as_config_error)?;
+            Ok(selected(playbook, p, None))
+        }
+        // In the conffile: a file of the host being acted on, under --root.
+        PlaybookRef::Path(p) => {
+            let playbook =
+                load_shown(&root.resolve(&p), &p, running_as_root).map_err(as_config_error)?;
+            Ok(selected(playbook, p.clone(), Some(p)))
+        }
+        PlaybookRef::Name(name) => {
+            let Some(found) = playbook_files::find(root, &name) else {
+                let why = not_found_message(&name);
+                let message = match via {
+                    Via::Config => format!("{CONFIG_PATH}: playbook: {why}"),
+                    _ => format!("--playbook: {why}"),
+                };
+                return Err(Failure::new(exit::NO_INPUT, message));
+            };
+            match (found.local_path, found.host_path) {
+                (Some(local), Some(host)) => {
+                    let playbook =
+                        load_shown(&local, &host, running_as_root).map_err(as_config_error)?;
+                    Ok(selected(playbook, host.clone(), Some(host)))
+                }
+                _ => Ok(selected(
+                    default_playbook(),
+                    "built-in default".into(),
+                    None,
+                )),
             }
         }
     }
-    Ok(playbook)
+}
+
+/// /etc/nvfix/nvfix.yaml under `--root`, or None when there is none. It names the playbook root acts within, so it is
+/// read as carefully as one (ownership checked); any error in it is a configuration error (78).
+pub fn read_config(root: &HostRoot, running_as_root: bool) -> Result<Option<NvfixConfig>, Failure> {
+    let local = root.resolve(CONFIG_PATH);
+    if std::fs::symlink_metadata(&local).is_err() {
+        return Ok(None);
+    }
+    let text = read_checked(&local, CONFIG_PATH, running_as_root).map_err(|f| match f.code {
+        exit::DATA_ERROR => Failure::new(exit::CONFIG, f.message),
+        _ => f,
+    })?;
+    parse_config(&text)
+        .map(Some)
+        .map_err(|e| Failure::new(exit::CONFIG, e.display_for(CONFIG_PATH)))
+}
+
+/// One line of `nvfix playbook list --json`.
+#[derive(Debug, serde::Serialize)]
+struct ListedPlaybook<'a> {
+    name: &'a str,
+    origin: Origin,
+    path: Option<&'a str>,
+    shadows: Option<&'a str>,
+    selected: bool,
+}
+
+/// `nvfix playbook list`: every name, where it resolves, and which one `auto`/`reboot` use without `--playbook`. A
+/// conffile that selects nothing usable is reported after the list, with its exit status.
+fn list(ctx: &Context, args: &PlaybookListArgs) -> anyhow::Result<i32> {
+    let playbooks = playbook_files::list(&ctx.root);
+    let selection = select(&ctx.root, None, effective_uid() == 0);
+    let is_selected = |p: &NamedPlaybook| match &selection {
+        Ok(sel) => match (&sel.host_path, &p.host_path) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => sel.via != Via::Flag && p.origin == Origin::BuiltIn,
+            _ => false,
+        },
+        Err(_) => false,
+    };
+    let config_exists = std::fs::symlink_metadata(ctx.root.resolve(CONFIG_PATH)).is_ok();
+    if args.json {
+        let listed: Vec<ListedPlaybook> = playbooks
+            .iter()
+            .map(|p| ListedPlaybook {
+                name: &p.name,
+                origin: p.origin,
+                path: p.host_path.as_deref(),
+                shadows: p.shadows.as_deref(),
+                selected: is_selected(p),
+            })
+            .collect();
+        let report = serde_json::json!({
+            "schema": "nvfix.playbooks/v1",
+            "config": CONFIG_PATH,
+            "config_exists": config_exists,
+            "selected": selection.as_ref().ok().map(|s| serde_json::json!({
+                "source": s.source,
+                "via": match s.via { Via::Config => "config", _ => "default" },
+            })),
+            "error": selection.as_ref().err().map(|f| f.message.clone()),
+            "playbooks": listed,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        crate::outln!("    NAME              FROM      FILE");
+        for p in &playbooks {
+            crate::outln!(
+                "{}  {:<16}  {:<8}  {}{}",
+                if is_selected(p) { " *" } else { "  " },
+                p.name,
+                p.origin.as_str(),
+                p.host_path.as_deref().unwrap_or("(compiled into nvfix)"),
+                p.shadows
+                    .as_deref()
+                    .map(|s| format!(" (hides {s})"))
+                    .unwrap_or_default(),
+            );
+        }
+        // An error is printed by main, after the list.
+        if let Ok(sel) = &selection {
+            crate::outln!(
+                "\n* used by `nvfix auto` and `nvfix reboot` without --playbook ({}):\n  {}",
+                match (sel.via, config_exists) {
+                    (Via::Config, _) => format!("selected by {CONFIG_PATH}"),
+                    (_, true) => format!("{CONFIG_PATH} selects none"),
+                    (_, false) => format!("{CONFIG_PATH} does not exist"),
+                },
+                sel.source
+            );
+        }
+    }
+    match selection {
+        Ok(_) => Ok(exit::OK),
+        Err(f) => Err(f.into()),
+    }
 }
 
 #[cfg(test)]

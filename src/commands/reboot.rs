@@ -19,7 +19,7 @@ use crate::model::guards::{
     evaluate_reboot_guards, strongest_block, GuardResult, GuardStatus, NextBoot, RebootGuardFacts,
     RebootGuardPolicy,
 };
-use crate::model::playbook::{default_playbook, Playbook, RebootMethod};
+use crate::model::playbook::{Playbook, RebootMethod};
 use crate::model::reboot_state::{AfterBoot, RebootRecord};
 use crate::model::verdict::{diagnose, Action};
 use serde::Serialize;
@@ -164,10 +164,8 @@ struct RebootReport<'a> {
 
 pub fn run(ctx: &Context, args: &RebootArgs) -> anyhow::Result<i32> {
     let euid = super::playbook::effective_uid();
-    let playbook = match &args.playbook {
-        Some(p) => super::playbook::load_policy(p, euid == 0)?,
-        None => default_playbook(),
-    };
+    let playbook =
+        super::playbook::select(&ctx.root, args.playbook.as_deref(), euid == 0)?.playbook;
     if args.cancel {
         may_act(&ctx.root, euid)?;
         let Some(actions) = cancel(&ctx.root, &SystemRunner, &playbook.reboot)? else {

@@ -18,6 +18,7 @@ pub mod module_stream;
 pub mod narrow;
 pub mod nvml;
 pub mod nvml_gate;
+pub mod playbook_files;
 pub mod preflight;
 pub mod procscan;
 pub mod read_budget;

@@ -510,7 +510,7 @@ impl fmt::Display for PlaybookError {
 
 impl std::error::Error for PlaybookError {}
 
-fn yaml_error(e: serde_norway::Error, kind: PlaybookErrorKind) -> PlaybookError {
+pub(crate) fn yaml_error(e: serde_norway::Error, kind: PlaybookErrorKind) -> PlaybookError {
     let loc = e.location();
     let text = e.to_string();
     // serde_norway (like serde_yaml) appends " at line L column C"; the position is printed in front instead.
@@ -528,15 +528,20 @@ fn yaml_error(e: serde_norway::Error, kind: PlaybookErrorKind) -> PlaybookError 
     }
 }
 
-/// Parses and checks a playbook.
-pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
-    // Size and nesting first, by a linear scan: deep flow nesting costs the YAML parser quadratic time.
+/// Size and nesting first, by a linear scan: deep flow nesting costs the YAML parser quadratic time. Shared by every
+/// YAML file nvfix reads (playbooks and the conffile).
+pub(crate) fn check_yaml_size(text: &str) -> Result<(), PlaybookError> {
     super::yaml_limits::check_yaml_limits(text).map_err(|e| PlaybookError {
         kind: PlaybookErrorKind::Syntax,
         line: Some(e.line),
         column: Some(e.column),
         message: e.message,
-    })?;
+    })
+}
+
+/// Parses and checks a playbook.
+pub fn parse_playbook(text: &str) -> Result<Playbook, PlaybookError> {
+    check_yaml_size(text)?;
     // First as plain YAML, so a syntax error is told apart from a valid document with the wrong shape.
     let value: serde_norway::Value =
         serde_norway::from_str(text).map_err(|e| yaml_error(e, PlaybookErrorKind::Syntax))?;

@@ -48,6 +48,7 @@ fi
 # ---- inside the private mount namespace -------------------------------------------------------------------------
 
 PIDS=()
+# shellcheck disable=SC2317 # reached through the EXIT trap, which shellcheck does not follow
 cleanup() {
     # Only the sleepers this script started, by pid, in chunks (argument lists stay short).
     local i
@@ -80,7 +81,7 @@ DEVICES=(/dev/nvidia0 /dev/nvidiactl /dev/nvidia-uvm)
 # carry descriptors of its own (a pipe or log file without close-on-exec) that every child would inherit, and each
 # inherited descriptor is one more link per process for every tool to read: closing them makes the host the same
 # whoever starts the benchmark. Close-on-exec descriptors (bash's own script on 255) never reach a child; keep them.
-for fd_path in /proc/$$/fd/*; do
+for fd_path in "/proc/$$"/fd/*; do
     fd=${fd_path##*/}
     ((fd > 2)) || continue
     flags=$(awk '/^flags:/ { print $2 }' "/proc/$$/fdinfo/$fd" 2>/dev/null) || continue
@@ -95,27 +96,33 @@ for ((i = 0; i < PROCS; i++)); do
     if ((i % (PROCS / HOLDERS) == 0 && ${#EXPECTED[@]} < HOLDERS)); then
         # A CUDA process holds the control node and a GPU; every other one also has UVM open.
         if ((${#EXPECTED[@]} % 2)); then
+            # shellcheck disable=SC2217 # the redirections are the point: the sleeper holds the devices open
             sleep 100000 </dev/nvidia0 3</dev/nvidiactl 4</dev/nvidia-uvm >/dev/null 2>&1 &
         else
+            # shellcheck disable=SC2217 # as above: holding the devices open is what the sleeper is for
             sleep 100000 </dev/nvidiactl 3</dev/nvidia0 >/dev/null 2>&1 &
         fi
         EXPECTED+=("$!")
     else
+        # shellcheck disable=SC2217 # stdin from /dev/null: the sleeper inherits no descriptor of this script
         sleep 100000 </dev/null >/dev/null 2>&1 &
     fi
     PIDS+=("$!")
 done
 sleep 1 # let the last ones finish exec'ing so every tool sees the same processes
 total=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
-echo "processes on the host now: $total; a sleeper holds $(ls "/proc/${PIDS[1]}/fd" | wc -l) descriptors, a holder $(ls "/proc/${EXPECTED[0]}/fd" | wc -l)"
+echo "processes on the host now: $total; a sleeper holds $(find "/proc/${PIDS[1]}/fd" -mindepth 1 | wc -l) descriptors, a holder $(find "/proc/${EXPECTED[0]}/fd" -mindepth 1 | wc -l)"
 
 sorted_pids() { tr -c '0-9\n' '\n' | grep -E '^[0-9]+$' | sort -n | uniq; }
 
 expected=$(printf '%s\n' "${EXPECTED[@]}" | sort -n)
-by_fuser=$(fuser "${DEVICES[@]}" 2>/dev/null | sorted_pids)
-by_lsof=$(lsof -t "${DEVICES[@]}" 2>/dev/null | sorted_pids)
-by_nvfix=$("$NVFIX" --root / ps --json | grep -o '"pid": *[0-9]*' | sorted_pids)
-by_nvfix_all=$("$NVFIX" --root / ps --all --json | grep -o '"pid": *[0-9]*' | sorted_pids)
+# shellcheck disable=SC2034 # the by_* results are read through ${!var} in the comparison loop below
+{
+    by_fuser=$(fuser "${DEVICES[@]}" 2>/dev/null | sorted_pids)
+    by_lsof=$(lsof -t "${DEVICES[@]}" 2>/dev/null | sorted_pids)
+    by_nvfix=$("$NVFIX" --root / ps --json | grep -o '"pid": *[0-9]*' | sorted_pids)
+    by_nvfix_all=$("$NVFIX" --root / ps --all --json | grep -o '"pid": *[0-9]*' | sorted_pids)
+}
 ok=1
 for tool in fuser lsof nvfix nvfix_all; do
     var=by_$tool

@@ -165,10 +165,10 @@ for name in ubuntu-zst rhel-xz ubuntu-reboot; do
     fi
 
     echo "timing $name (median of $RUNS runs) ..." >&2
-    read -r t_mod rss_mod < <(PRE= median_of "$RUNS" modinfo -F version "$module")
+    read -r t_mod rss_mod < <(PRE='' median_of "$RUNS" modinfo -F version "$module")
     read -r t_cold rss_cold < <(PRE=empty_cache median_of "$RUNS" "$NVFIX" --root "$tree" diagnose --json)
     "$NVFIX" --root "$tree" diagnose --json >/dev/null 2>&1 || true
-    read -r t_warm rss_warm < <(PRE= median_of "$RUNS" "$NVFIX" --root "$tree" diagnose --json)
+    read -r t_warm rss_warm < <(PRE='' median_of "$RUNS" "$NVFIX" --root "$tree" diagnose --json)
     ratio=$(awk -v a="$t_cold" -v b="$t_mod" 'BEGIN { printf "%.2f", a / b }')
     rows+=("$(printf '| %-13s | %6.3f s (%sx) | %6.3f s | %6.3f s | %5d MB | %5d MB | %s|' "$name" "$t_cold" "$ratio" \
         "$t_warm" "$t_mod" $(((rss_cold > rss_warm ? rss_cold : rss_warm) / 1024)) $((rss_mod / 1024)) "$want")")

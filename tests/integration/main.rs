@@ -14,6 +14,7 @@ mod metrics;
 mod module_cache;
 mod numbers;
 mod nvml;
+mod playbook_select;
 mod preflight;
 mod ps;
 mod python_re;

@@ -93,13 +93,14 @@ resolve_kver() {
 prepare_kernel() {
 	kdir=$CACHE/kernel-$kver
 	if [ ! -s "$kdir/vmlinux" ]; then
-		deb=$(ls "$CACHE"/linux-image-"$kver"_*.deb 2>/dev/null | head -n1 || true)
+		deb=$(first_file "$CACHE"/linux-image-"$kver"_*.deb)
 		if [ -z "$deb" ]; then
 			log "downloading linux-image-$kver"
 			(cd "$CACHE" && apt-get download "linux-image-$kver" >"$BUILD/apt-download.log" 2>&1) ||
 				(apt_update_once && cd "$CACHE" && apt-get download "linux-image-$kver" >"$BUILD/apt-download.log" 2>&1) ||
 				die "apt-get download linux-image-$kver failed: see $BUILD/apt-download.log"
-			deb=$(ls "$CACHE"/linux-image-"$kver"_*.deb | head -n1)
+			deb=$(first_file "$CACHE"/linux-image-"$kver"_*.deb)
+			[ -n "$deb" ] || die "apt-get download linux-image-$kver left no .deb in $CACHE"
 		fi
 		rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
 		dpkg -x "$deb" "$kdir.tmp"
@@ -109,11 +110,19 @@ prepare_kernel() {
 	[ -d "/usr/src/linux-headers-$kver" ] || apt_install_missing "linux-headers-$kver"
 }
 
+# The first existing path among the arguments (a glob's expansion), or nothing.
+first_file() {
+	for f in "$@"; do
+		[ -e "$f" ] && { echo "$f"; return; }
+	done
+}
+
 # Like the kernel's scripts/extract-vmlinux: find the compressed payload in the bzImage and unpack it.
 extract_vmlinux() {
 	for magic in '\xfd7zXZ\x00:xz -dc' '\x28\xb5\x2f\xfd:zstd -dc' '\x1f\x8b\x08:gzip -dc'; do
 		pattern=${magic%%:*}
 		decomp=${magic#*:}
+		# shellcheck disable=SC2013 # the words are byte offsets (numbers), one per match
 		for off in $(LC_ALL=C grep -aobUP "$pattern" "$1" 2>/dev/null | cut -d: -f1); do
 			tail -c +$((off + 1)) "$1" | $decomp >"$2" 2>/dev/null || true
 			if [ "$(head -c 4 "$2" | od -An -c | tr -d ' ')" = '177ELF' ]; then

@@ -2,6 +2,7 @@
 # lines on the console and record failures on the disk, so a failure before a reboot still fails the scenario;
 # results go to /lab/results/<key> on the disk, which the host reads after QEMU exits.
 
+# shellcheck shell=sh disable=SC2034 # sourced by the guest's init (dash); the scenarios read V2, LAB_SCENARIO, RMMOD
 V1=580.65.06
 V2=580.95.05
 LAB_KVER=$(uname -r)
@@ -36,6 +37,7 @@ lab_fail() {
 
 # Writes the QEMU exit status through isa-debug-exit (0 -> QEMU 1, 1 -> QEMU 3).
 lab_exit() {
+	# shellcheck disable=SC2059 # the format is built on purpose: an octal escape printf turns into one byte
 	printf "\\$(printf '%03o' "$1")" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 	# Only reached without the debug-exit device.
 	busybox poweroff -f
@@ -306,7 +308,7 @@ lab_hold_respawning() {
 # namespaces from a file that is unlinked.) Its pid goes to /run/lab-pids/NAME.
 lab_container() {
 	name=$1
-	lib=$(ls "$LAB_LIBDIR"/libnvidia-ml.so.*.* | head -n1)
+	for lib in "$LAB_LIBDIR"/libnvidia-ml.so.*.*; do break; done
 	tree=/run/lab-ctr/$name
 	mkdir -p "$tree"
 	: >"$tree/${lib##*/}"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # bench.sh: the downtime benchmark (`lab.sh bench`; not a test). The same incident twice in one run: v1 loaded and
 # held by a CUDA job, v2 installed. Boot 1: `nvfix reload --yes` until `nvfix verify` passes; then the incident is
 # set up again and `nvfix reboot --yes --now` reboots. Boot 2: the boot loads the modules, then `nvfix verify` until it

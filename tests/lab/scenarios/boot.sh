@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # boot.sh: the v1 stand-in stack loads with real kmod; versions show in /sys/module and /proc/driver/nvidia/version.
 lab_load_stack
 lab_expect_eq "loaded modules" "$(lab_loaded)" "nvidia nvidia_drm nvidia_modeset nvidia_uvm"

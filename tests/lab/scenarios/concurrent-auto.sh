@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # concurrent-auto.sh: `nvfix auto` (a timer, a fleet tool) fires while an admin's `nvfix reload` runs. The holder keeps
 # the GPU 5 s after SIGTERM (a job that checkpoints), so the reload holds the run lock for seconds. auto must exit 75
 # at once and leave the reload's journal alone (no resume under its feet); the reload then finishes: v2 loaded,

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # healthy.sh: the upgrade is already in effect (v2 modules and v2 library installed, v2 loaded) and a CUDA job runs:
 # diagnose says healthy and `nvfix reload --yes` touches nothing ("nothing to do", exit 0).
 lab_install_version "$V2"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # incident.sh: the project's origin. v1 loaded, a CUDA job holds /dev/nvidia0 and another /dev/nvidia-uvm, apt
 # upgraded modules and the (stand-in) libnvidia-ml to v2: diagnose says version-mismatch/reload; `nvfix reload --yes`
 # terminates the holders, unloads, loads v2 and verifies through NVML (the v2 stand-in at the system path); diagnose

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # interactive.sh: a real interactive `nvfix reload` (no --yes) on a terminal: the incident (v1 loaded, two CUDA jobs,
 # v2 installed), the diagnosis, the plan, dialoguer's questions answered by pty-run (accept both processes, confirm
 # the unload), the spinners, the report. The rendered screen is the transcript tests/lab/transcripts/ keeps.

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # killed-midway.sh: nvfix is SIGKILLed after unloading and before loading (the test hook pauses it there), leaving the
 # modules out and its journal behind; `nvfix reload --resume --yes` loads them back from disk (v2), verifies, and
 # removes the journal. Nothing is left stopped or unloaded.

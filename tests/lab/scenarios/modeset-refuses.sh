@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # modeset-refuses.sh: a v2 nvidia_modeset will not load on a v1 nvidia (the real driver's version check).
 lab_run "$MODPROBE" nvidia
 lab_install_version "$V2" modules

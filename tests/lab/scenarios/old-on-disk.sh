@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # old-on-disk.sh: the upgrade changed the library but not the module for the running kernel (DKMS did not build): a
 # reload would load v1 again and fix nothing, so nvfix refuses before touching anything (69) and unloads nothing.
 lab_load_stack

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # partial-unload.sh: a holder on /dev/nvidia0 makes `modprobe -r` stop at nvidia after removing the three above it.
 lab_load_stack
 lab_hold cuda-app /dev/nvidia0

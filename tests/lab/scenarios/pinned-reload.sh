@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # pinned-reload.sh: nvidia_drm pinned with no process (like fbcon). Boot 1: `nvfix reload --yes` sees the reference
 # no process or module explains, refuses before touching anything (69, "reboot required") and the whole v1 stack
 # stays; `nvfix reboot --yes --now` then checks its guards and reboots the guest for real (systemctl reboot, the lab's

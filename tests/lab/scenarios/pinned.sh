@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # pinned.sh: nvidia_drm loaded with pin=1 (held like fbcon holds it, by no process) cannot be removed.
 lab_load_stack pin=1
 lab_expect_eq "nvidia_drm refcnt" "$(cat /sys/module/nvidia_drm/refcnt)" 1

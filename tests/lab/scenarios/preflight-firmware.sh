@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # preflight-firmware.sh: the new nvidia lists GSP firmware (nvidia/<ver>/gsp_*.bin) and one file is missing (a
 # half-installed nvidia-firmware package): the real driver would load and then fail to bring up the GPU. v1 loaded and
 # held, v2 installed with its firmware, then gsp_ga10x.bin removed: diagnose says repair (preflight-firmware), `nvfix

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # preflight-signature.sh: a Secure Boot host whose DKMS key was never enrolled, as issue 10 found it. v1 loaded and
 # held, unsigned v2 on disk, then signature enforcement switched on at run time. The kernel's own refusal first: insmod
 # of the new nvidia.ko gets "Key was rejected by service" (the signature check runs before the already-loaded one).

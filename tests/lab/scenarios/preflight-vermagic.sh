@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # preflight-vermagic.sh: DKMS built the new nvidia.ko for another kernel (Debian's PREEMPT_RT flavour of this ABI: its
 # vermagic's flags differ, which a CONFIG_MODVERSIONS kernel checks). v1 loaded and held, v2 on disk with that nvidia.ko.
 # The kernel's own refusal first (insmod: "Invalid module format", dmesg "version magic"), then nvfix's: diagnose says

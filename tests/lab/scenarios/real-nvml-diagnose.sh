@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # real-nvml-diagnose.sh: the mismatch as the unmodified Debian libnvidia-ml (535.x) reports it to nvfix: nvml.code 18.
 REAL=/lab/real-nvml
 [ -e "$REAL/libnvidia-ml.so.1" ] || lab_fail "Debian's libnvidia-ml is not in the lab (prepare could not fetch it)"

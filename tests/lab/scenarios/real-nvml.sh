@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # real-nvml.sh: Debian's unmodified nvidia-smi + libnvidia-ml (535.x) against the v1 stand-in nvidia: the real
 # library's version check fails exactly as on a real host after a user-space upgrade.
 REAL=/lab/real-nvml

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # reboot.sh: v1 is running, v2 is installed on disk, the guest reboots through the lab's reboot; the second boot
 # loads v2 from the same disk.
 case $LAB_BOOT in

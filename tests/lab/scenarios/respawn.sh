@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # respawn.sh: two holders under supervisors (a shell loop, Restart=always, a container restart policy) reopen
 # /dev/nvidia0 half a second after they are terminated: a plain CUDA worker (signalled) and a DCGM exporter (a known
 # service, signalled too: the guest has no systemd). nvfix's re-scan before unloading must stay quiet for its settle

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the guest's /lab/init (dash) after tests/lab/guest/lib.sh
 # stuck-unload.sh: a module whose exit blocks in the kernel (nvidia_uvm exit_block_s: msleep, D state), as a real
 # module stuck on hardware does. The kernel's side first: an rmmod of it sits in D state and SIGKILL does not end it.
 # Then `options nvidia_uvm exit_block_s=60`, the v1 stack loaded and held, v2 installed: `nvfix reload --yes
