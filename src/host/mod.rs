@@ -20,6 +20,7 @@ pub mod nvml;
 pub mod nvml_gate;
 pub mod preflight;
 pub mod procscan;
+pub mod quarantine;
 pub mod reboot;
 pub mod reload;
 pub mod root;

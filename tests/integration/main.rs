@@ -13,6 +13,7 @@ mod numbers;
 mod nvml;
 mod preflight;
 mod ps;
+mod quarantine;
 mod real_world;
 mod reboot;
 mod reload;
