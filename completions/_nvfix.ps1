@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch')
             [CompletionResult]::new('hold', 'hold', [CompletionResultType]::ParameterValue, 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
@@ -108,6 +109,17 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--no-holders', '--no-holders', [CompletionResultType]::ParameterName, 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'nvfix;check' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the output to this file (atomically) instead of stdout')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output')
+            [CompletionResult]::new('--no-holders', '--no-holders', [CompletionResultType]::ParameterName, 'Do not scan processes for GPU holders (faster; the holder count is left out)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'nvfix;auto' {
@@ -192,6 +204,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch')
             [CompletionResult]::new('hold', 'hold', [CompletionResultType]::ParameterValue, 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
@@ -216,6 +229,9 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;help;metrics' {
+            break
+        }
+        'nvfix;help;check' {
             break
         }
         'nvfix;help;auto' {

@@ -19,6 +19,9 @@ _nvfix() {
             nvfix,auto)
                 cmd="nvfix__subcmd__auto"
                 ;;
+            nvfix,check)
+                cmd="nvfix__subcmd__check"
+                ;;
             nvfix,completions)
                 cmd="nvfix__subcmd__completions"
                 ;;
@@ -54,6 +57,9 @@ _nvfix() {
                 ;;
             nvfix__subcmd__help,auto)
                 cmd="nvfix__subcmd__help__subcmd__auto"
+                ;;
+            nvfix__subcmd__help,check)
+                cmd="nvfix__subcmd__help__subcmd__check"
                 ;;
             nvfix__subcmd__help,completions)
                 cmd="nvfix__subcmd__help__subcmd__completions"
@@ -110,7 +116,7 @@ _nvfix() {
 
     case "${cmd}" in
         nvfix)
-            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics auto reboot playbook completions man help"
+            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto reboot playbook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +153,40 @@ _nvfix() {
                     return 0
                     ;;
                 --module-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nvml-lib)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__check)
+            opts="-h --format --output --no-holders --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "nagios npd prometheus json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -226,7 +266,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help)
-            opts="diagnose ps reload verify hold metrics auto reboot playbook completions man help"
+            opts="diagnose ps reload verify hold metrics check auto reboot playbook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +280,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__auto)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

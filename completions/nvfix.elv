@@ -31,6 +31,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
             cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
@@ -99,6 +100,16 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --no-holders 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'nvfix;check'= {
+            cand --format 'Output format'
+            cand --output 'Write the output to this file (atomically) instead of stdout'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand --no-holders 'Do not scan processes for GPU holders (faster; the holder count is left out)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'nvfix;auto'= {
             cand --playbook 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]'
@@ -173,6 +184,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
             cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
@@ -191,6 +203,8 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;help;hold'= {
         }
         &'nvfix;help;metrics'= {
+        }
+        &'nvfix;help;check'= {
         }
         &'nvfix;help;auto'= {
         }

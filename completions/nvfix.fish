@@ -37,6 +37,7 @@ complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "reload" -d 'Swap the NV
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "check" -d 'Read-only check in a monitoring engine\'s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
@@ -98,6 +99,18 @@ always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l format -d 'Output format' -r -f -a "nagios\t'Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3'
+npd\t'node-problem-detector custom plugin: one message line, exit 0/1/2'
+prometheus\t'node_exporter textfile (the metrics of `nvfix metrics`)'
+json\t'The nvfix.check/v1 JSON object'"
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l output -d 'Write the output to this file (atomically) instead of stdout' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l no-holders -d 'Do not scan processes for GPU holders (faster; the holder count is left out)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within [default: the built-in playbooks/default.yaml: reload only when no user process holds the GPU, never reboot]' -r -F
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -F
@@ -151,16 +164,17 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand man" -l color -d 'When to us
 always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand man" -s h -l help -d 'Print help'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "completions" -d 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "man" -d 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "check" -d 'Read-only check in a monitoring engine\'s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "completions" -d 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "man" -d 'Write the man pages (nvfix.1 and one per subcommand) into a folder'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto reboot playbook completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'

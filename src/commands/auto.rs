@@ -213,6 +213,7 @@ pub fn run_auto(
             holders: true,
             containers: true,
             all_kernels: true,
+            read_only: false,
         },
     );
     let diagnosis = diagnose(&facts);
@@ -465,6 +466,7 @@ impl Run<'_> {
                         holders: false,
                         containers: false,
                         all_kernels: false,
+                        read_only: false,
                     },
                 );
                 if let Some(problem) = gpu_count_problem(&after, Some(expected)) {

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
 pub mod auto;
+pub mod check;
 pub mod completions;
 pub mod diagnose;
 pub mod hold;
@@ -110,6 +111,7 @@ impl Context {
                 holders,
                 containers,
                 all_kernels,
+                read_only: false,
             },
         )
     }
@@ -152,6 +154,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Hold(args) => hold::run(&ctx, args),
         Command::Metrics(args) => metrics::run(&ctx, args),
+        Command::Check(args) => check::run(&ctx, args),
         Command::Auto(args) => auto::run(&ctx, args),
         Command::Reboot(args) => reboot::run(&ctx, args),
         Command::Playbook(args) => playbook::run(&ctx, args),

@@ -4,6 +4,7 @@
 
 pub mod apt_history;
 pub mod auto;
+pub mod check;
 pub mod containers;
 pub mod dkms;
 pub mod dpkg;

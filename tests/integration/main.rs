@@ -3,6 +3,7 @@
 mod harness;
 
 mod auto;
+mod check;
 mod diagnose;
 mod generated;
 mod hold;
