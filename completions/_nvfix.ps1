@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
+            [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print or write shell completions (bash, zsh, fish, elvish, powershell)')
@@ -135,6 +136,15 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'nvfix;sentinel' {
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'The playbook whose reload policy decides whether a reload could fix the host instead [default: the built-in playbooks/default.yaml]')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'nvfix;reboot' {
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]')
             [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook')
@@ -206,6 +216,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
+            [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print or write shell completions (bash, zsh, fish, elvish, powershell)')
@@ -235,6 +246,9 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;help;auto' {
+            break
+        }
+        'nvfix;help;sentinel' {
             break
         }
         'nvfix;help;reboot' {

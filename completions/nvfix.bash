@@ -52,6 +52,9 @@ _nvfix() {
             nvfix,reload)
                 cmd="nvfix__subcmd__reload"
                 ;;
+            nvfix,sentinel)
+                cmd="nvfix__subcmd__sentinel"
+                ;;
             nvfix,verify)
                 cmd="nvfix__subcmd__verify"
                 ;;
@@ -91,6 +94,9 @@ _nvfix() {
             nvfix__subcmd__help,reload)
                 cmd="nvfix__subcmd__help__subcmd__reload"
                 ;;
+            nvfix__subcmd__help,sentinel)
+                cmd="nvfix__subcmd__help__subcmd__sentinel"
+                ;;
             nvfix__subcmd__help,verify)
                 cmd="nvfix__subcmd__help__subcmd__verify"
                 ;;
@@ -116,7 +122,7 @@ _nvfix() {
 
     case "${cmd}" in
         nvfix)
-            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto reboot playbook completions man help"
+            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto sentinel reboot playbook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,7 +272,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help)
-            opts="diagnose ps reload verify hold metrics check auto reboot playbook completions man help"
+            opts="diagnose ps reload verify hold metrics check auto sentinel reboot playbook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +454,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__sentinel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -723,6 +743,36 @@ _nvfix() {
                     return 0
                     ;;
                 --module-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nvml-lib)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__sentinel)
+            opts="-h --playbook --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --playbook)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

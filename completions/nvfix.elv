@@ -33,6 +33,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
             cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
             cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
@@ -123,6 +124,14 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'nvfix;sentinel'= {
+            cand --playbook 'The playbook whose reload policy decides whether a reload could fix the host instead [default: the built-in playbooks/default.yaml]'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'nvfix;reboot'= {
             cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]'
             cand --playbook 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook'
@@ -186,6 +195,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
             cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
             cand completions 'Print or write shell completions (bash, zsh, fish, elvish, powershell)'
@@ -207,6 +217,8 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;help;check'= {
         }
         &'nvfix;help;auto'= {
+        }
+        &'nvfix;help;sentinel'= {
         }
         &'nvfix;help;reboot'= {
         }

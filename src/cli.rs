@@ -74,6 +74,18 @@ could break the driver again), 2 CRITICAL (mismatch, driver not loaded, degraded
     Check(CheckArgs),
     /// Runbook mode: diagnose, then reload or reboot within a playbook's policy; exit status says what happened
     Auto(AutoArgs),
+    /// kured's reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can
+    #[command(
+        long_about = "kured's --reboot-sentinel-command. Exits 0 only when the NVIDIA driver needs a reboot, \
+the kernel that boots next has a module matching the library (the reboot would fix it), every reboot guard but the \
+GPU's holders passes (kured drains the pods), and no reload is possible under the playbook (a GPU that is merely busy \
+is a reload once its jobs end, not a reboot). Any other answer, and any error, exits non-zero: kured does not \
+reboot (fail closed). Read-only: runs `nvfix auto --dry-run` with the playbook's reboot authorised, its hooks and \
+quarantine left out, and never loads NVML.\n\n\
+kured: --reboot-sentinel-command=\"/usr/bin/nvfix sentinel --playbook /etc/nvfix/playbooks/kubernetes-node.yaml\" \
+(see deploy/kubernetes/)."
+    )]
+    Sentinel(SentinelArgs),
     /// Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard
     Reboot(RebootArgs),
     /// Work with playbooks (the policy `nvfix auto` acts within)
@@ -231,6 +243,14 @@ pub struct AutoArgs {
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SentinelArgs {
+    /// The playbook whose reload policy decides whether a reload could fix the host instead [default: the built-in
+    /// playbooks/default.yaml]
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

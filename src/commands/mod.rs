@@ -11,6 +11,7 @@ pub mod playbook;
 pub mod ps;
 pub mod reboot;
 pub mod reload;
+pub mod sentinel;
 pub mod verify;
 
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
@@ -156,6 +157,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Metrics(args) => metrics::run(&ctx, args),
         Command::Check(args) => check::run(&ctx, args),
         Command::Auto(args) => auto::run(&ctx, args),
+        Command::Sentinel(args) => sentinel::run(&ctx, args),
         Command::Reboot(args) => reboot::run(&ctx, args),
         Command::Playbook(args) => playbook::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

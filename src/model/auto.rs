@@ -221,7 +221,9 @@ pub fn first_step(verdict: Verdict, action: Action, policy: &AutoPolicy) -> Step
         ),
         Action::External => Step::Done(
             Outcome::Refused,
-            "the driver is run by a container (NVIDIA GPU Operator): the operator owns it".into(),
+            "the driver is run by the NVIDIA GPU Operator's driver container: the operator owns it; upgrade or reload it \
+             with the operator's driver upgrade controller (ClusterPolicy driver.upgradePolicy), not nvfix"
+                .into(),
         ),
         Action::Reload if policy.reload_allowed => Step::TryReload,
         Action::Reload => reboot_or(
@@ -340,6 +342,21 @@ pub fn after_reload(result: &ReloadResult, policy: &AutoPolicy) -> Step {
                 format!("{why}; a reboot is needed and none is allowed"),
             ),
         },
+    }
+}
+
+/// `nvfix sentinel` (kured's `--reboot-sentinel-command`): Ok only when a reboot is needed and would fix the host and
+/// no reload is possible under the playbook; else the reason no reboot is wanted. `outcome` is a dry run's, with a
+/// reboot authorised; `reload_guards` are that run's reload-stage guards.
+pub fn sentinel_verdict(outcome: Outcome, reload_guards: &[GuardResult]) -> Result<String, String> {
+    if blocked_only_by_busy_gpu(reload_guards) {
+        return Err("a reload will fix this once the GPU's jobs end: no reboot".into());
+    }
+    match outcome {
+        Outcome::WouldReboot => Ok("a reboot is needed and would fix the NVIDIA driver".into()),
+        Outcome::Healthy => Err("the driver is healthy: no reboot".into()),
+        Outcome::WouldReload => Err("a reload fixes this without a reboot".into()),
+        other => Err(format!("no reboot: auto would end {}", other.as_str())),
     }
 }
 
@@ -764,5 +781,27 @@ mod tests {
             assert_eq!(quarantine_to_place(state), place, "{out}");
             assert_eq!(quarantine_to_lift(state), lift, "{out}");
         }
+    }
+
+    #[test]
+    fn the_sentinel_asks_for_a_reboot_only_when_nothing_else_helps() {
+        let none: [GuardResult; 0] = [];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &none).is_ok());
+        for o in [
+            Outcome::Healthy,
+            Outcome::WouldReload,
+            Outcome::Deferred,
+            Outcome::RepairNeeded,
+            Outcome::Refused,
+            Outcome::RebootRequired,
+        ] {
+            assert!(sentinel_verdict(o, &none).is_err(), "{o:?}");
+        }
+        // The reboot path reached only because jobs hold the GPU: the reload will do once they end.
+        let busy = [block("gpu-busy", BlockKind::Defer)];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &busy).is_err());
+        // A reload the plan cannot run (a pinned module) leaves the reboot.
+        let stuck = [block("reload-plan", BlockKind::Unfixable)];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &stuck).is_ok());
     }
 }

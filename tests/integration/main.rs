@@ -7,6 +7,7 @@ mod check;
 mod diagnose;
 mod generated;
 mod hold;
+mod kubernetes;
 mod lab;
 mod metrics;
 mod module_cache;
