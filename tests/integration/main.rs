@@ -14,6 +14,7 @@ mod module_cache;
 mod numbers;
 mod nvml;
 mod preflight;
+mod prometheus;
 mod ps;
 mod quarantine;
 mod real_world;
