@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod ansible;
 mod auto;
 mod check;
 mod diagnose;
