@@ -23,3 +23,4 @@ mod reboot;
 mod reload;
 mod run_lock;
 mod services;
+mod slurm;
