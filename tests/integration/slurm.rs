@@ -445,10 +445,7 @@ fn healthcheck_program_hands_auto_to_systemd_and_returns_at_once() {
     let log = t.path().join("argv");
     std::fs::write(
         &recorder,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n",
-            log.display()
-        ),
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", log.display()),
     )
     .unwrap();
     std::fs::set_permissions(
