@@ -302,6 +302,7 @@ impl Run<'_> {
                 }
                 Step::Quarantine(why) => {
                     if self.quarantine(Direction::Place) {
+                        self.evict_gpu_pods();
                         Step::Done(
                             Outcome::Quarantined,
                             quarantine_message(why, self.report.quarantine.as_ref()),
@@ -605,6 +606,30 @@ impl Run<'_> {
         let ok = report.ok != Some(false);
         self.report.quarantine = Some(report);
         ok
+    }
+
+    /// With the playbook's `evict_gpu_pods` and nvfix's own quarantine in place, asks the cluster to move the GPU pods
+    /// (a refusal is only recorded: the node stays quarantined and the next run tries again).
+    fn evict_gpu_pods(&mut self) {
+        let Some(e) = self
+            .input
+            .playbook
+            .quarantine
+            .as_ref()
+            .and_then(|q| q.evict_gpu_pods.as_ref())
+        else {
+            return;
+        };
+        let ours = matches!(
+            self.report.quarantine.as_ref().map(|q| q.action),
+            Some(QuarantineAction::Place | QuarantineAction::AlreadyPlaced)
+        );
+        if !ours {
+            return;
+        }
+        let vars = [("hostname", self.hostname.as_str())];
+        let (_, actions) = quarantine::evict_gpu_pods(self.runner, e, &vars, self.input.dry_run);
+        self.report.actions.extend(actions);
     }
 
     fn push_guards(&mut self, stage: &'static str, guards: Vec<GuardResult>) {

@@ -6,7 +6,8 @@ use crate::model::auto::{
     quarantine_state, quarantine_to_lift, quarantine_to_place, ActionRecord, QuarantineAction,
     QuarantineState,
 };
-use crate::model::playbook::Quarantine;
+use crate::model::gpu_pods::{eviction_body, gpu_pods};
+use crate::model::playbook::{EvictGpuPods, Quarantine};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -108,6 +109,71 @@ pub fn apply(
         ok,
     };
     (report, actions)
+}
+
+/// Evicts the node's GPU pods (nvfix's cordon is in place): lists them, then one eviction each, the Eviction object
+/// on standard input. A refused eviction (a PodDisruptionBudget) is recorded and retried by the next run. In a dry
+/// run only the list (read-only) runs. True when every command succeeded.
+pub fn evict_gpu_pods(
+    runner: &dyn CommandRunner,
+    e: &EvictGpuPods,
+    vars: &[(&str, &str)],
+    dry_run: bool,
+) -> (bool, Vec<ActionRecord>) {
+    let argv = e.list.expanded_argv_with(vars);
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let list =
+        CommandSpec::new(&argv[0], &args).with_timeout(Duration::from_secs(e.list.timeout_seconds));
+    let listed = match runner.run(&list) {
+        Ok(o) if o.success() => gpu_pods(&o.stdout),
+        Ok(o) => Err(format!("exit {}: {}", o.status, o.stderr.trim())),
+        Err(err) => Err(err.to_string()),
+    };
+    let mut actions = vec![ActionRecord {
+        kind: "quarantine-probe".into(),
+        label: "list the node's GPU pods".into(),
+        command: Some(list.display()),
+        ok: Some(listed.is_ok()),
+        detail: match &listed {
+            Ok(p) => format!("{} pod(s) request GPUs", p.len()),
+            Err(why) => why.clone(),
+        },
+    }];
+    let Ok(pods) = listed else {
+        return (false, actions);
+    };
+    let mut all_ok = true;
+    for pod in pods {
+        let mut vars: Vec<(&str, &str)> = vars.to_vec();
+        vars.push(("namespace", &pod.namespace));
+        vars.push(("pod", &pod.name));
+        let argv = e.evict.expanded_argv_with(&vars);
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+        let cmd = CommandSpec::new(&argv[0], &args)
+            .with_stdin(&eviction_body(&pod))
+            .with_timeout(Duration::from_secs(e.evict.timeout_seconds));
+        let (ok, detail) = if dry_run {
+            (None, "dry run: not run".to_string())
+        } else {
+            match runner.run(&cmd) {
+                Ok(o) if o.success() => (Some(true), "evicted".to_string()),
+                Ok(o) => (
+                    Some(false),
+                    format!("exit {}: {}", o.status, o.stderr.trim()),
+                ),
+                Err(err) => (Some(false), err.to_string()),
+            }
+        };
+        all_ok &= ok != Some(false);
+        actions.push(ActionRecord {
+            kind: "hook".into(),
+            label: format!("evict GPU pod {}/{}", pod.namespace, pod.name),
+            command: Some(cmd.display()),
+            ok,
+            detail,
+        });
+    }
+    (all_ok, actions)
 }
 
 #[cfg(test)]

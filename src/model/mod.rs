@@ -11,6 +11,7 @@ pub mod dpkg;
 pub mod driver_version;
 pub mod evidence;
 pub mod facts;
+pub mod gpu_pods;
 pub mod guards;
 pub mod hold;
 pub mod holder_stops;

@@ -55,6 +55,20 @@ pub struct Quarantine {
     pub place: Vec<Hook>,
     /// Commands that lift it once the reload is verified (run only when the probe still matches `ours`).
     pub lift: Vec<Hook>,
+    /// Kubernetes: evict the pods that request GPUs once nvfix's cordon is in place, so the reload need not wait
+    /// for them to end. Absent: never evict (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evict_gpu_pods: Option<EvictGpuPods>,
+}
+
+/// How to list a node's pods and evict one: `list` prints `kubectl get pods -o json` for the node; `evict` posts the
+/// Eviction object nvfix writes to its standard input (`{namespace}` and `{pod}` name the pod), so
+/// PodDisruptionBudgets are honoured.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvictGpuPods {
+    pub list: Hook,
+    pub evict: Hook,
 }
 
 /// `version:` — a number that must equal [`PLAYBOOK_VERSION`].

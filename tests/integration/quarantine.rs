@@ -23,6 +23,8 @@ struct Node {
 struct FakeScheduler {
     node: RefCell<Node>,
     commands: RefCell<Vec<String>>,
+    /// What each command was given on standard input.
+    stdins: RefCell<Vec<String>>,
     /// When set, every scheduler command fails like an unreachable controller.
     down: bool,
 }
@@ -32,6 +34,7 @@ impl FakeScheduler {
         FakeScheduler {
             node: RefCell::new(node),
             commands: RefCell::new(Vec::new()),
+            stdins: RefCell::new(Vec::new()),
             down: false,
         }
     }
@@ -104,10 +107,32 @@ impl FakeScheduler {
                 node.out_of_service = false;
                 ok("node/gpu07 uncordoned")
             }
+            ["get", "pods", "--all-namespaces", "--field-selector", "spec.nodeName=gpu07", "-o", "json"] => {
+                ok(GPU_PODS)
+            }
+            ["create", "--raw", path, "-f", "-"] if path.ends_with("/eviction") => {
+                if path.contains("/pods/guarded/") {
+                    return CommandOutput {
+                        status: 1,
+                        stdout: String::new(),
+                        stderr: "Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget.".into(),
+                    };
+                }
+                ok("")
+            }
             _ => panic!("kubectl form nvfix should not use: {rest:?}"),
         }
     }
 }
+
+/// Two pods on gpu07 request GPUs (one protected by a disruption budget); one does not.
+const GPU_PODS: &str = r#"{"items":[
+  {"metadata":{"name":"train-0","namespace":"ml"},
+   "spec":{"containers":[{"name":"t","resources":{"limits":{"nvidia.com/gpu":"8"}}}]},"status":{"phase":"Running"}},
+  {"metadata":{"name":"guarded","namespace":"serve"},
+   "spec":{"containers":[{"name":"g","resources":{"requests":{"nvidia.com/mig-1g.10gb":"1"}}}]},"status":{"phase":"Running"}},
+  {"metadata":{"name":"web","namespace":"default"},
+   "spec":{"containers":[{"name":"w","resources":{"limits":{"cpu":"1"}}}]},"status":{"phase":"Running"}}]}"#;
 
 fn ok(stdout: &str) -> CommandOutput {
     CommandOutput {
@@ -120,6 +145,9 @@ fn ok(stdout: &str) -> CommandOutput {
 impl CommandRunner for FakeScheduler {
     fn run(&self, cmd: &CommandSpec) -> Result<CommandOutput, HostError> {
         self.commands.borrow_mut().push(cmd.display());
+        if let Some(stdin) = &cmd.stdin {
+            self.stdins.borrow_mut().push(stdin.clone());
+        }
         let scheduler = matches!(
             cmd.program.as_str(),
             "/usr/bin/scontrol" | "/usr/bin/kubectl"
@@ -401,4 +429,76 @@ fn dry_run_reports_the_quarantine_it_would_place() {
         .as_str()
         .unwrap()
         .contains("state=drain reason=nvfix: "));
+}
+
+#[test]
+fn kubernetes_evicts_gpu_pods_only_when_the_playbook_allows_and_only_under_its_own_cordon() {
+    let k = "/usr/bin/kubectl --kubeconfig /etc/nvfix/kubeconfig";
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/kubernetes-node.yaml"),
+    )
+    .unwrap();
+    let evicting = text
+        + "  evict_gpu_pods:\n    list:\n      argv: [/usr/bin/kubectl, --kubeconfig, /etc/nvfix/kubeconfig, get, pods, \
+           --all-namespaces, --field-selector, \"spec.nodeName={hostname}\", -o, json]\n    evict:\n      argv: \
+           [/usr/bin/kubectl, --kubeconfig, /etc/nvfix/kubeconfig, create, --raw, \
+           \"/api/v1/namespaces/{namespace}/pods/{pod}/eviction\", -f, \"-\"]\n";
+    let pb = nvfix::model::playbook::parse_playbook(&evicting).unwrap();
+    let busy = reloadable_incident();
+    let kube = FakeScheduler::new(Node::default());
+    let mut inp = input(busy.path(), pb.clone(), false);
+    inp.playbook_source = "evicting".into();
+    let r = run_auto(&inp, &kube, &mut Scripted::new(ReloadResult::Verified));
+    assert_eq!(r.outcome, Outcome::Quarantined, "{}", r.message);
+    let cmds = kube.commands();
+    assert_eq!(
+        cmds[3..],
+        [
+            format!("{k} get pods --all-namespaces --field-selector spec.nodeName=gpu07 -o json"),
+            format!("{k} create --raw /api/v1/namespaces/ml/pods/train-0/eviction -f -"),
+            format!("{k} create --raw /api/v1/namespaces/serve/pods/guarded/eviction -f -"),
+        ],
+        "after the cordon: {cmds:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&kube.stdins.borrow()[0]).unwrap();
+    assert_eq!(
+        (body["kind"].as_str(), body["metadata"]["name"].as_str()),
+        (Some("Eviction"), Some("train-0"))
+    );
+    // The disruption budget's refusal is recorded; the node stays quarantined (75) and the next run retries.
+    let refused = r
+        .actions
+        .iter()
+        .find(|a| a.label.ends_with("serve/guarded"))
+        .unwrap();
+    assert_eq!(refused.ok, Some(false));
+    assert!(refused.detail.contains("disruption budget"));
+
+    // Someone else's cordon: nvfix evicts nothing.
+    let admin = FakeScheduler::new(Node {
+        out_of_service: true,
+        note: None,
+    });
+    run_auto(
+        &input(busy.path(), pb, false),
+        &admin,
+        &mut Scripted::new(ReloadResult::Verified),
+    );
+    assert!(
+        admin
+            .commands()
+            .iter()
+            .all(|c| !c.contains(" pods ") && !c.contains("eviction")),
+        "{:?}",
+        admin.commands()
+    );
+    // The shipped playbook never evicts.
+    let plain = FakeScheduler::new(Node::default());
+    auto(
+        busy.path(),
+        "kubernetes-node",
+        &plain,
+        &mut Scripted::new(ReloadResult::Verified),
+    );
+    assert!(plain.commands().iter().all(|c| !c.contains("eviction")));
 }
