@@ -213,7 +213,8 @@ pub fn run_auto(
             holders: true,
             containers: true,
             all_kernels: true,
-            read_only: false,
+            // A dry run (and `nvfix sentinel`, which is one) writes nothing, not even the module cache.
+            read_only: input.dry_run,
         },
     );
     let diagnosis = diagnose(&facts);

@@ -159,6 +159,21 @@ fn sentinel_asks_kured_for_a_reboot_only_when_nothing_else_fixes_the_driver() {
 }
 
 #[test]
+fn sentinel_writes_nothing() {
+    let t = copy_fixture("reboot-needed");
+    // A trusted module-cache folder: a run that acts writes the module cache there.
+    let cache = t.path().join("var/cache/nvfix");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    assert_eq!(sentinel(t.path()).status, 0);
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+    assert!(!t.path().join("var/lib/nvfix").exists());
+    // The control: diagnose does write there.
+    nvfix(t.path(), &["diagnose"]);
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+}
+
+#[test]
 fn sentinel_refuses_the_gpu_operators_driver_and_fails_closed_on_errors() {
     let t = copy_fixture("reboot-needed");
     std::fs::create_dir_all(t.path().join("run/nvidia/driver")).unwrap();
