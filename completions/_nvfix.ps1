@@ -34,7 +34,9 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch')
             [CompletionResult]::new('hold', 'hold', [CompletionResultType]::ParameterValue, 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
+            [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -109,6 +111,17 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'nvfix;check' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the output to this file (atomically) instead of stdout')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)')
+            [CompletionResult]::new('--no-holders', '--no-holders', [CompletionResultType]::ParameterName, 'Do not scan processes for GPU holders (faster; the holder count is left out)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'nvfix;auto' {
             [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]')
             [CompletionResult]::new('--module-timeout', '--module-timeout', [CompletionResultType]::ParameterName, 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)')
@@ -120,6 +133,15 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the report as JSON (schema nvfix.auto/v1)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'nvfix;sentinel' {
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'The playbook whose reload policy decides whether a reload could fix the host instead: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'nvfix;reboot' {
@@ -188,7 +210,9 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch')
             [CompletionResult]::new('hold', 'hold', [CompletionResultType]::ParameterValue, 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON')
             [CompletionResult]::new('auto', 'auto', [CompletionResultType]::ParameterValue, 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened')
+            [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -212,7 +236,13 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
         'nvfix;help;metrics' {
             break
         }
+        'nvfix;help;check' {
+            break
+        }
         'nvfix;help;auto' {
+            break
+        }
+        'nvfix;help;sentinel' {
             break
         }
         'nvfix;help;reboot' {

@@ -35,6 +35,9 @@ _nvfix() {
             nvfix,auto)
                 cmd="nvfix__subcmd__auto"
                 ;;
+            nvfix,check)
+                cmd="nvfix__subcmd__check"
+                ;;
             nvfix,diagnose)
                 cmd="nvfix__subcmd__diagnose"
                 ;;
@@ -59,11 +62,17 @@ _nvfix() {
             nvfix,reload)
                 cmd="nvfix__subcmd__reload"
                 ;;
+            nvfix,sentinel)
+                cmd="nvfix__subcmd__sentinel"
+                ;;
             nvfix,verify)
                 cmd="nvfix__subcmd__verify"
                 ;;
             nvfix__subcmd__help,auto)
                 cmd="nvfix__subcmd__help__subcmd__auto"
+                ;;
+            nvfix__subcmd__help,check)
+                cmd="nvfix__subcmd__help__subcmd__check"
                 ;;
             nvfix__subcmd__help,diagnose)
                 cmd="nvfix__subcmd__help__subcmd__diagnose"
@@ -88,6 +97,9 @@ _nvfix() {
                 ;;
             nvfix__subcmd__help,reload)
                 cmd="nvfix__subcmd__help__subcmd__reload"
+                ;;
+            nvfix__subcmd__help,sentinel)
+                cmd="nvfix__subcmd__help__subcmd__sentinel"
                 ;;
             nvfix__subcmd__help,verify)
                 cmd="nvfix__subcmd__help__subcmd__verify"
@@ -123,7 +135,7 @@ _nvfix() {
 
     case "${cmd}" in
         nvfix)
-            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics auto reboot playbook help"
+            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto sentinel reboot playbook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +232,54 @@ _nvfix() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nvfix__subcmd__check)
+            opts="-h --format --output --no-holders --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "nagios npd prometheus json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -d -- "${cur}"))
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames 2>/dev/null
+                    fi
+                    return 0
+                    ;;
+                --nvml-lib)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nvfix__subcmd__diagnose)
             opts="-h --json --no-holders --root --nvml-lib --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -261,7 +321,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help)
-            opts="diagnose ps reload verify hold metrics auto reboot playbook help"
+            opts="diagnose ps reload verify hold metrics check auto sentinel reboot playbook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +335,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__auto)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -415,6 +489,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__sentinel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -829,6 +917,57 @@ _nvfix() {
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -d -- "${cur}"))
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames 2>/dev/null
+                    fi
+                    return 0
+                    ;;
+                --nvml-lib)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__sentinel)
+            opts="-h --playbook --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --playbook)
+                    if [[ "${cur}" == */* ]]; then
+                        COMPREPLY=($(compgen -f -- "${cur}"))
+                        if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                            compopt -o filenames 2>/dev/null
+                        fi
+                    else
+                        COMPREPLY=($(compgen -W "$(_nvfix_playbook_names)" -- "${cur}"))
                     fi
                     return 0
                     ;;

@@ -31,7 +31,9 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
             cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -99,6 +101,16 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'nvfix;check'= {
+            cand --format 'Output format'
+            cand --output 'Write the output to this file (atomically) instead of stdout'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
+            cand --no-holders 'Do not scan processes for GPU holders (faster; the holder count is left out)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'nvfix;auto'= {
             cand --playbook 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]'
             cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
@@ -110,6 +122,14 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand --json 'Print the report as JSON (schema nvfix.auto/v1)'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'nvfix;sentinel'= {
+            cand --playbook 'The playbook whose reload policy decides whether a reload could fix the host instead: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'nvfix;reboot'= {
             cand --delay 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook''s, 5]'
@@ -169,7 +189,9 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand verify 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
             cand hold 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
             cand metrics 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+            cand check 'Read-only check in a monitoring engine''s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
             cand auto 'Runbook mode: diagnose, then reload or reboot within a playbook''s policy; exit status says what happened'
+            cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -186,7 +208,11 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;help;metrics'= {
         }
+        &'nvfix;help;check'= {
+        }
         &'nvfix;help;auto'= {
+        }
+        &'nvfix;help;sentinel'= {
         }
         &'nvfix;help;reboot'= {
         }

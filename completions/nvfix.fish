@@ -37,7 +37,9 @@ complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "reload" -d 'Swap the NV
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "check" -d 'Read-only check in a monitoring engine\'s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
+complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "sentinel" -d 'kured\'s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
 complete -c nvfix -n "__fish_nvfix_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -97,6 +99,18 @@ always\t''
 never\t''"
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -l no-holders -d 'Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l format -d 'Output format' -r -f -a "nagios\t'Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3'
+npd\t'node-problem-detector custom plugin: one message line, exit 0/1/2'
+prometheus\t'node_exporter textfile (the metrics of `nvfix metrics`)'
+json\t'The nvfix.check/v1 JSON object'"
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l output -d 'Write the output to this file (atomically) instead of stdout' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -l no-holders -d 'Do not scan processes for GPU holders (faster; the holder count is left out)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l playbook -d 'The playbook to act within: a name (/etc/nvfix/playbooks/NAME.yaml, then /usr/share/nvfix/playbooks/NAME.yaml) or a path (with a `/` or ending in .yaml) [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default: reload only when no user process holds the GPU, never reboot]' -r -a "(__fish_nvfix_playbooks)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l module-timeout -d 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)' -r -f
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
@@ -108,6 +122,13 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l allow-reboot -d 'Al
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l dry-run -d 'Decide and check every guard, but change nothing'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -l json -d 'Print the report as JSON (schema nvfix.auto/v1)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand auto" -s h -l help -d 'Print help'
+complete -c nvfix -n "__fish_nvfix_using_subcommand sentinel" -l playbook -d 'The playbook whose reload policy decides whether a reload could fix the host instead: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]' -r -a "(__fish_nvfix_playbooks)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand sentinel" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
+complete -c nvfix -n "__fish_nvfix_using_subcommand sentinel" -l nvml-lib -d 'NVML library to load [default: the system\'s libnvidia-ml.so.1 when --root is /; not checked otherwise]' -r -F
+complete -c nvfix -n "__fish_nvfix_using_subcommand sentinel" -l color -d 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nvfix -n "__fish_nvfix_using_subcommand sentinel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l delay -d 'Minutes until the reboot (wall message to logged-in users; 0 reboots now; at most 1440) [default: the playbook\'s, 5]' -r -f
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l playbook -d 'Take the delay, the maintenance window, the reboot limit and the handoff commands from this playbook: a name or a path, as for `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]' -r -a "(__fish_nvfix_playbooks)"
 complete -c nvfix -n "__fish_nvfix_using_subcommand reboot" -l root -d 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)' -r -f -a "(__fish_complete_directories)"
@@ -146,16 +167,18 @@ complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_su
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
 complete -c nvfix -n "__fish_nvfix_using_subcommand playbook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
-complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics auto reboot playbook help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "diagnose" -d 'Explain the driver\'s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "ps" -d 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "reload" -d 'Swap the NVIDIA kernel modules without a reboot: stop the GPU\'s holders, unload, load, verify (journaled)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "verify" -d 'Check the driver after a reload: NVML initialises, NVML == module == library version, no new API mismatch'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "hold" -d 'Pin the installed driver packages (apt-mark hold + unattended-upgrades blacklist, or dnf versionlock)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "metrics" -d 'Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "check" -d 'Read-only check in a monitoring engine\'s format: Nagios, node-problem-detector, Prometheus textfile, JSON'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "auto" -d 'Runbook mode: diagnose, then reload or reboot within a playbook\'s policy; exit status says what happened'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "sentinel" -d 'kured\'s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "reboot" -d 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "playbook" -d 'Work with playbooks (the policy `nvfix auto` acts within)'
+complete -c nvfix -n "__fish_nvfix_using_subcommand help; and not __fish_seen_subcommand_from diagnose ps reload verify hold metrics check auto sentinel reboot playbook help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "check" -d 'Validate a playbook: exit 0, or FILE:LINE:COLUMN errors (65 not YAML, 78 not a valid playbook, 77 unsafe owner)'
 complete -c nvfix -n "__fish_nvfix_using_subcommand help; and __fish_seen_subcommand_from playbook" -f -a "list" -d 'List the playbook names (local in /etc/nvfix/playbooks, shipped in /usr/share/nvfix/playbooks, built-in) and which one /etc/nvfix/nvfix.yaml selects'
 

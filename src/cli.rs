@@ -61,8 +61,33 @@ pub enum Command {
     Hold(HoldArgs),
     /// Write node_exporter textfile metrics: the verdict, the action, the versions, the GPU holders
     Metrics(MetricsArgs),
+    /// Read-only check in a monitoring engine's format: Nagios, node-problem-detector, Prometheus textfile, JSON
+    #[command(
+        long_about = "Read-only check of the NVIDIA driver, in the format a monitoring engine expects. \
+It diagnoses exactly as `nvfix diagnose` does (never loading NVML, which could load a kernel module), takes no lock, \
+and writes nothing but its --output, atomically.\n\n\
+--format nagios: one status line with perfdata; exit 0 OK (healthy), 1 WARNING (healthy, but unattended-upgrades \
+could break the driver again), 2 CRITICAL (mismatch, driver not loaded, degraded), 3 UNKNOWN (no driver).\n\
+--format npd: node-problem-detector's custom-plugin contract: exit 0 OK, 1 problem, 2 unknown, one message line \
+(deploy/kubernetes/ ships the plugin config).\n\
+--format prometheus: the node_exporter textfile, the same metrics as `nvfix metrics`; exit 0.\n\
+--format json: the nvfix.check/v1 object; exit 0 healthy, 1 a problem."
+    )]
+    Check(CheckArgs),
     /// Runbook mode: diagnose, then reload or reboot within a playbook's policy; exit status says what happened
     Auto(AutoArgs),
+    /// kured's reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can
+    #[command(
+        long_about = "kured's --reboot-sentinel-command. Exits 0 only when the NVIDIA driver needs a reboot, \
+the kernel that boots next has a module matching the library (the reboot would fix it), every reboot guard but the \
+GPU's holders passes (kured drains the pods), and no reload is possible under the playbook (a GPU that is merely busy \
+is a reload once its jobs end, not a reboot). Any other answer, and any error, exits non-zero: kured does not \
+reboot (fail closed). Read-only: runs `nvfix auto --dry-run` with the playbook's reboot authorised, its hooks and \
+quarantine left out, and never loads NVML.\n\n\
+kured: --reboot-sentinel-command=\"/usr/bin/nvfix sentinel --playbook /etc/nvfix/playbooks/kubernetes-node.yaml\" \
+(see deploy/kubernetes/)."
+    )]
+    Sentinel(SentinelArgs),
     /// Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard
     Reboot(RebootArgs),
     /// Work with playbooks (the policy `nvfix auto` acts within)
@@ -124,6 +149,31 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub textfile: Option<PathBuf>,
     /// Do not scan processes for GPU holders (nvfix_gpu_holders is then left out)
+    #[arg(long)]
+    pub no_holders: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3
+    Nagios,
+    /// node-problem-detector custom plugin: one message line, exit 0/1/2
+    Npd,
+    /// node_exporter textfile (the metrics of `nvfix metrics`)
+    Prometheus,
+    /// The nvfix.check/v1 JSON object
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = CheckFormat::Json)]
+    pub format: CheckFormat,
+    /// Write the output to this file (atomically) instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Do not scan processes for GPU holders (faster; the holder count is left out)
     #[arg(long)]
     pub no_holders: bool,
 }
@@ -200,6 +250,14 @@ pub struct AutoArgs {
     /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub module_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SentinelArgs {
+    /// The playbook whose reload policy decides whether a reload could fix the host instead: a name or a path, as for
+    /// `nvfix auto` [default: the one /etc/nvfix/nvfix.yaml selects, else the built-in default]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub playbook: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use crate::error::Failure;
 use crate::exit;
 use crate::host::gather::{gather, GatherOptions};
 use crate::host::nvml_gate::{LockHeld, NvmlLock};
+use crate::host::quarantine::{self, Direction, QuarantineReport};
 use crate::host::reboot::{
     self as hostreboot, hooks_aborted, run_hooks, schedule_reboot, RebootHow,
 };
@@ -20,7 +21,7 @@ use crate::host::runner::{CommandRunner, SystemRunner};
 use crate::host::HostRoot;
 use crate::model::auto::{
     after_reboot_guards, after_reload, after_reload_guards, first_step, new_driver_would_not_load,
-    ActionRecord, AutoPolicy, Outcome, ReloadResult, Step,
+    ActionRecord, AutoPolicy, Outcome, QuarantineAction, ReloadResult, Step,
 };
 use crate::model::facts::{HostFacts, NvmlProbe};
 use crate::model::guards::{evaluate_reload_policy, GuardResult, NextBoot};
@@ -174,6 +175,9 @@ pub struct AutoReport {
     pub reload_plan: Option<ReloadPlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reboot: Option<RebootView>,
+    /// The node's quarantine in its scheduler (playbooks with `quarantine`): the state the probe saw, what nvfix did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<QuarantineReport>,
     pub actions: Vec<ActionRecord>,
     pub outcome: Outcome,
     pub message: String,
@@ -251,6 +255,8 @@ pub fn run_auto(
             holders: true,
             containers: true,
             all_kernels: true,
+            // A dry run (and `nvfix sentinel`, which is one) writes nothing, not even the module cache.
+            read_only: input.dry_run,
         },
     );
     let diagnosis = diagnose(&facts);
@@ -266,6 +272,7 @@ pub fn run_auto(
         plan: Vec::new(),
         reload_plan: None,
         reboot: None,
+        quarantine: None,
         actions: Vec::new(),
         outcome: Outcome::Healthy,
         message: String::new(),
@@ -293,6 +300,7 @@ impl Run<'_> {
             reload_allowed: p.reload.allowed,
             reboot_authorised: self.input.allow_reboot || p.reboot.allowed,
             reboot_when_gpu_busy: p.reboot.allow_gpu_holders,
+            quarantine: p.quarantine.is_some(),
         }
     }
 
@@ -315,6 +323,11 @@ impl Run<'_> {
         if let Step::Done(Outcome::Healthy, why) = &step {
             return match gpu_count_problem(&self.facts, self.input.playbook.verify.gpu_count) {
                 Some(problem) => (Outcome::RepairNeeded, problem),
+                // Healthy again (a reboot, someone's reload, a retry of a failed lift): put back what nvfix took out.
+                None if !self.quarantine(Direction::Lift) => (
+                    Outcome::Failed,
+                    "the host is healthy, but nvfix's quarantine could not be lifted; the next run retries".into(),
+                ),
                 None => (Outcome::Healthy, why.clone()),
             };
         }
@@ -329,6 +342,20 @@ impl Run<'_> {
                 Step::TryReboot(why) if !rebooted => {
                     rebooted = true;
                     self.try_reboot(why)
+                }
+                Step::Quarantine(why) => {
+                    if self.quarantine(Direction::Place) {
+                        self.evict_gpu_pods();
+                        Step::Done(
+                            Outcome::Quarantined,
+                            quarantine_message(why, self.report.quarantine.as_ref()),
+                        )
+                    } else {
+                        Step::Done(
+                            Outcome::Failed,
+                            format!("{why}; the node could not be quarantined (see the actions)"),
+                        )
+                    }
                 }
                 // Each stage runs at most once a run.
                 Step::TryReload | Step::TryReboot(_) => {
@@ -426,6 +453,13 @@ impl Run<'_> {
             stage: "reload",
             why: "the module on disk for the running kernel matches the library".into(),
         });
+        // No job may land while the modules are out: quarantine first (a no-op when it is already in place).
+        if !self.quarantine(Direction::Place) {
+            return Step::Done(
+                Outcome::Failed,
+                "the node could not be quarantined before the reload; nothing was changed".into(),
+            );
+        }
         let hooks = &self.input.playbook.hooks;
         if self.input.dry_run {
             self.report.actions.extend(planned_hooks(
@@ -476,6 +510,7 @@ impl Run<'_> {
                         holders: false,
                         containers: false,
                         all_kernels: false,
+                        read_only: false,
                     },
                 );
                 if let Some(problem) = gpu_count_problem(&after, Some(expected)) {
@@ -496,6 +531,12 @@ impl Run<'_> {
                 "after-reload",
             );
             self.report.actions.extend(after);
+            if !self.quarantine(Direction::Lift) {
+                return Step::Done(
+                    Outcome::Failed,
+                    "reloaded and verified, but nvfix's quarantine could not be lifted; the next run retries".into(),
+                );
+            }
         }
         after_reload(&result, policy)
     }
@@ -589,11 +630,72 @@ impl Run<'_> {
         }
     }
 
+    /// Places or lifts the playbook's quarantine (nothing without one); false when the probe or a command failed.
+    fn quarantine(&mut self, direction: Direction) -> bool {
+        let Some(q) = &self.input.playbook.quarantine else {
+            return true;
+        };
+        let d = &self.report.detection;
+        let loaded = d.loaded_version.clone().unwrap_or_else(|| "none".into());
+        let library = d.library_version.clone().unwrap_or_else(|| "none".into());
+        let vars = [
+            ("hostname", self.hostname.as_str()),
+            ("loaded", loaded.as_str()),
+            ("library", library.as_str()),
+        ];
+        let (report, actions) =
+            quarantine::apply(self.runner, q, &vars, direction, self.input.dry_run);
+        self.report.actions.extend(actions);
+        let ok = report.ok != Some(false);
+        self.report.quarantine = Some(report);
+        ok
+    }
+
+    /// With the playbook's `evict_gpu_pods` and nvfix's own quarantine in place, asks the cluster to move the GPU pods
+    /// (a refusal is only recorded: the node stays quarantined and the next run tries again).
+    fn evict_gpu_pods(&mut self) {
+        let Some(e) = self
+            .input
+            .playbook
+            .quarantine
+            .as_ref()
+            .and_then(|q| q.evict_gpu_pods.as_ref())
+        else {
+            return;
+        };
+        let ours = matches!(
+            self.report.quarantine.as_ref().map(|q| q.action),
+            Some(QuarantineAction::Place | QuarantineAction::AlreadyPlaced)
+        );
+        if !ours {
+            return;
+        }
+        let vars = [("hostname", self.hostname.as_str())];
+        let (_, actions) = quarantine::evict_gpu_pods(self.runner, e, &vars, self.input.dry_run);
+        self.report.actions.extend(actions);
+    }
+
     fn push_guards(&mut self, stage: &'static str, guards: Vec<GuardResult>) {
         self.report
             .guards
             .extend(guards.into_iter().map(|guard| StagedGuard { stage, guard }));
     }
+}
+
+/// The outcome's message for a quarantined node: why it waits, and whose quarantine holds it.
+fn quarantine_message(why: String, q: Option<&QuarantineReport>) -> String {
+    let whose = match q.map(|q| q.action) {
+        Some(QuarantineAction::Place) if q.and_then(|q| q.ok).is_none() => {
+            "dry run: the node would be quarantined"
+        }
+        Some(QuarantineAction::Place) => "the node is now quarantined",
+        Some(QuarantineAction::AlreadyPlaced) => "nvfix's quarantine is already in place",
+        Some(QuarantineAction::LeaveOthers) => {
+            "the node is already out of service for another reason, which nvfix leaves as it is"
+        }
+        _ => "the node's quarantine state is unknown",
+    };
+    format!("{why}; {whose}; run again when the jobs end")
 }
 
 /// The reload engine of `nvfix reload`, driven without questions: SIGTERM (SIGKILL when the playbook allows), journal,

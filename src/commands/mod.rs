@@ -1,6 +1,7 @@
 //! One module per subcommand, each with the same entry shape: `run(&Context, &Args) -> anyhow::Result<i32>`.
 
 pub mod auto;
+pub mod check;
 pub mod completion_hints;
 pub mod completions;
 pub mod diagnose;
@@ -12,6 +13,7 @@ pub mod playbook;
 pub mod ps;
 pub mod reboot;
 pub mod reload;
+pub mod sentinel;
 pub mod verify;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -106,6 +108,7 @@ impl Context {
                 holders,
                 containers,
                 all_kernels,
+                read_only: false,
             },
         )
     }
@@ -148,7 +151,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Hold(args) => hold::run(&ctx, args),
         Command::Metrics(args) => metrics::run(&ctx, args),
+        Command::Check(args) => check::run(&ctx, args),
         Command::Auto(args) => auto::run(&ctx, args),
+        Command::Sentinel(args) => sentinel::run(&ctx, args),
         Command::Reboot(args) => reboot::run(&ctx, args),
         Command::Playbook(args) => playbook::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

@@ -355,6 +355,7 @@ pub fn cancel(
             containers: false,
             // Cancelling needs the boot id, not the modules.
             all_kernels: false,
+            read_only: false,
         },
     );
     let boot = facts.boot_id.clone().unwrap_or_default();

@@ -1,5 +1,6 @@
 //! Gathers [`HostFacts`] from a host root: reads each source once and turns read/parse failures into warnings.
 
+use super::module_cache::ModuleCache;
 use super::module_reader::ModuleReader;
 use super::narrow::{self, Records};
 use super::nvml_gate::{probe_nvml_if_loaded, NvmlLock};
@@ -36,6 +37,8 @@ pub struct GatherOptions {
     /// Read every kernel's module files, not only those the verdict needs (reboot and auto judge the kernel that
     /// boots next).
     pub all_kernels: bool,
+    /// Write nothing, not even the module cache (`nvfix check`: a monitoring probe leaves no trace).
+    pub read_only: bool,
 }
 
 /// Library folders searched on every host, in the order the dynamic loader's trusted paths are tried, after the
@@ -54,7 +57,13 @@ const LIBRARY_DIRS: &[&str] = &[
 /// Reads everything the verdict needs. Never fails: what cannot be read is recorded as a warning (when the file
 /// exists but is unreadable or garbled) or simply absent (when the host has no such file).
 pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
-    let reader = ModuleReader::new(root);
+    let cache = ModuleCache::open(root);
+    let cache = if options.read_only {
+        cache.never_saved()
+    } else {
+        cache
+    };
+    let reader = ModuleReader::with_cache(root, cache);
     let mut g = Gatherer {
         root,
         facts: HostFacts {

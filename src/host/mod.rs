@@ -21,6 +21,7 @@ pub mod nvml_gate;
 pub mod playbook_files;
 pub mod preflight;
 pub mod procscan;
+pub mod quarantine;
 pub mod read_budget;
 pub mod reboot;
 pub mod reload;

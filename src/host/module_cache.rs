@@ -116,6 +116,12 @@ impl ModuleCache {
         cache
     }
 
+    /// This cache, read as usual but never written back.
+    pub fn never_saved(mut self) -> Self {
+        self.dir = None;
+        self
+    }
+
     /// The warning to report when the cache folder was not trusted.
     pub fn refusal(&self) -> Option<&GatherWarning> {
         self.refused.as_ref()

@@ -543,9 +543,19 @@ pub fn run_hooks(
     hostname: &str,
     stage: &str,
 ) -> Vec<ActionRecord> {
+    run_hooks_with(runner, hooks, &[("hostname", hostname)], stage)
+}
+
+/// [`run_hooks`] with more `{name}` placeholders than the hostname (the quarantine's `{loaded}`, `{library}`).
+pub fn run_hooks_with(
+    runner: &dyn CommandRunner,
+    hooks: &[Hook],
+    vars: &[(&str, &str)],
+    stage: &str,
+) -> Vec<ActionRecord> {
     let mut out = Vec::new();
     for hook in hooks {
-        let argv = hook.expanded_argv(hostname);
+        let argv = hook.expanded_argv_with(vars);
         let Some((program, args)) = argv.split_first() else {
             continue;
         };

@@ -7,6 +7,7 @@
 use super::guards::{
     blocked_only_by_busy_gpu, strongest_block, BlockKind, GuardResult, NEW_DRIVER_LOADS,
 };
+use super::playbook::Pattern;
 use super::preflight::PreflightFinding;
 use super::verdict::{Action, Verdict};
 use crate::exit;
@@ -37,6 +38,9 @@ pub enum Outcome {
     RepairNeeded,
     /// A guard deferred the action: run again later.
     Deferred,
+    /// Running jobs hold the GPU, so the reload waits; meanwhile the node is out of the scheduler (nvfix's quarantine
+    /// placed now, or already in place, or another party's left as it is). Run again when the jobs end.
+    Quarantined,
     /// The policy or permissions forbid the action.
     Refused,
 }
@@ -53,7 +57,7 @@ impl Outcome {
             }
             Outcome::Failed => exit::PROBLEM,
             Outcome::RepairNeeded => exit::UNAVAILABLE,
-            Outcome::Deferred => exit::TEMP_FAIL,
+            Outcome::Deferred | Outcome::Quarantined => exit::TEMP_FAIL,
             Outcome::Refused => exit::NO_PERMISSION,
         }
     }
@@ -70,6 +74,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::RepairNeeded => "repair-needed",
             Outcome::Deferred => "deferred",
+            Outcome::Quarantined => "quarantined",
             Outcome::Refused => "refused",
         }
     }
@@ -103,6 +108,8 @@ pub enum Step {
     Done(Outcome, String),
     TryReload,
     TryReboot(String),
+    /// Take the node out of the scheduler and wait for its jobs to end (the why).
+    Quarantine(String),
 }
 
 /// The policy as the table sees it.
@@ -114,6 +121,65 @@ pub struct AutoPolicy {
     /// The playbook's `reboot.allow_gpu_holders`: a busy GPU that defers a reload may be handled by a reboot (a drain
     /// or the cluster's engine moves the jobs first).
     pub reboot_when_gpu_busy: bool,
+    /// The playbook has a `quarantine`: a GPU held by running jobs quarantines the node instead of rebooting it.
+    pub quarantine: bool,
+}
+
+/// Where the node stands in its scheduler, from the quarantine probe's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuarantineState {
+    /// nvfix's own quarantine is in place.
+    Ours,
+    /// Out of service for another reason (an admin's drain or cordon): nvfix neither overwrites nor lifts it.
+    Others,
+    /// In service.
+    InService,
+}
+
+/// Reads the probe's output: `ours` first (nvfix's quarantine also looks like a drain), then `others`.
+pub fn quarantine_state(probe_output: &str, ours: &Pattern, others: &Pattern) -> QuarantineState {
+    let out = probe_output.trim();
+    if ours.matches(out) {
+        QuarantineState::Ours
+    } else if others.matches(out) {
+        QuarantineState::Others
+    } else {
+        QuarantineState::InService
+    }
+}
+
+/// What nvfix does about the quarantine, and what it did (the JSON report's `quarantine.action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuarantineAction {
+    /// Run the place commands.
+    Place,
+    /// nvfix's quarantine is already in place: nothing to do.
+    AlreadyPlaced,
+    /// Another party's quarantine is in place: leave it, do not put nvfix's reason over it.
+    LeaveOthers,
+    /// Run the lift commands: the node is fixed and the quarantine is nvfix's.
+    Lift,
+    /// Nothing to lift (in service, or another party's quarantine, which stays).
+    Nothing,
+}
+
+/// Before a reload, or while the GPU is busy: quarantine unless someone already has.
+pub fn quarantine_to_place(state: QuarantineState) -> QuarantineAction {
+    match state {
+        QuarantineState::Ours => QuarantineAction::AlreadyPlaced,
+        QuarantineState::Others => QuarantineAction::LeaveOthers,
+        QuarantineState::InService => QuarantineAction::Place,
+    }
+}
+
+/// On a healthy (or just fixed) node: lift only nvfix's own quarantine.
+pub fn quarantine_to_lift(state: QuarantineState) -> QuarantineAction {
+    match state {
+        QuarantineState::Ours => QuarantineAction::Lift,
+        QuarantineState::Others | QuarantineState::InService => QuarantineAction::Nothing,
+    }
 }
 
 /// How a reload ended, as reported by the reload engine and the verification after it.
@@ -155,7 +221,9 @@ pub fn first_step(verdict: Verdict, action: Action, policy: &AutoPolicy) -> Step
         ),
         Action::External => Step::Done(
             Outcome::Refused,
-            "the driver is run by a container (NVIDIA GPU Operator): the operator owns it".into(),
+            "the driver is run by the NVIDIA GPU Operator's driver container: the operator owns it; upgrade or reload it \
+             with the operator's driver upgrade controller (ClusterPolicy driver.upgradePolicy), not nvfix"
+                .into(),
         ),
         Action::Reload if policy.reload_allowed => Step::TryReload,
         Action::Reload => reboot_or(
@@ -222,6 +290,11 @@ pub fn after_reload_guards(results: &[GuardResult], policy: &AutoPolicy) -> Opti
         return Some(Step::Done(Outcome::RepairNeeded, why));
     }
     Some(match kind {
+        // Busy is not broken: the jobs end, and then a reload takes seconds. Quarantine so no new job lands meanwhile;
+        // the reboot stays the fallback for what a reload cannot fix.
+        BlockKind::Defer if blocked_only_by_busy_gpu(results) && policy.quarantine => {
+            Step::Quarantine(format!("the reload waits for the GPU's jobs ({why})"))
+        }
         // A busy GPU is worth a reboot only when the reboot path moves the jobs first.
         BlockKind::Defer if blocked_only_by_busy_gpu(results) && policy.reboot_when_gpu_busy => {
             reboot_or(
@@ -272,6 +345,21 @@ pub fn after_reload(result: &ReloadResult, policy: &AutoPolicy) -> Step {
     }
 }
 
+/// `nvfix sentinel` (kured's `--reboot-sentinel-command`): Ok only when a reboot is needed and would fix the host and
+/// no reload is possible under the playbook; else the reason no reboot is wanted. `outcome` is a dry run's, with a
+/// reboot authorised; `reload_guards` are that run's reload-stage guards.
+pub fn sentinel_verdict(outcome: Outcome, reload_guards: &[GuardResult]) -> Result<String, String> {
+    if blocked_only_by_busy_gpu(reload_guards) {
+        return Err("a reload will fix this once the GPU's jobs end: no reboot".into());
+    }
+    match outcome {
+        Outcome::WouldReboot => Ok("a reboot is needed and would fix the NVIDIA driver".into()),
+        Outcome::Healthy => Err("the driver is healthy: no reboot".into()),
+        Outcome::WouldReload => Err("a reload fixes this without a reboot".into()),
+        other => Err(format!("no reboot: auto would end {}", other.as_str())),
+    }
+}
+
 /// After the reboot's guards: the blocking outcome, or None to schedule.
 pub fn after_reboot_guards(results: &[GuardResult]) -> Option<(Outcome, String)> {
     strongest_block(results).map(|k| (Outcome::for_block(k), blocking_messages(results)))
@@ -294,6 +382,7 @@ mod tests {
             reload_allowed: reload,
             reboot_authorised: reboot,
             reboot_when_gpu_busy: false,
+            quarantine: false,
         }
     }
 
@@ -458,6 +547,7 @@ mod tests {
             (Outcome::Failed, 1),
             (Outcome::RepairNeeded, 69),
             (Outcome::Deferred, 75),
+            (Outcome::Quarantined, 75),
             (Outcome::Refused, 77),
         ];
         for (o, code) in table {
@@ -614,5 +704,104 @@ mod tests {
                 Some(Outcome::RepairNeeded)
             );
         }
+    }
+
+    #[test]
+    fn a_busy_gpu_quarantines_before_any_reboot_and_nothing_else_does() {
+        let busy = vec![block("gpu-busy", BlockKind::Defer)];
+        let fleet = AutoPolicy {
+            reboot_when_gpu_busy: true,
+            quarantine: true,
+            ..policy(true, true)
+        };
+        assert!(matches!(
+            after_reload_guards(&busy, &fleet),
+            Some(Step::Quarantine(_))
+        ));
+        // Anything but a busy GPU is not waited out in quarantine.
+        for (name, kind, want) in [
+            (
+                "package-manager-idle",
+                BlockKind::Defer,
+                Some(Outcome::Deferred),
+            ),
+            ("reload-allowed", BlockKind::Refuse, None),
+            ("reload-plan", BlockKind::Unfixable, None),
+        ] {
+            let step = after_reload_guards(&[block(name, kind)], &fleet).unwrap();
+            assert!(!matches!(step, Step::Quarantine(_)), "{name}: {step:?}");
+            if want.is_some() {
+                assert_eq!(outcome(&step), want, "{name}");
+            } else {
+                assert!(matches!(step, Step::TryReboot(_)), "{name}: {step:?}");
+            }
+        }
+        let mixed = vec![
+            block("gpu-busy", BlockKind::Defer),
+            block("package-manager-idle", BlockKind::Defer),
+        ];
+        assert_eq!(
+            outcome(&after_reload_guards(&mixed, &fleet).unwrap()),
+            Some(Outcome::Deferred)
+        );
+    }
+
+    #[test]
+    fn quarantine_decisions_keep_other_parties_quarantines() {
+        let ours = Pattern::new(r"re:.*State=\S*DRAIN.*Reason=nvfix:.*").unwrap();
+        let others = Pattern::new(r"re:.*State=\S*(DRAIN|DOWN|FAIL).*").unwrap();
+        let table = [
+            (
+                "NodeName=gpu07 State=MIXED+DRAIN Reason=nvfix: 580.65.06 vs 580.95.05 [root@2026-12-03T00:40:00]\n",
+                QuarantineState::Ours,
+                QuarantineAction::AlreadyPlaced,
+                QuarantineAction::Lift,
+            ),
+            (
+                "NodeName=gpu07 State=IDLE+DRAIN Reason=fan 3 failing [admin@2026-12-02T10:00:00]",
+                QuarantineState::Others,
+                QuarantineAction::LeaveOthers,
+                QuarantineAction::Nothing,
+            ),
+            (
+                "NodeName=gpu07 State=MIXED Reason=nvfix: old reason left behind",
+                QuarantineState::InService,
+                QuarantineAction::Place,
+                QuarantineAction::Nothing,
+            ),
+            (
+                "",
+                QuarantineState::InService,
+                QuarantineAction::Place,
+                QuarantineAction::Nothing,
+            ),
+        ];
+        for (out, state, place, lift) in table {
+            assert_eq!(quarantine_state(out, &ours, &others), state, "{out}");
+            assert_eq!(quarantine_to_place(state), place, "{out}");
+            assert_eq!(quarantine_to_lift(state), lift, "{out}");
+        }
+    }
+
+    #[test]
+    fn the_sentinel_asks_for_a_reboot_only_when_nothing_else_helps() {
+        let none: [GuardResult; 0] = [];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &none).is_ok());
+        for o in [
+            Outcome::Healthy,
+            Outcome::WouldReload,
+            Outcome::Deferred,
+            Outcome::RepairNeeded,
+            Outcome::Refused,
+            Outcome::RebootRequired,
+        ] {
+            assert!(sentinel_verdict(o, &none).is_err(), "{o:?}");
+        }
+        // The reboot path reached only because jobs hold the GPU: the reload will do once they end.
+        let busy = [block("gpu-busy", BlockKind::Defer)];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &busy).is_err());
+        // A reload the plan cannot run (a pinned module) leaves the reboot.
+        let stuck = [block("reload-plan", BlockKind::Unfixable)];
+        assert!(sentinel_verdict(Outcome::WouldReboot, &stuck).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod apt_history;
 pub mod auto;
+pub mod check;
 pub mod containers;
 pub mod dkms;
 pub mod dpkg;
@@ -11,6 +12,7 @@ pub mod driver_version;
 pub mod evidence;
 pub mod excerpt;
 pub mod facts;
+pub mod gpu_pods;
 pub mod guards;
 pub mod hold;
 pub mod holder_stops;

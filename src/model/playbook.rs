@@ -31,8 +31,45 @@ pub struct Playbook {
     pub reboot: RebootPolicy,
     #[serde(default)]
     pub hooks: Hooks,
+    /// Take the node out of the cluster's scheduler while a busy GPU defers the reload (see [`Quarantine`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
     #[serde(default)]
     pub verify: VerifyExpectations,
+}
+
+/// Quarantine: while running jobs hold the GPU, a mismatched node would take new jobs that fail at CUDA/NVML
+/// initialisation, so nvfix takes it out of the scheduler at once (Slurm drain, Kubernetes cordon), reloads when it
+/// is idle, and puts back only a quarantine it placed itself.
+///
+/// The `probe` prints the node's scheduling state; `ours` matches that output when nvfix's own quarantine is in
+/// place, `others` when the node is out of service for another reason (an admin's drain, a cordon nvfix did not
+/// make). `ours` is tried first. A node in `others` is never quarantined over nor lifted. Hook arguments may use
+/// `{hostname}`, `{loaded}` (the loaded module's version) and `{library}` (the library's version).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quarantine {
+    pub probe: Hook,
+    pub ours: Pattern,
+    pub others: Pattern,
+    /// Commands that place nvfix's quarantine (each must succeed).
+    pub place: Vec<Hook>,
+    /// Commands that lift it once the reload is verified (run only when the probe still matches `ours`).
+    pub lift: Vec<Hook>,
+    /// Kubernetes: evict the pods that request GPUs once nvfix's cordon is in place, so the reload need not wait
+    /// for them to end. Absent: never evict (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evict_gpu_pods: Option<EvictGpuPods>,
+}
+
+/// How to list a node's pods and evict one: `list` prints `kubectl get pods -o json` for the node; `evict` posts the
+/// Eviction object nvfix writes to its standard input (`{namespace}` and `{pod}` name the pod), so
+/// PodDisruptionBudgets are honoured.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvictGpuPods {
+    pub list: Hook,
+    pub evict: Hook,
 }
 
 /// `version:` — a number that must equal [`PLAYBOOK_VERSION`].
@@ -382,9 +419,16 @@ impl Hook {
     }
     /// argv with `{hostname}` replaced.
     pub fn expanded_argv(&self, hostname: &str) -> Vec<String> {
+        self.expanded_argv_with(&[("hostname", hostname)])
+    }
+    /// argv with each `{name}` of `vars` replaced by its value.
+    pub fn expanded_argv_with(&self, vars: &[(&str, &str)]) -> Vec<String> {
         self.argv
             .iter()
-            .map(|a| a.replace("{hostname}", hostname))
+            .map(|a| {
+                vars.iter()
+                    .fold(a.clone(), |a, (k, v)| a.replace(&format!("{{{k}}}"), v))
+            })
             .collect()
     }
 }
@@ -603,6 +647,15 @@ fn check_semantics(p: &Playbook) -> Result<(), PlaybookError> {
             p.reboot.delay_minutes
         )));
     }
+    if let Some(q) = &p.quarantine {
+        if q.place.is_empty() || q.lift.is_empty() {
+            return Err(err(
+                "quarantine needs both place and lift commands: a quarantine nvfix cannot lift would keep the node \
+                 out of service for good"
+                    .into(),
+            ));
+        }
+    }
     if p.reload.grace_period_seconds > MAX_GRACE_SECONDS {
         return Err(err(format!(
             "reload.grace_period_seconds is {}; at most {MAX_GRACE_SECONDS}",
@@ -624,6 +677,7 @@ pub fn default_playbook() -> Playbook {
             reload: ReloadPolicy::default(),
             reboot: RebootPolicy::default(),
             hooks: Hooks::default(),
+            quarantine: None,
             verify: VerifyExpectations::default(),
         },
     }

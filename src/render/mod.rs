@@ -1,5 +1,6 @@
 //! Rendering: the human report (colour on a TTY) and the stable JSON contract.
 
+pub mod check;
 pub mod json;
 pub mod man;
 pub mod metrics;

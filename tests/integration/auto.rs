@@ -12,10 +12,10 @@ use nvfix::model::reboot_state::RebootState;
 use std::path::Path;
 
 /// Tue 2023-11-14 22:13:20 UTC.
-const NOW: i64 = 1_700_000_000;
-const BOOT: &str = "6f1f2c1e-3b7a-4d3e-9a57-1c1f0b0e9d21";
+pub(crate) const NOW: i64 = 1_700_000_000;
+pub(crate) const BOOT: &str = "6f1f2c1e-3b7a-4d3e-9a57-1c1f0b0e9d21";
 
-fn playbook(name: &str) -> Playbook {
+pub(crate) fn playbook(name: &str) -> Playbook {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("playbooks/{name}.yaml"));
     parse_playbook(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -25,13 +25,13 @@ fn inline(yaml: &str) -> Playbook {
 }
 
 /// A reload engine that answers from a script and remembers the plans it was given.
-struct Scripted {
-    result: ReloadResult,
-    plans: Vec<ReloadPlan>,
+pub(crate) struct Scripted {
+    pub(crate) result: ReloadResult,
+    pub(crate) plans: Vec<ReloadPlan>,
 }
 
 impl Scripted {
-    fn new(result: ReloadResult) -> Self {
+    pub(crate) fn new(result: ReloadResult) -> Self {
         Scripted {
             result,
             plans: Vec::new(),
@@ -55,7 +55,7 @@ impl ReloadEngine for Scripted {
     }
 }
 
-fn input(root: &Path, playbook: Playbook, allow_reboot: bool) -> AutoInput {
+pub(crate) fn input(root: &Path, playbook: Playbook, allow_reboot: bool) -> AutoInput {
     AutoInput {
         root: HostRoot::new(root),
         nvml_lib: None,
@@ -69,14 +69,18 @@ fn input(root: &Path, playbook: Playbook, allow_reboot: bool) -> AutoInput {
     }
 }
 
-fn run(input: &AutoInput, runner: &RecordingRunner, engine: &mut Scripted) -> AutoReport {
+pub(crate) fn run(
+    input: &AutoInput,
+    runner: &RecordingRunner,
+    engine: &mut Scripted,
+) -> AutoReport {
     let r = run_auto(input, runner, engine);
     assert_eq!(r.exit_status, r.outcome.exit_status());
     r
 }
 
 /// Sets a module's reference count in `/proc/modules` and sysfs, whatever the fixture had.
-fn set_refcount(root: &Path, module: &str, count: u32) {
+pub(crate) fn set_refcount(root: &Path, module: &str, count: u32) {
     write_file(
         root,
         &format!("/sys/module/{module}/refcnt"),
@@ -99,7 +103,7 @@ fn set_refcount(root: &Path, module: &str, count: u32) {
 }
 
 /// The incident with nvidia_drm not pinned by the console, so a reload plan can run (the user's job still holds it).
-fn reloadable_incident() -> tempfile::TempDir {
+pub(crate) fn reloadable_incident() -> tempfile::TempDir {
     let t = copy_fixture("incident");
     set_refcount(t.path(), "nvidia_drm", 0);
     write_file(t.path(), "/proc/sys/kernel/hostname", b"gpu07\n");
@@ -107,7 +111,7 @@ fn reloadable_incident() -> tempfile::TempDir {
 }
 
 /// …and with the user's job gone: only nvidia-persistenced holds the GPU.
-fn idle_incident() -> tempfile::TempDir {
+pub(crate) fn idle_incident() -> tempfile::TempDir {
     let t = reloadable_incident();
     std::fs::remove_dir_all(t.path().join("proc/4242")).unwrap();
     set_refcount(t.path(), "nvidia_uvm", 0);
@@ -116,13 +120,17 @@ fn idle_incident() -> tempfile::TempDir {
     t
 }
 
-fn reboot_needed() -> tempfile::TempDir {
+pub(crate) fn reboot_needed() -> tempfile::TempDir {
     let t = copy_fixture("reboot-needed");
     write_file(t.path(), "/proc/sys/kernel/hostname", b"gpu07\n");
     t
 }
 
-fn guard<'a>(r: &'a AutoReport, stage: &str, name: &str) -> &'a nvfix::model::guards::GuardResult {
+pub(crate) fn guard<'a>(
+    r: &'a AutoReport,
+    stage: &str,
+    name: &str,
+) -> &'a nvfix::model::guards::GuardResult {
     &r.guards
         .iter()
         .find(|g| g.stage == stage && g.guard.name == name)
@@ -325,12 +333,11 @@ fn reload_fixes_and_verifies() {
 #[test]
 fn busy_gpu_defers_the_reload() {
     let t = reloadable_incident();
-    for name in ["default", "workstation", "slurm-node"] {
+    // (slurm-node and kubernetes-node quarantine the node instead: tests/integration/quarantine.rs.)
+    for name in ["default", "workstation"] {
         let runner = RecordingRunner::new();
         let mut engine = Scripted::new(ReloadResult::Verified);
-        let mut pb = playbook(name);
-        // Slurm would hand a reboot over; here only the reload's deferral is under test.
-        pb.reboot.allowed = false;
+        let pb = playbook(name);
         let r = run(&input(t.path(), pb, false), &runner, &mut engine);
         assert_eq!(r.outcome, Outcome::Deferred, "{name}: {}", r.message);
         assert_eq!(r.exit_status, 75);
@@ -382,52 +389,6 @@ fn never_kill_protects_a_user_even_where_jobs_may_be_terminated() {
         .message
         .contains("never_kill `alice`"));
     assert!(engine.plans.is_empty());
-}
-
-#[test]
-fn slurm_node_drains_reloads_and_resumes() {
-    let t = idle_incident();
-    let runner = RecordingRunner::new();
-    let mut engine = Scripted::new(ReloadResult::Verified);
-    let r = run(
-        &input(t.path(), playbook("slurm-node"), false),
-        &runner,
-        &mut engine,
-    );
-    assert_eq!(r.outcome, Outcome::Fixed, "{}", r.message);
-    assert_eq!(
-        runner.commands(),
-        vec![
-            "/usr/bin/scontrol update nodename=gpu07 state=drain \"reason=nvfix: NVIDIA driver reload\"",
-            "/usr/bin/scontrol update nodename=gpu07 state=resume",
-        ]
-    );
-    let kinds: Vec<&str> = r.actions.iter().map(|a| a.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["hook", "reload", "hook"]);
-}
-
-#[test]
-fn a_failing_drain_hook_stops_before_anything_changes() {
-    let t = idle_incident();
-    let runner = RecordingRunner::new();
-    runner.respond(
-        "/usr/bin/scontrol update",
-        CommandOutput {
-            status: 1,
-            stdout: String::new(),
-            stderr: "Invalid node name specified".into(),
-        },
-    );
-    let mut engine = Scripted::new(ReloadResult::Verified);
-    let r = run(
-        &input(t.path(), playbook("slurm-node"), false),
-        &runner,
-        &mut engine,
-    );
-    assert_eq!(r.outcome, Outcome::Failed);
-    assert_eq!(r.exit_status, 1);
-    assert!(engine.plans.is_empty());
-    assert_eq!(runner.commands().len(), 1);
 }
 
 #[test]
@@ -559,63 +520,6 @@ fn slurm_hands_the_reboot_to_slurm() {
         "/usr/bin/scontrol reboot ASAP nextstate=RESUME \"reason=nvfix: NVIDIA driver/library mismatch\" gpu07"
     );
     assert_eq!(state(t.path()).reboots[0].method, "handoff");
-}
-
-#[test]
-fn kubernetes_node_cordons_and_drains_in_its_window_then_uncordons_after_the_boot() {
-    let t = reboot_needed();
-    let runner = RecordingRunner::new();
-    let mut inp = input(t.path(), playbook("kubernetes-node"), false);
-    // Outside the window (Tuesday 22:13 UTC; the window is 02:00-06:00 on weekdays): deferred.
-    let r = run(&inp, &runner, &mut Scripted::new(ReloadResult::Verified));
-    assert_eq!(r.outcome, Outcome::Deferred, "{}", r.message);
-    assert_eq!(
-        guard(&r, "reboot", "maintenance-window").block,
-        Some(nvfix::model::guards::BlockKind::Defer)
-    );
-    // Wednesday 03:00 UTC.
-    inp.now = NOW + 4 * 3600 + 47 * 60;
-    let runner = RecordingRunner::new();
-    let r = run(&inp, &runner, &mut Scripted::new(ReloadResult::Verified));
-    assert_eq!(r.outcome, Outcome::RebootScheduled, "{}", r.message);
-    let cmds = runner.commands();
-    assert!(cmds.iter().any(|c| c.ends_with("cordon gpu07")), "{cmds:?}");
-    assert!(
-        cmds.iter()
-            .any(|c| c.contains(" drain gpu07 --ignore-daemonsets")),
-        "{cmds:?}"
-    );
-    assert!(
-        cmds.last().unwrap().starts_with("shutdown -r +2 "),
-        "{cmds:?}"
-    );
-
-    // After the boot: new boot id, healthy host. The record is completed and the node uncordoned.
-    let after = copy_fixture("healthy");
-    write_file(after.path(), "/proc/sys/kernel/hostname", b"gpu07\n");
-    write_file(
-        after.path(),
-        "/proc/sys/kernel/random/boot_id",
-        b"11111111-2222-3333-4444-555555555555\n",
-    );
-    let text = std::fs::read(t.path().join("var/lib/nvfix/reboots.json")).unwrap();
-    write_file(after.path(), "/var/lib/nvfix/reboots.json", &text);
-    let runner = RecordingRunner::new();
-    inp.root = HostRoot::new(after.path());
-    inp.now += 600;
-    let r = run(&inp, &runner, &mut Scripted::new(ReloadResult::Verified));
-    assert_eq!(r.outcome, Outcome::Healthy);
-    assert_eq!(r.exit_status, 0);
-    let ab = r.detection.after_reboot.as_ref().unwrap();
-    assert_eq!(ab.from_boot_id, BOOT);
-    assert!(ab.verified);
-    assert_eq!(
-        runner.commands(),
-        vec!["/usr/bin/kubectl --kubeconfig /etc/nvfix/kubeconfig uncordon gpu07"]
-    );
-    let c = state(after.path()).reboots[0].completed.clone().unwrap();
-    assert!(c.verified);
-    assert_eq!(c.boot_id, "11111111-2222-3333-4444-555555555555");
 }
 
 #[test]

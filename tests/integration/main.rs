@@ -2,12 +2,15 @@
 
 mod harness;
 
+mod ansible;
 mod auto;
+mod check;
 mod completion_bash;
 mod diagnose;
 mod generated;
 mod hold;
 mod hostile;
+mod kubernetes;
 mod lab;
 mod man_pages;
 mod metrics;
@@ -16,10 +19,13 @@ mod numbers;
 mod nvml;
 mod playbook_select;
 mod preflight;
+mod prometheus;
 mod ps;
 mod python_re;
+mod quarantine;
 mod real_world;
 mod reboot;
 mod reload;
 mod run_lock;
 mod services;
+mod slurm;

@@ -55,6 +55,7 @@ impl HostView for GatherView {
                 // Containers still running the old user-space driver are named for their owners to restart.
                 containers: true,
                 all_kernels: false,
+                read_only: false,
             },
         )
     }
