@@ -11,7 +11,7 @@ lab_use_nvfix_binary() { ln -sf /lab/bin/nvfix /usr/local/bin/nvfix; }
 # lab_publish SNAPSHOT: the local repository now serves SNAPSHOT (v1, v2, v3, v2-broken: what /srv/nvfix-repo holds).
 lab_publish() {
 	ln -sfn "$1" /srv/nvfix-repo/current
-	lab_say "published $1 in the local repository: $(sed -n 's/^Package: nvidia-driver-580$//p; s/^Version: //p' "/srv/nvfix-repo/$1/Packages" | sort -V | tr '\n' ' ')"
+	lab_say "published $1 in the local repository: nvidia-driver-580 $(awk '/^Package: / { p = $2 } /^Version: / && p == "nvidia-driver-580" { print $2 }' "/srv/nvfix-repo/$1/Packages" | sort -V | tr '\n' ' ')"
 }
 
 # lab_unattended_upgrade: what the daily timers do, now: apt-daily.service (apt-get update) and then
@@ -26,11 +26,12 @@ lab_unattended_upgrade() {
 	lab_run tail -n 25 /var/log/unattended-upgrades/unattended-upgrades.log
 }
 
-# The installed version of a package ("absent" when it is not installed).
+# The installed version of a package, held or not ("absent" when it is not installed; the status letters and version
+# when it is half-configured, e.g. "iF 580.95.05-...").
 lab_pkg_version() {
 	v=$(dpkg-query -W -f '${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null)
 	case $v in
-	ii*) echo "${v##* }" ;;
+	ii* | hi*) echo "${v##* }" ;;
 	"") echo absent ;;
 	*) echo "$v" | tr -s ' ' ;;
 	esac
