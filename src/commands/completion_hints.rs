@@ -141,13 +141,13 @@ mod tests {
                 Shell::Bash => {
                     assert_eq!(
                         done.matches("_nvfix_playbook_names)\"").count(),
-                        2,
-                        "auto and reboot"
+                        3,
+                        "auto, reboot and sentinel"
                     );
                     assert!(!done.contains("plusdirs"), "--root is done by compgen -d");
                 }
-                Shell::Zsh => assert_eq!(done.matches(":PLAYBOOK:_nvfix_playbooks'").count(), 2),
-                Shell::Fish => assert_eq!(done.matches("(__fish_nvfix_playbooks)").count(), 2),
+                Shell::Zsh => assert_eq!(done.matches(":PLAYBOOK:_nvfix_playbooks'").count(), 3),
+                Shell::Fish => assert_eq!(done.matches("(__fish_nvfix_playbooks)").count(), 3),
                 _ => {}
             }
         }

@@ -463,7 +463,10 @@ impl Pattern {
         let invalid = |e: regex::Error| {
             let why = e.to_string();
             let why = why.lines().last().unwrap_or_default().trim().to_string();
-            format!("`{}` is not a valid regular expression: {why}", excerpt(source))
+            format!(
+                "`{}` is not a valid regular expression: {why}",
+                excerpt(source)
+            )
         };
         // The expression must stand on its own before it is anchored: `x)|(svc` would otherwise become
         // `^(?:x)|(svc)$`, whose second branch is not anchored at the start.

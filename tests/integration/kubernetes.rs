@@ -118,9 +118,10 @@ fn the_npd_configmap_carries_the_plugin_config_and_its_command_runs() {
 
 /// `nvfix sentinel` with kured-values.yaml's arguments, the playbook taken from playbooks/.
 fn sentinel(root: &Path) -> Run {
-    let values: serde_norway::Value =
-        serde_norway::from_str(&std::fs::read_to_string(deploy().join("kured-values.yaml")).unwrap())
-            .unwrap();
+    let values: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(deploy().join("kured-values.yaml")).unwrap(),
+    )
+    .unwrap();
     let cmd = values["configuration"]["rebootSentinelCommand"]
         .as_str()
         .unwrap();

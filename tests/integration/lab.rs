@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+#[path = "lab_debian.rs"]
+mod debian;
+
 fn lab_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab")
 }
@@ -44,10 +47,42 @@ struct Scenario {
     results: PathBuf,
 }
 
+/// Runs `lab.sh prepare-debian` once per test binary (the busybox lab's `prepare`, the stand-in driver's packages and
+/// the Debian guest image, cached under tests/lab/cache); the error holds its output.
+fn debian_prepared() -> &'static Result<(), String> {
+    static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
+    PREPARED.get_or_init(|| {
+        let out = Command::new(lab_dir().join("lab.sh"))
+            .arg("prepare-debian")
+            .output()
+            .map_err(|e| format!("cannot run tests/lab/lab.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/lab/lab.sh prepare-debian failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    })
+}
+
 /// Boots a scenario (serialised with the others) and collects what it left behind.
 fn run_scenario(name: &str) -> Scenario {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    if let Err(e) = prepared() {
+    // Preparing is serialised too: the Debian image build and `prepare` share the build folder.
+    let prepare_turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ready = if name.starts_with("debian-") {
+        debian_prepared()
+    } else {
+        prepared()
+    };
+    drop(prepare_turn);
+    if let Err(e) = ready {
         panic!("the QEMU lab could not be prepared, so scenario {name} cannot run:\n{e}");
     }
     let _turn = ONE_AT_A_TIME

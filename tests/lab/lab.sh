@@ -3,6 +3,7 @@
 # `run <scenario>` (boots Debian's kernel in QEMU on a fresh copy of that tree, again after each guest reboot).
 #
 #   tests/lab/lab.sh prepare            idempotent; installs host packages with apt-get when missing (needs root)
+#   tests/lab/lab.sh prepare-debian     prepare + the Debian guest (systemd; image cached, debian/debian.sh)
 #   tests/lab/lab.sh run <scenario>     exit 0 = scenario passed; console in tests/lab/build/logs/<scenario>.log
 #   tests/lab/lab.sh list               scenario names
 #   tests/lab/lab.sh bench              downtime benchmark: reload -> verified vs reboot -> verified (host clock)
@@ -22,6 +23,7 @@ date_of() {
 	case $1 in
 	580.65.06) echo "Sun Jul 27 07:09:24 UTC 2025" ;;
 	580.95.05) echo "Tue Sep 23 09:55:41 UTC 2025" ;;
+	580.105.08) echo "Wed Oct 29 10:12:37 UTC 2025" ;;
 	*) echo "Thu Jan  1 00:00:00 UTC 2025" ;;
 	esac
 }
@@ -65,10 +67,10 @@ apt_install_missing() {
 	need_root_for "installing$missing"
 	log "apt-get install$missing"
 	# shellcheck disable=SC2086
-	if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1; then
+	if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1; then
 		apt_update_once
 		# shellcheck disable=SC2086
-		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1 ||
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $missing >"$BUILD/apt-install.log" 2>&1 ||
 			die "apt-get install$missing failed: see $BUILD/apt-install.log"
 	fi
 }
@@ -138,7 +140,7 @@ extract_vmlinux() {
 # kernel refuses (only its nvidia.ko differs; the guest gets only that file).
 prepare_modules() {
 	src_sum=$(cat "$LAB"/modules/* | md5sum | cut -d' ' -f1)
-	for variant in $V1 $V2 $V2-vermagic; do
+	for variant in ${variants:-$V1 $V2 $V2-vermagic}; do
 		ver=${variant%-vermagic}
 		foreign=
 		[ "$variant" = "$ver" ] || foreign=${kver%-amd64}-rt-amd64
@@ -385,6 +387,23 @@ cmd_run() {
 	logf=$BUILD/logs/$name.log
 	mkdir -p "$BUILD/logs" "$BUILD/disks"
 	rm -rf "$disk"
+	case $name in
+	debian-*)
+		debian_setup_disk
+		cp "$script" "$disk/lab/scenario.sh"
+		echo "$name" >"$disk/lab/scenario-name"
+		boot_fn=debian_boot_qemu
+		;;
+	*)
+		busybox_setup_disk
+		boot_fn=boot_qemu
+		;;
+	esac
+	run_boots
+}
+
+# The busybox guest's disk: a fresh copy of the root tree, with nvfix and the guest's shell side.
+busybox_setup_disk() {
 	cp -a "$BUILD/root-base" "$disk"
 	objcopy --strip-debug "$nvfix" "$disk/usr/bin/nvfix" 2>/dev/null || cp "$nvfix" "$disk/usr/bin/nvfix"
 	for lib in $(ldd "$nvfix" 2>/dev/null | grep -o '/[^ ]*' | sort -u); do
@@ -394,9 +413,14 @@ cmd_run() {
 	cp "$LAB/guest/init" "$LAB/guest/lib.sh" "$disk/lab/"
 	cp "$script" "$disk/lab/scenario.sh"
 	echo "$name" >"$disk/lab/scenario-name"
+}
 
+# Boots the scenario's disk with $boot_fn until the guest reports a verdict; the console goes to $logf.
+run_boots() {
 	: >"$logf"
-	timeout_s=${LAB_BOOT_TIMEOUT:-120}
+	default_timeout=120
+	case $name in debian-*) default_timeout=600 ;; esac
+	timeout_s=${LAB_BOOT_TIMEOUT:-$default_timeout}
 	max_boots=${LAB_MAX_BOOTS:-4}
 	boot=1
 	start=$(date +%s.%N)
@@ -407,12 +431,12 @@ cmd_run() {
 		if [ -n "${LAB_MARKS:-}" ]; then
 			# Benchmark: the host's clock stamps the guest's LAB-MARK lines as they arrive (across reboots).
 			{
-				boot_qemu
+				$boot_fn
 				echo $? >"$BUILD/qemu-status"
 			} | stamp_marks "$LAB_MARKS" >>"$logf"
 			rc=$(cat "$BUILD/qemu-status")
 		else
-			boot_qemu >>"$logf"
+			$boot_fn >>"$logf"
 			rc=$?
 		fi
 		set -e
@@ -473,8 +497,11 @@ cmd_bench() {
 	}'
 }
 
+. "$LAB/debian/debian.sh"
+
 case ${1:-} in
 prepare) cmd_prepare ;;
+prepare-debian) cmd_prepare_debian ;;
 bench) cmd_bench ;;
 run)
 	[ $# -eq 2 ] || die "usage: lab.sh run <scenario>"
@@ -482,7 +509,7 @@ run)
 	;;
 list) for f in "$LAB"/scenarios/*.sh; do basename "$f" .sh; done ;;
 *)
-	echo "usage: $0 prepare | run <scenario> | list | bench" >&2
+	echo "usage: $0 prepare | prepare-debian | run <scenario> | list | bench" >&2
 	exit 64
 	;;
 esac

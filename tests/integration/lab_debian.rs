@@ -1,0 +1,114 @@
+//! The Debian guest's scenarios (systemd as PID 1, real apt, unattended-upgrades, DKMS): see tests/lab/README.md.
+//! Each asserts on what the guest left in `tests/lab/build/disks/<scenario>/lab/results/`.
+
+use super::{run_scenario, STACK, V1, V2};
+
+const REV: &str = "-0ubuntu0.24.04.1";
+
+#[test]
+fn lab_debian_incident_unattended_upgrade_then_reload() {
+    let s = run_scenario("debian-incident");
+    s.assert_passed();
+    // Real unattended-upgrades did the upgrade, and apt's own log says so.
+    let history = s.result("final/apt-history.log");
+    assert!(
+        history.contains("Commandline: /usr/bin/unattended-upgrade"),
+        "{history}"
+    );
+    assert!(
+        history.contains(&format!("nvidia-driver-580:amd64 ({V1}{REV}, {V2}{REV})")),
+        "{history}"
+    );
+    assert!(s
+        .result("final/unattended-upgrades.log")
+        .contains("nvidia-driver-580"));
+    assert!(
+        s.result("dkms-status").contains(&format!("nvidia/{V2}")),
+        "{}",
+        s.tail()
+    );
+    assert_ne!(s.status("verify-mismatch"), 0);
+    let before = s.json("diagnose-before");
+    assert_eq!(before["nvml"]["code"], 18, "{before}");
+    assert_eq!(before["verdict"], "version-mismatch", "{before}");
+    assert_eq!(before["action"], "reload", "{before}");
+    let reload = s.json("reload");
+    assert_eq!(reload["outcome"], "fixed", "{reload}");
+    assert_eq!(s.status("reload"), 0);
+    s.assert_stack(&STACK, V2);
+    assert_eq!(
+        s.result("final/units"),
+        "nvidia-persistenced.service=active gpu-job.service=active nvfix-check.timer=inactive nvfix-verify.service=inactive"
+    );
+    assert_eq!(s.json("diagnose-after")["verdict"], "healthy");
+}
+
+const V3: &str = "580.105.08";
+
+#[test]
+fn lab_debian_hold_stops_unattended_upgrades_until_undone() {
+    let s = run_scenario("debian-hold");
+    s.assert_passed();
+    let holds = s.result("holds");
+    for p in [
+        "nvidia-driver-580",
+        "nvidia-dkms-580",
+        "libnvidia-compute-580",
+    ] {
+        assert!(holds.contains(p), "{p} not held: {holds}");
+    }
+    let v1 = format!("{V1}{REV}");
+    assert_eq!(s.result("held-versions"), format!("{v1} {v1} {v1}"));
+    let v3 = format!("{V3}{REV}");
+    assert_eq!(s.result("undone-versions"), format!("{v3} {v3} {v3}"));
+    assert!(s.result("final/holds").is_empty());
+}
+
+#[test]
+fn lab_debian_dkms_failure_is_diagnosed_and_reload_refuses() {
+    let s = run_scenario("debian-dkms-fail");
+    s.assert_passed();
+    assert_eq!(s.status("reload"), 69);
+    let diagnose = s.json("diagnose");
+    assert_eq!(diagnose["action"], "repair", "{diagnose}");
+    assert!(
+        diagnose
+            .to_string()
+            .contains(&format!("/var/lib/dkms/nvidia/{V2}/build/make.log")),
+        "{diagnose}"
+    );
+    // Nothing was unloaded: the v1 stack with the daemon and the job still on it.
+    s.assert_stack(&STACK, V1);
+    assert!(
+        s.result("final/units")
+            .starts_with("nvidia-persistenced.service=active gpu-job.service=active"),
+        "{}",
+        s.tail()
+    );
+}
+
+#[test]
+fn lab_debian_package_timer_writes_metrics_and_purge_leaves_nothing() {
+    let s = run_scenario("debian-package");
+    s.assert_passed();
+    assert_eq!(s.result("timer-after-install"), "active");
+    assert_eq!(s.result("leftovers"), "");
+    assert!(s
+        .result("final/packages")
+        .lines()
+        .all(|l| !l.starts_with("nvfix ")));
+}
+
+#[test]
+fn lab_debian_reboot_schedules_defers_and_reboots_into_v2() {
+    let s = run_scenario("debian-reboot");
+    s.assert_passed();
+    assert_eq!(s.result("final/boots"), "2");
+    assert_eq!(s.result("boot1-loaded-version"), V1);
+    assert_eq!(s.status("schedule"), 0);
+    assert_eq!(s.status("cancel"), 0);
+    assert_eq!(s.status("inhibited"), 75);
+    assert_eq!(s.status("locked"), 75);
+    s.assert_stack(&STACK, V2);
+    assert_eq!(s.status("verify"), 0);
+}
