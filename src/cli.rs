@@ -84,7 +84,7 @@ GPU's holders passes (kured drains the pods), and no reload is possible under th
 is a reload once its jobs end, not a reboot). Any other answer, and any error, exits non-zero: kured does not \
 reboot (fail closed). Read-only: runs `nvfix auto --dry-run` with the playbook's reboot authorised, its hooks and \
 quarantine left out, and never loads NVML.\n\n\
-kured: --reboot-sentinel-command=\"/usr/bin/nvfix sentinel --playbook /etc/nvfix/playbooks/kubernetes-node.yaml\" \
+kured: --reboot-sentinel-command=\"/usr/bin/nvfix sentinel --playbook kubernetes-node\" \
 (see deploy/kubernetes/)."
     )]
     Sentinel(SentinelArgs),

@@ -8,7 +8,8 @@
 # within seconds (reason `nvfix: <loaded> vs <library>`, exit 75), reloads and resumes an idle one, and resumes only
 # a drain nvfix placed. While one run is still going, systemd refuses a second unit of the same name: nothing piles up.
 # NVFIX_PLAYBOOK, NVFIX_BIN and SYSTEMD_RUN override the defaults (the tests use them).
-playbook=${NVFIX_PLAYBOOK:-/etc/nvfix/playbooks/slurm-node.yaml}
+# The playbook by name: /etc/nvfix/playbooks/slurm-node.yaml when the admin has one, else the shipped one.
+playbook=${NVFIX_PLAYBOOK:-slurm-node}
 nvfix=${NVFIX_BIN:-/usr/bin/nvfix}
 systemd_run=${SYSTEMD_RUN:-/usr/bin/systemd-run}
 "$systemd_run" --unit=nvfix-auto-healthcheck --no-block --quiet --collect \

@@ -330,8 +330,8 @@ fn kubernetes_busy_node_is_cordoned_with_nvfix_annotation_and_uncordoned_when_fi
         kube.commands(),
         vec![
             format!("{k} get node gpu07 -o jsonpath={{.spec.unschedulable}}|{{.metadata.annotations.nvfix\\.io/quarantine}}"),
-            format!("{k} annotate --overwrite node gpu07 \"nvfix.io/quarantine={}\"", mismatch(&r)),
             format!("{k} cordon gpu07"),
+            format!("{k} annotate --overwrite node gpu07 \"nvfix.io/quarantine={}\"", mismatch(&r)),
         ]
     );
     let r = auto(
@@ -344,8 +344,8 @@ fn kubernetes_busy_node_is_cordoned_with_nvfix_annotation_and_uncordoned_when_fi
     assert_eq!(
         kube.commands()[kube.commands().len() - 2..],
         [
-            format!("{k} uncordon gpu07"),
-            format!("{k} annotate node gpu07 nvfix.io/quarantine-")
+            format!("{k} annotate node gpu07 nvfix.io/quarantine-"),
+            format!("{k} uncordon gpu07")
         ]
     );
     assert_eq!(kube.node(), Node::default());

@@ -481,7 +481,8 @@ fn healthcheck_program_hands_auto_to_systemd_and_returns_at_once() {
             "never",
             "auto",
             "--playbook",
-            "/etc/nvfix/playbooks/slurm-node.yaml"
+            // By name: the admin's /etc/nvfix/playbooks/slurm-node.yaml when there is one, else the shipped one.
+            "slurm-node"
         ]
     );
 }
