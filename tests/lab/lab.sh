@@ -497,6 +497,7 @@ cmd_bench() {
 	}'
 }
 
+# shellcheck source=/dev/null # tests/lab/debian/debian.sh, checked on its own
 . "$LAB/debian/debian.sh"
 
 case ${1:-} in

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # sourced by tests/lab/lab.sh (bash), which sets LAB, BUILD, CACHE, REPO, kver, disk, nvfix, script, name, timeout_s
 # debian.sh: the Debian guest (systemd as PID 1) for lab.sh, sourced by it: `prepare-debian` builds the stand-in driver
 # as Debian packages, their local apt repository, and the guest image from Debian's packages (mmdebstrap, cached);
 # `run debian-*` boots a qcow2 overlay of that image per scenario, with /lab shared over 9p as in the busybox lab.
@@ -16,7 +17,7 @@ DEB_SECURITY_MIRROR=${LAB_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-s
 debian_make_debs() { # DIR VERSION [broken]
 	out=$DEB_BUILD/debs/$1
 	rm -rf "$out"
-	sh "$DEB/make-debs.sh" "$out" "$2" "$kver" "$LAB/modules" "$nvml_so" "$BUILD/modules/$2" ${3:-} ||
+	sh "$DEB/make-debs.sh" "$out" "$2" "$kver" "$LAB/modules" "$nvml_so" "$BUILD/modules/$2" ${3:+"$3"} ||
 		die "building the $1 packages failed"
 }
 

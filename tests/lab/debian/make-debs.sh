@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2016 # maintainer scripts are written as literal text: their $1 and $k expand when dpkg runs them
 # make-debs.sh: builds the stand-in NVIDIA driver of one version as Debian packages shaped like NVIDIA's Ubuntu ones
 # (dpkg-deb --build from small trees; no debhelper), into OUT:
 #
@@ -53,28 +54,28 @@ build() {
 
 # --- libnvidia-compute-580
 p=libnvidia-compute-580
-control $p "libc6" "NVIDIA libcompute package" "Provides: libnvidia-ml.so.1, libnvidia-compute"
+control "$p" "libc6" "NVIDIA libcompute package" "Provides: libnvidia-ml.so.1, libnvidia-compute"
 lib=$WORK/$p/usr/lib/x86_64-linux-gnu
 mkdir -p "$lib"
 cp "$NVML_SO" "$lib/libnvidia-ml.so.$VER"
 ln -s "libnvidia-ml.so.$VER" "$lib/libnvidia-ml.so.1"
-script $p postinst 'if [ "$1" = configure ]; then ldconfig; fi'
-script $p postrm 'if [ "$1" = remove ]; then ldconfig; fi'
-build $p
+script "$p" postinst 'if [ "$1" = configure ]; then ldconfig; fi'
+script "$p" postrm 'if [ "$1" = remove ]; then ldconfig; fi'
+build "$p"
 
 # --- nvidia-firmware-580-VERSION
 p=nvidia-firmware-580-$VER
-control $p "" "Firmware files used by the kernel module"
+control "$p" "" "Firmware files used by the kernel module"
 for fw in $(modinfo -F firmware "$PREBUILT/nvidia.ko"); do
 	mkdir -p "$WORK/$p/lib/firmware/${fw%/*}"
 	echo "nvfix lab: stand-in for $fw" >"$WORK/$p/lib/firmware/$fw"
 done
-build $p
+build "$p"
 
 # --- nvidia-dkms-580: sources + dkms.conf; postinst builds for every kernel with headers, prerm removes (as
 # dh_dkms's scripts do).
 p=nvidia-dkms-580
-control $p "dkms, nvidia-firmware-580-$VER (= $REV)" "NVIDIA DKMS package" \
+control "$p" "dkms, nvidia-firmware-580-$VER (= $REV)" "NVIDIA DKMS package" \
 	"Provides: nvidia-dkms-kernel" "Conflicts: nvidia-dkms-kernel" "Replaces: nvidia-dkms-kernel"
 usrc=$WORK/$p/usr/src/nvidia-$VER
 mkdir -p "$usrc"
@@ -97,7 +98,7 @@ date=$(awk -v v="$VER" '$1 == v { $1 = ""; sub(/^ /, ""); print }' "$HERE/build-
 		i=$((i + 1))
 	done
 } >"$usrc/dkms.conf"
-script $p postinst "if [ \"\$1\" = configure ]; then
+script "$p" postinst "if [ \"\$1\" = configure ]; then
 	dkms add -m nvidia -v $VER >/dev/null 2>&1 || true
 	for k in /lib/modules/*/build; do
 		[ -e \"\$k\" ] || continue
@@ -105,29 +106,29 @@ script $p postinst "if [ \"\$1\" = configure ]; then
 		dkms install -m nvidia -v $VER -k \"\$kver\"
 	done
 fi"
-script $p prerm "if [ \"\$1\" = remove ] || [ \"\$1\" = upgrade ] || [ \"\$1\" = deconfigure ]; then
+script "$p" prerm "if [ \"\$1\" = remove ] || [ \"\$1\" = upgrade ] || [ \"\$1\" = deconfigure ]; then
 	dkms remove -m nvidia -v $VER --all >/dev/null 2>&1 || true
 fi"
-build $p
+build "$p"
 
 # --- linux-modules-nvidia-580-KVER: prebuilt modules where Ubuntu puts them.
 p=linux-modules-nvidia-580-$KVER
-control $p "nvidia-firmware-580-$VER (= $REV)" "Linux kernel nvidia modules for version $KVER" \
+control "$p" "nvidia-firmware-580-$VER (= $REV)" "Linux kernel nvidia modules for version $KVER" \
 	"Provides: nvidia-dkms-kernel" "Conflicts: nvidia-dkms-kernel"
 mkdir -p "$WORK/$p/lib/modules/$KVER/kernel/nvidia-580"
 cp "$PREBUILT"/*.ko "$WORK/$p/lib/modules/$KVER/kernel/nvidia-580/"
-script $p postinst "depmod -a $KVER || true"
-script $p postrm "depmod -a $KVER || true"
-build $p
+script "$p" postinst "depmod -a $KVER || true"
+script "$p" postrm "depmod -a $KVER || true"
+build "$p"
 
 # --- nvidia-compute-utils-580: the persistence daemon holding /dev/nvidiactl, Restart=always.
 p=nvidia-compute-utils-580
-control $p "libnvidia-compute-580 (= $REV), init-system-helpers" "NVIDIA compute utilities"
+control "$p" "libnvidia-compute-580 (= $REV), init-system-helpers" "NVIDIA compute utilities"
 mkdir -p "$WORK/$p/usr/bin" "$WORK/$p/lib/systemd/system"
 cp "$HERE/nvidia-persistenced" "$WORK/$p/usr/bin/nvidia-persistenced"
 chmod 755 "$WORK/$p/usr/bin/nvidia-persistenced"
 cp "$HERE/nvidia-persistenced.service" "$WORK/$p/lib/systemd/system/"
-script $p postinst 'if [ "$1" = configure ]; then
+script "$p" postinst 'if [ "$1" = configure ]; then
 	deb-systemd-helper unmask nvidia-persistenced.service >/dev/null || true
 	deb-systemd-helper enable nvidia-persistenced.service >/dev/null || true
 	if [ -d /run/systemd/system ]; then
@@ -135,22 +136,22 @@ script $p postinst 'if [ "$1" = configure ]; then
 		deb-systemd-invoke restart nvidia-persistenced.service >/dev/null || true
 	fi
 fi'
-script $p prerm 'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+script "$p" prerm 'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
 	deb-systemd-invoke stop nvidia-persistenced.service >/dev/null || true
 fi'
-script $p postrm 'if [ "$1" = purge ]; then deb-systemd-helper purge nvidia-persistenced.service >/dev/null || true; fi'
-build $p
+script "$p" postrm 'if [ "$1" = purge ]; then deb-systemd-helper purge nvidia-persistenced.service >/dev/null || true; fi'
+build "$p"
 
 # --- nvidia-utils-580
 p=nvidia-utils-580
-control $p "libnvidia-compute-580 (= $REV)" "NVIDIA driver support binaries"
+control "$p" "libnvidia-compute-580 (= $REV)" "NVIDIA driver support binaries"
 mkdir -p "$WORK/$p/usr/bin"
 printf '#!/bin/sh\n# nvidia-smi stand-in (nvfix lab): asks NVML through nvfix.\nexec nvfix verify "$@"\n' >"$WORK/$p/usr/bin/nvidia-smi"
 chmod 755 "$WORK/$p/usr/bin/nvidia-smi"
-build $p
+build "$p"
 
 # --- nvidia-driver-580: the metapackage.
 p=nvidia-driver-580
-control $p "libnvidia-compute-580 (= $REV), nvidia-dkms-580 (= $REV), nvidia-compute-utils-580 (= $REV), nvidia-utils-580 (= $REV)" \
+control "$p" "libnvidia-compute-580 (= $REV), nvidia-dkms-580 (= $REV), nvidia-compute-utils-580 (= $REV), nvidia-utils-580 (= $REV)" \
 	"NVIDIA driver metapackage"
-build $p
+build "$p"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the Debian guest's /lab/run after tests/lab/guest/lib.sh and debian-lib.sh
 # debian-dkms-fail.sh (Debian guest): v2's DKMS source does not compile for the running kernel. Real
 # unattended-upgrades installs it: the library moves to v2, DKMS's build fails (its make.log has the compiler error),
 # dpkg leaves nvidia-dkms-580 half-configured, and the v1 modules are gone from disk (the old package's prerm removed

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the Debian guest's /lab/run after tests/lab/guest/lib.sh and debian-lib.sh
 # debian-hold.sh (Debian guest): `nvfix hold` against real unattended-upgrades. v1 installed and loaded; after
 # `nvfix hold`, v3 is published and apt-daily + apt-daily-upgrade run for real: nothing of the driver is upgraded.
 # After `nvfix hold --undo` the same run upgrades the driver to v3 (DKMS builds it).

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the Debian guest's /lab/run after tests/lab/guest/lib.sh and debian-lib.sh
 # debian-incident.sh (Debian guest, systemd): the seed incident with real machinery. v1 of the stand-in driver was
 # installed by apt, is loaded, nvidia-persistenced.service (Restart=always) and gpu-job.service hold the GPU. v2 is
 # published in the local repository and real unattended-upgrades (apt-daily + apt-daily-upgrade, its own config
@@ -56,4 +57,5 @@ lab_nvfix verify-after verify --json
 lab_expect_eq "nvfix verify after the reload" "$LAB_STATUS" 0
 lab_nvfix diagnose-after diagnose --json
 lab_expect_contains "verdict after" "$(cat "$LAB_RESULTS/diagnose-after.out")" '"verdict": "healthy"'
+# shellcheck disable=SC2086 # a list of unit names, split on purpose
 lab_result units-after "$(lab_units_state $LAB_DRIVER_UNITS)"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the Debian guest's /lab/run after tests/lab/guest/lib.sh and debian-lib.sh
 # debian-package.sh (Debian guest): nvfix's own .deb (packaging/build-deb) with real dpkg and systemd: `dpkg -i`
 # enables and starts nvfix-check.timer, enables nvfix-verify.service, ships nvfix-auto.timer disabled; the timer's own
 # run writes the Prometheus textfile; `dpkg --purge` leaves no file of nvfix's behind.

@@ -1,3 +1,4 @@
+# shellcheck shell=sh # sourced by the Debian guest's /lab/run after tests/lab/guest/lib.sh and debian-lib.sh
 # debian-reboot.sh (Debian guest): `nvfix reboot` with real systemd. nvfix's .deb installed with dpkg -i; real
 # unattended-upgrades installs v2 under the loaded v1. `nvfix reboot --delay 5` schedules a real `shutdown -r +5`
 # (logind's /run/systemd/shutdown/scheduled) and `--cancel` takes it back; a block inhibitor (systemd-inhibit) and a

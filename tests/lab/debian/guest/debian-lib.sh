@@ -1,6 +1,7 @@
 # debian-lib.sh: helpers for the Debian guest's scenarios (sourced after lib.sh by /lab/run; dash): the local
 # repository, real unattended-upgrades through its systemd units, package and unit state, the final state.
 
+# shellcheck shell=sh disable=SC2034 # sourced by /lab/run (dash) after lib.sh; the scenarios read V3 and REV
 V3=580.105.08
 REV=-0ubuntu0.24.04.1
 LAB_DRIVER_UNITS="nvidia-persistenced.service gpu-job.service"
@@ -64,6 +65,7 @@ lab_debian_final_state() {
 	mkdir -p "$d"
 	dpkg-query -W -f '${Package} ${db:Status-Abbrev} ${Version}\n' 'nvidia-*' 'libnvidia-*' 'linux-modules-nvidia-*' 'nvfix' \
 		2>/dev/null | awk 'NF >= 3' >"$d/packages"
+	# shellcheck disable=SC2086 # a list of unit names, split on purpose
 	lab_units_state $LAB_DRIVER_UNITS nvfix-check.timer nvfix-verify.service >"$d/units"
 	dkms status >"$d/dkms" 2>/dev/null || true
 	cp /var/log/apt/history.log "$d/apt-history.log" 2>/dev/null || true
