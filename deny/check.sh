@@ -30,4 +30,7 @@ echo "advisory database: offline, the committed snapshot of $repo at ${commit:0:
 if [ "$age_days" -gt 90 ]; then
   echo "warning: the advisory snapshot is over 90 days old; refresh it (deny/README.md)" >&2
 fi
+# --offline reaches neither GitHub nor crates.io, so `cargo metadata` inside cargo-deny needs every crate of the lock
+# file already downloaded, those of other targets (Windows, UEFI) too: fetch them from the registry first.
+cargo fetch --locked --quiet
 exec cargo deny --offline check
