@@ -112,11 +112,13 @@ prepare_kernel() {
 	[ -d "/usr/src/linux-headers-$kver" ] || apt_install_missing "linux-headers-$kver"
 }
 
-# The first existing path among the arguments (a glob's expansion), or nothing.
+# The first existing path among the arguments (a glob's expansion), or nothing. Always status 0: its callers run
+# under `set -e` and test for the empty answer themselves.
 first_file() {
 	for f in "$@"; do
-		[ -e "$f" ] && { echo "$f"; return; }
+		[ -e "$f" ] && { echo "$f"; return 0; }
 	done
+	return 0
 }
 
 # Like the kernel's scripts/extract-vmlinux: find the compressed payload in the bzImage and unpack it.
