@@ -72,18 +72,48 @@ pub fn acquire(root: &HostRoot, now_unix: u64) -> Result<RunLock, LockError> {
         }),
         e => io(e),
     })?;
-    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => {
-            return Err(LockError::Busy {
-                holder: describe_holder(&file),
-                path,
-            })
-        }
-        Err(e) => return Err(io(e)),
-    }
+    lock_exclusive(&file).map_err(|e| match e {
+        Errno::WOULDBLOCK => LockError::Busy {
+            holder: describe_holder(&file),
+            path: path.clone(),
+        },
+        e => io(e),
+    })?;
     record_holder(&file, now_unix);
     Ok(RunLock { _file: file, path })
+}
+
+/// How long a lock this process itself recorded may stay busy after its descriptor was closed.
+const OWN_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// flock without waiting, with one exception. A lock file whose record names this very process is a lock this process
+/// released, still held through a copy of its descriptor that a child forked meanwhile by another thread carries until
+/// its exec closes it (close-on-exec acts at exec, not at fork). That copy goes within milliseconds, so the lock is
+/// tried again for a short while; another process's lock is answered at once.
+fn lock_exclusive(file: &OwnedFd) -> Result<(), Errno> {
+    let started = std::time::Instant::now();
+    loop {
+        match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Err(Errno::WOULDBLOCK)
+                if holder_pid(file) == Some(std::process::id())
+                    && started.elapsed() < OWN_LOCK_GRACE =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The pid in the holder's record, if there is one.
+fn holder_pid(file: &OwnedFd) -> Option<u32> {
+    let mut buf = [0u8; 128];
+    let n = rustix::io::pread(file, &mut buf, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    match text.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["pid", pid, ..] => pid.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Writes `pid <pid> since <unix seconds>` into the held lock file (best effort: the lock holds without it).
@@ -152,6 +182,41 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&run_dir(&root)), 0o700);
         assert_eq!(mode(&lock_path(&root)), 0o600);
+    }
+
+    #[test]
+    fn a_lock_this_process_released_is_taken_again_once_a_forked_copy_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        let first = acquire(&root, 0).unwrap();
+        // A duplicate shares the open file description, as a child forked before exec does.
+        let forked_copy = first._file.try_clone().unwrap();
+        drop(first);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(forked_copy);
+        });
+        let started = std::time::Instant::now();
+        assert!(acquire(&root, 0).is_ok());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+        closer.join().unwrap();
+    }
+
+    #[test]
+    fn another_process_lock_is_answered_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        let held = acquire(&root, 0).unwrap();
+        record_holder_as(&held._file, 1);
+        let started = std::time::Instant::now();
+        let err = acquire(&root, 0).unwrap_err();
+        assert!(err.to_string().contains("pid 1 "), "{err}");
+        assert!(started.elapsed() < OWN_LOCK_GRACE / 2);
+    }
+
+    fn record_holder_as(file: &OwnedFd, pid: u32) {
+        rustix::fs::ftruncate(file, 0).unwrap();
+        rustix::io::pwrite(file, format!("pid {pid} since 0\n").as_bytes(), 0).unwrap();
     }
 
     #[test]
