@@ -32,7 +32,7 @@ pub const DOC: CommandDoc = CommandDoc {
         ),
         own(2, "nagios: CRITICAL (mismatch, driver not loaded or degraded); npd: unknown (no driver)."),
         own(3, "nagios: UNKNOWN (no NVIDIA driver installed)."),
-        own(exit::NO_PERMISSION, "--output could not be written."),
+        own(exit::NO_PERMISSION, "--output or its folder may not be written (permission denied)."),
     ],
     files: &["/var/lib/prometheus/node-exporter/nvfix.prom"],
     examples: &[

@@ -17,25 +17,28 @@ fn lab_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab")
 }
 
-/// Runs `lab.sh prepare` once per test binary; the error holds its output.
+/// Runs `tests/lab/lab.sh <command>` (`prepare` or `prepare-debian`); the error holds its output.
+fn run_prepare(command: &str) -> Result<(), String> {
+    let out = Command::new(lab_dir().join("lab.sh"))
+        .arg(command)
+        .output()
+        .map_err(|e| format!("cannot run tests/lab/lab.sh: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tests/lab/lab.sh {command} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Runs `lab.sh prepare` once per test binary.
 fn prepared() -> &'static Result<(), String> {
     static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
-    PREPARED.get_or_init(|| {
-        let out = Command::new(lab_dir().join("lab.sh"))
-            .arg("prepare")
-            .output()
-            .map_err(|e| format!("cannot run tests/lab/lab.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "tests/lab/lab.sh prepare failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    })
+    PREPARED.get_or_init(|| run_prepare("prepare"))
 }
 
 /// One finished scenario: whether the guest reported success, its console, and its results folder.
@@ -48,25 +51,10 @@ struct Scenario {
 }
 
 /// Runs `lab.sh prepare-debian` once per test binary (the busybox lab's `prepare`, the stand-in driver's packages and
-/// the Debian guest image, cached under tests/lab/cache); the error holds its output.
+/// the Debian guest image, cached under tests/lab/cache).
 fn debian_prepared() -> &'static Result<(), String> {
     static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
-    PREPARED.get_or_init(|| {
-        let out = Command::new(lab_dir().join("lab.sh"))
-            .arg("prepare-debian")
-            .output()
-            .map_err(|e| format!("cannot run tests/lab/lab.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "tests/lab/lab.sh prepare-debian failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    })
+    PREPARED.get_or_init(|| run_prepare("prepare-debian"))
 }
 
 /// Boots a scenario (serialised with the others) and collects what it left behind.
