@@ -3,6 +3,7 @@
 //! Every parser takes text or bytes and returns typed values; reading files is the host layer's job.
 
 pub mod apt_history;
+pub mod apt_simulation;
 pub mod auto;
 pub mod check;
 pub mod containers;
@@ -37,6 +38,7 @@ pub mod repair_advice;
 pub mod systemd_boot;
 pub mod systemd_unit;
 pub mod unattended_log;
+pub mod upgrade;
 pub mod verdict;
 pub mod verify;
 pub mod version;
