@@ -92,6 +92,8 @@ kured: --reboot-sentinel-command=\"/usr/bin/nvfix sentinel --playbook kubernetes
     Reboot(RebootArgs),
     /// Work with playbooks (the policy `nvfix auto` acts within)
     Playbook(PlaybookArgs),
+    /// Upgrade a held driver as one planned step: plan, trial build, install, reload, verify, hold again (journaled)
+    Upgrade(UpgradeArgs),
     /// Print or write shell completions (bash, zsh, fish, elvish, powershell)
     #[command(hide = true)]
     Completions(CompletionsArgs),
@@ -315,4 +317,50 @@ pub struct PlaybookCheckArgs {
     /// The playbook file
     #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The version to install: the driver version (580.95.05) or the exact package version
+    #[arg(long, value_name = "VERSION", conflicts_with = "latest", value_hint = ValueHint::Other)]
+    pub to: Option<String>,
+    /// The newest version of the installed branch the repositories offer (the default)
+    #[arg(long)]
+    pub latest: bool,
+    /// Print the plan (packages and versions, kernels, what the reload stops, the way back) and change nothing
+    #[arg(long, conflicts_with_all = ["resume", "check"])]
+    pub dry_run: bool,
+    /// Say whether a newer driver of the installed branch is offered, and whether applying it is a reload or a
+    /// reboot here (read-only)
+    #[arg(long, conflicts_with_all = ["resume", "to"])]
+    pub check: bool,
+    /// With --check: write node_exporter metrics (nvfix_driver_upgrade_*) to this file, atomically (`-`: stdout)
+    #[arg(long, value_name = "PATH", requires = "check", value_hint = ValueHint::FilePath)]
+    pub textfile: Option<PathBuf>,
+    /// Finish an interrupted upgrade from its journal (/var/lib/nvfix/upgrade.json)
+    #[arg(long, conflicts_with = "to")]
+    pub resume: bool,
+    /// Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print one JSON object (schema nvfix.upgrade/v1; nvfix.upgrade-check/v1 with --check)
+    #[arg(long)]
+    pub json: bool,
+    /// Let this playbook decide how the new version is loaded, as nvfix auto does (reload, quarantine until idle,
+    /// or a reboot): a name or a path [default: reload now, as nvfix reload]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub playbook: Option<String>,
+    /// SIGKILL processes still running after the grace period
+    #[arg(long)]
+    pub kill: bool,
+    /// Seconds a process gets to exit after SIGTERM (at most 3600)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_hint = ValueHint::Other,
+          value_parser = clap::value_parser!(u64).range(..=crate::model::playbook::MAX_GRACE_SECONDS))]
+    pub grace: u64,
+    /// Allow stopping the display manager (the local console and graphical sessions go dark)
+    #[arg(long)]
+    pub allow_display_stop: bool,
+    /// Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_hint = ValueHint::Other, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub module_timeout: u64,
 }

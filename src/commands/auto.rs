@@ -857,6 +857,12 @@ pub fn run(ctx: &Context, args: &AutoArgs) -> anyhow::Result<i32> {
         module_timeout: std::time::Duration::from_secs(args.module_timeout),
     };
     let mut report = run_auto(&input, runner, &mut engine);
+    // An upgrade interrupted after its install, whose new version this run (or an earlier one) loaded, ends here.
+    if let Some(lock) = &_lock {
+        report
+            .actions
+            .extend(super::upgrade::finish_after_auto(ctx, lock));
+    }
     if !pre_actions.is_empty() {
         pre_actions.extend(report.actions);
         report.actions = pre_actions;

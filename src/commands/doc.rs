@@ -110,6 +110,7 @@ pub fn doc_for(path: &str) -> Option<&'static CommandDoc> {
         "playbook" => &playbook::DOC,
         "playbook check" => &playbook::CHECK_DOC,
         "playbook list" => &playbook::LIST_DOC,
+        "upgrade" => &upgrade::DOC,
         _ => return None,
     })
 }

@@ -148,6 +148,23 @@ fn lock_to_apply(root: &HostRoot, mode: Mode) -> Result<Option<RunLock>, Failure
 /// Holds the driver packages under `root`: the library entry the CLI and tests share. `Mode::DryRun` runs nothing.
 pub fn hold(root: &HostRoot, runner: &dyn CommandRunner, mode: Mode) -> anyhow::Result<Outcome> {
     let _lock = lock_to_apply(root, mode)?;
+    hold_packages(root, runner, mode)
+}
+
+/// `hold` for a command that already holds the run lock (`nvfix upgrade` holding the new version).
+pub fn hold_under_lock(
+    root: &HostRoot,
+    runner: &dyn CommandRunner,
+    _lock: &RunLock,
+) -> anyhow::Result<Outcome> {
+    hold_packages(root, runner, Mode::Apply)
+}
+
+fn hold_packages(
+    root: &HostRoot,
+    runner: &dyn CommandRunner,
+    mode: Mode,
+) -> anyhow::Result<Outcome> {
     let host = host_packages(root, runner)?;
     if let Some(text) = &host.dropin {
         if !hold::is_nvfix_dropin(text) {

@@ -14,6 +14,7 @@ pub mod ps;
 pub mod reboot;
 pub mod reload;
 pub mod sentinel;
+pub mod upgrade;
 pub mod verify;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -156,6 +157,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Sentinel(args) => sentinel::run(&ctx, args),
         Command::Reboot(args) => reboot::run(&ctx, args),
         Command::Playbook(args) => playbook::run(&ctx, args),
+        Command::Upgrade(args) => upgrade::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }

@@ -56,7 +56,11 @@ pub fn run_bounded(cmd: &CommandSpec, bounds: &Bounds) -> Result<CommandOutput, 
         command: cmd.display(),
         source,
     };
-    let mut child = Command::new(&cmd.program)
+    let mut command = Command::new(&cmd.program);
+    if let Some(dir) = &cmd.cwd {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(&cmd.args)
         .stdin(if cmd.stdin.is_some() {
             Stdio::piped()

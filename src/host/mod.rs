@@ -28,6 +28,7 @@ pub mod reload;
 pub mod root;
 pub mod run_lock;
 pub mod runner;
+pub mod upgrade;
 
 pub use error::HostError;
 pub use root::HostRoot;

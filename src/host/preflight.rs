@@ -91,6 +91,83 @@ pub fn gather_inputs(
     }
 }
 
+/// The pre-flight's inputs for module files that are not installed yet (`nvfix upgrade`'s trial): each file judged
+/// as the module modprobe would load, against the running kernel's vermagic and signature policy. `new_firmware`
+/// are firmware names (relative to `/lib/firmware`) the upgrade's packages bring.
+pub fn trial_inputs(
+    root: &HostRoot,
+    reader: &ModuleReader<'_>,
+    kernel: &str,
+    files: &[String],
+    new_firmware: &[String],
+) -> PreflightInputs {
+    let modules_dep = format!("/lib/modules/{kernel}/modules.dep");
+    let (dep, modules_dep_error) = match root.read_to_string(&modules_dep) {
+        Ok(text) => (parse_modules_dep(&text), None),
+        Err(e) => (ModulesDep::default(), Some(one_line(&e))),
+    };
+    let loaded = loaded_module_names(root);
+    let modules = files
+        .iter()
+        .map(|path| {
+            let file = std::path::Path::new(path);
+            let mut m = ResolvedModule {
+                name: crate::host::upgrade::module_name(file),
+                requested_as: None,
+                alias_file: None,
+                path: Some(path.clone()),
+                depmod_would_pick: None,
+                deps: Vec::new(),
+                read_error: None,
+                version: None,
+                vermagic: None,
+                modversions: false,
+                signature: None,
+                firmware: Vec::new(),
+                modprobe: ModprobeView::NotChecked {
+                    reason: "not installed yet: judged from the trial's file".into(),
+                },
+            };
+            match reader.read(path) {
+                Ok(facts) => {
+                    m.signature = Some(facts.signature);
+                    m.modversions = facts.modversions;
+                    m.firmware = facts
+                        .info
+                        .firmware
+                        .iter()
+                        .map(|f| FirmwareFile {
+                            name: f.clone(),
+                            found: find_firmware(root, kernel, f).or_else(|| {
+                                new_firmware
+                                    .iter()
+                                    .any(|n| {
+                                        n == f
+                                            || n.strip_suffix(".zst").or(n.strip_suffix(".xz"))
+                                                == Some(f)
+                                    })
+                                    .then(|| format!("{f} (in the upgrade's packages)"))
+                            }),
+                        })
+                        .collect();
+                    m.version = facts.info.version;
+                    m.vermagic = facts.info.vermagic;
+                }
+                Err(e) => m.read_error = Some(e),
+            }
+            m
+        })
+        .collect();
+    PreflightInputs {
+        kernel: kernel.to_string(),
+        modules_dep,
+        modules_dep_error,
+        running_vermagic: running_vermagic(reader, kernel, &dep, &loaded),
+        policy: read_policy(root),
+        modules,
+    }
+}
+
 /// What every module's resolution shares.
 #[derive(Clone, Copy)]
 struct Context<'a> {

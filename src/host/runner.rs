@@ -12,6 +12,8 @@ pub struct CommandSpec {
     pub args: Vec<String>,
     pub stdin: Option<String>,
     pub timeout: Option<Duration>,
+    /// The folder it runs in (`apt-get download` writes there); None: nvfix's own.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 impl CommandSpec {
@@ -21,7 +23,12 @@ impl CommandSpec {
             args: args.iter().map(|a| a.to_string()).collect(),
             stdin: None,
             timeout: None,
+            cwd: None,
         }
+    }
+    pub fn in_dir(mut self, dir: &std::path::Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
     }
     pub fn with_stdin(mut self, input: &str) -> Self {
         self.stdin = Some(input.into());

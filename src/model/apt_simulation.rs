@@ -78,7 +78,10 @@ fn parse_action(remove: Option<ChangeKind>, rest: &str) -> Option<TransactionCha
     let inner = rest.strip_prefix('(')?.split_once(')')?.0;
     let mut words = inner.split_whitespace();
     let to = words.next()?.to_string();
-    let source = words.next().filter(|w| !w.starts_with('[')).map(String::from);
+    let source = words
+        .next()
+        .filter(|w| !w.starts_with('['))
+        .map(String::from);
     let kind = match &from {
         None => ChangeKind::Install,
         Some(f) if *f == to => ChangeKind::Reinstall,
@@ -104,7 +107,9 @@ pub struct OfferedVersion {
 impl OfferedVersion {
     /// A repository still serves it (not only dpkg's own record of the installed copy).
     pub fn downloadable(&self) -> bool {
-        self.sources.iter().any(|s| !s.contains("/var/lib/dpkg/status"))
+        self.sources
+            .iter()
+            .any(|s| !s.contains("/var/lib/dpkg/status"))
     }
 }
 
@@ -259,11 +264,23 @@ linux-modules-nvidia-580-6.1.0-57-amd64:
     fn policy_lists_versions_and_where_they_come_from() {
         let p = parse_apt_policy(POLICY);
         assert_eq!(p.len(), 3);
-        assert_eq!(p[0].installed.as_deref(), Some("580.65.06-0ubuntu0.24.04.1"));
-        assert_eq!(p[0].candidate.as_deref(), Some("580.95.05-0ubuntu0.24.04.1"));
+        assert_eq!(
+            p[0].installed.as_deref(),
+            Some("580.65.06-0ubuntu0.24.04.1")
+        );
+        assert_eq!(
+            p[0].candidate.as_deref(),
+            Some("580.95.05-0ubuntu0.24.04.1")
+        );
         assert_eq!(p[0].versions.len(), 2);
-        assert!(p[0].offers("580.65.06-0ubuntu0.24.04.1").unwrap().downloadable());
-        assert!(!p[1].offers("580.65.06-0ubuntu0.24.04.1").unwrap().downloadable());
+        assert!(p[0]
+            .offers("580.65.06-0ubuntu0.24.04.1")
+            .unwrap()
+            .downloadable());
+        assert!(!p[1]
+            .offers("580.65.06-0ubuntu0.24.04.1")
+            .unwrap()
+            .downloadable());
         assert_eq!(p[2].installed, None);
         assert_eq!(
             p[2].versions[0].sources,

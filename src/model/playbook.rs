@@ -36,6 +36,23 @@ pub struct Playbook {
     pub quarantine: Option<Quarantine>,
     #[serde(default)]
     pub verify: VerifyExpectations,
+    #[serde(default)]
+    pub upgrade: UpgradePolicy,
+}
+
+/// What `nvfix upgrade` may do on a host that acts within this playbook.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpgradePolicy {
+    /// May `nvfix upgrade` install a new driver version here at all? (A fleet whose driver moves only in a rollout
+    /// wave says no on its nodes.)
+    pub allowed: bool,
+}
+
+impl Default for UpgradePolicy {
+    fn default() -> Self {
+        UpgradePolicy { allowed: true }
+    }
 }
 
 /// Quarantine: while running jobs hold the GPU, a mismatched node would take new jobs that fail at CUDA/NVML
@@ -682,6 +699,7 @@ pub fn default_playbook() -> Playbook {
             hooks: Hooks::default(),
             quarantine: None,
             verify: VerifyExpectations::default(),
+            upgrade: UpgradePolicy { allowed: false },
         },
     }
 }

@@ -5,6 +5,7 @@ use super::apt_simulation::{ChangeKind, PackagePolicy, TransactionChange};
 use super::dpkg::InstalledPackage;
 use super::hold::{self, HoldState, PackageManager};
 use super::plan::Refusal;
+use super::playbook::Playbook;
 use super::version::DriverVersion;
 use crate::exit;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,22 @@ pub struct PinnedPackage {
 impl PinnedPackage {
     pub fn apt_arg(&self) -> String {
         format!("{}={}", self.name, self.version)
+    }
+}
+
+/// A change's kind in a report's words.
+pub trait ChangeKindText {
+    fn text(&self) -> &'static str;
+}
+
+impl ChangeKindText for ChangeKind {
+    fn text(&self) -> &'static str {
+        match self {
+            ChangeKind::Install => "install",
+            ChangeKind::Change => "upgrade",
+            ChangeKind::Reinstall => "reinstall",
+            ChangeKind::Remove => "remove",
+        }
     }
 }
 
@@ -204,7 +221,10 @@ pub fn pin_packages(
     target: &DriverVersion,
     choice: &TargetChoice,
 ) -> Result<(Vec<PinnedPackage>, Vec<PinnedPackage>, Vec<String>), Refusal> {
-    let loaded = inputs.loaded.map(|v| v.as_str().to_string()).unwrap_or_default();
+    let loaded = inputs
+        .loaded
+        .map(|v| v.as_str().to_string())
+        .unwrap_or_default();
     let mut pins = Vec::new();
     let mut rollback = Vec::new();
     let mut notes = Vec::new();
@@ -273,7 +293,8 @@ fn module_sources(
     after: &[(String, String)],
 ) -> Result<Vec<KernelModules>, Refusal> {
     let dkms = after.iter().find(|(n, _)| is_dkms_package(n));
-    let mut kernels: Vec<(String, String)> = vec![(inputs.running_kernel.to_string(), "running".into())];
+    let mut kernels: Vec<(String, String)> =
+        vec![(inputs.running_kernel.to_string(), "running".into())];
     match inputs.next_kernel {
         Some(k) if k == inputs.running_kernel => kernels[0].1.push_str(", next-boot"),
         Some(k) => kernels.push((k.to_string(), "next-boot".into())),
@@ -329,10 +350,33 @@ pub struct PlanParts {
     pub notes: Vec<String>,
 }
 
-/// The upgrade plan, or why the upgrade must not start. Nothing here has changed the host yet.
-pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<UpgradePlan, Refusal> {
-    let loaded = inputs.loaded.expect("choose_target refused a host without a loaded driver");
-    if let Some(lib) = inputs.library {
+/// Does the playbook the host acts within let `nvfix upgrade` run? It must allow upgrades, and allow some way to
+/// load the new version (a reload, or a reboot), else the upgrade would leave a mismatch nothing may fix.
+pub fn playbook_allows(playbook: &Playbook, source: &str) -> Result<(), Refusal> {
+    let hint = Some("another playbook with --playbook NAME|PATH, or change this one");
+    if !playbook.upgrade.allowed {
+        return Err(refuse(
+            exit::UNAVAILABLE,
+            format!("the playbook ({source}) forbids upgrades here (upgrade.allowed: false)"),
+            hint,
+        ));
+    }
+    if !playbook.reload.allowed && !playbook.reboot.allowed {
+        return Err(refuse(
+            exit::UNAVAILABLE,
+            format!(
+                "the playbook ({source}) allows neither a reload nor a reboot: nothing could load the new version, \
+                 so an upgrade would leave the host in a mismatch"
+            ),
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+/// An upgrade starts from a working driver: the loaded module and the installed library of the same version.
+pub fn check_consistent(inputs: &UpgradeInputs<'_>) -> Result<(), Refusal> {
+    if let (Some(loaded), Some(lib)) = (inputs.loaded, inputs.library) {
         if !same_version(lib, loaded) {
             return Err(refuse(
                 exit::UNAVAILABLE,
@@ -345,6 +389,15 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
             ));
         }
     }
+    Ok(())
+}
+
+/// The upgrade plan, or why the upgrade must not start. Nothing here has changed the host yet.
+pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<UpgradePlan, Refusal> {
+    let loaded = inputs
+        .loaded
+        .expect("choose_target refused a host without a loaded driver");
+    check_consistent(inputs)?;
     if !inputs.package_manager_busy.is_empty() {
         return Err(refuse(
             exit::TEMP_FAIL,
@@ -386,7 +439,11 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
             exit::UNAVAILABLE,
             format!(
                 "the package manager would remove packages that are not the driver's: {}",
-                removed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                removed
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None,
         ));
@@ -566,10 +623,7 @@ pub struct UpgradeCheck {
 }
 
 /// Judges `--check`: the branch's newest candidate against the installed version, and how it would be applied.
-pub fn check(
-    inputs: &UpgradeInputs<'_>,
-    reload_blockers: Option<Vec<String>>,
-) -> UpgradeCheck {
+pub fn check(inputs: &UpgradeInputs<'_>, reload_blockers: Option<Vec<String>>) -> UpgradeCheck {
     let installed = inputs.loaded.or(inputs.library);
     let candidate = installed.and_then(|v| {
         let view = UpgradeInputs {
@@ -594,7 +648,9 @@ pub fn check(
     UpgradeCheck {
         installed: installed.map(|v| v.as_str().to_string()),
         branch: installed.map(DriverVersion::branch),
-        candidate: candidate.filter(|_| available).map(|c| c.as_str().to_string()),
+        candidate: candidate
+            .filter(|_| available)
+            .map(|c| c.as_str().to_string()),
         available,
         apply_by,
         why,

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod report;
 pub mod table;
 pub mod terminal;
+pub mod upgrade;
 
 use std::io::Write;
 

@@ -112,3 +112,97 @@ fn lab_debian_reboot_schedules_defers_and_reboots_into_v2() {
     s.assert_stack(&STACK, V2);
     assert_eq!(s.status("verify"), 0);
 }
+
+#[test]
+fn lab_debian_upgrade_moves_a_held_driver_with_its_job() {
+    let s = run_scenario("debian-upgrade");
+    s.assert_passed();
+    let check = s.json("check");
+    assert_eq!(check["schema"], "nvfix.upgrade-check/v1");
+    assert_eq!(check["installed"], V1);
+    assert_eq!(check["candidate"], V2);
+    assert_eq!(check["apply_by"], "reload");
+    assert_eq!(s.status("dry-run"), 0);
+    assert_eq!(s.status("upgrade"), 0, "{}", s.tail());
+    let v2 = format!("{V2}{REV}");
+    assert_eq!(s.result("versions"), format!("{v2} {v2} {v2}"));
+    // The plan printed before acting names apt's resolution, the DKMS build, the units to stop and the way back.
+    let plan = s.result("upgrade.err");
+    for want in [
+        &format!("Upgrade plan: NVIDIA driver {V1} → {V2}"),
+        "DKMS builds it (nvidia-dkms-580)",
+        "gpu-job.service",
+        &format!("nvidia-driver-580={V1}{REV}"),
+    ] {
+        assert!(plan.contains(want), "{want:?} not in {plan}");
+    }
+    let report = s.result("upgrade.out");
+    for want in [
+        "[ok] trial",
+        "[ok] release the hold",
+        "[ok] install",
+        "[ok] hold",
+        "upgraded from",
+    ] {
+        assert!(report.contains(want), "{want:?} not in {report}");
+    }
+    s.assert_stack(&STACK, V2);
+    assert!(s
+        .result("final/units")
+        .starts_with("nvidia-persistenced.service=active gpu-job.service=active"));
+    let holds = s.result("final/holds");
+    assert!(
+        holds.contains("nvidia-driver-580") && holds.contains("nvidia-dkms-580"),
+        "{holds}"
+    );
+    // apt's own log: one install of exactly the planned versions.
+    let history = s.result("final/apt-history.log");
+    assert!(
+        history.contains(&format!("nvidia-driver-580:amd64 ({V1}{REV}, {V2}{REV})")),
+        "{history}"
+    );
+}
+
+#[test]
+fn lab_debian_upgrade_dkms_fail_changes_nothing() {
+    let s = run_scenario("debian-upgrade-dkms-fail");
+    s.assert_passed();
+    assert_eq!(s.status("upgrade"), 69);
+    let r = s.json("upgrade");
+    assert_eq!(r["exit_status"], 69);
+    assert!(r["actions"].as_array().unwrap().is_empty(), "{r}");
+    let excerpt = r["trial_failure"]["excerpt"].to_string();
+    assert!(excerpt.contains("nvidia.c:"), "{excerpt}");
+    s.assert_stack(&STACK, V1);
+    let v1 = format!("{V1}{REV}");
+    assert!(s
+        .result("final/packages")
+        .lines()
+        .filter(|l| l.starts_with("nvidia-driver-580 ") || l.starts_with("libnvidia-compute-580 "))
+        .all(|l| l.ends_with(&v1)));
+    assert!(
+        !s.result("final/dkms").contains(V2),
+        "{}",
+        s.result("final/dkms")
+    );
+}
+
+#[test]
+fn lab_debian_upgrade_killed_after_install_is_resumed() {
+    let s = run_scenario("debian-upgrade-killed");
+    s.assert_passed();
+    assert_eq!(s.status("resume"), 0, "{}", s.tail());
+    let resume = s.result("resume.out");
+    assert!(
+        resume.contains("[ok] resume: journal phase Installed, next step Reload"),
+        "{resume}"
+    );
+    assert!(
+        !resume.contains("[ok] install"),
+        "the install is not run again: {resume}"
+    );
+    s.assert_stack(&STACK, V2);
+    assert!(s
+        .result("final/holds")
+        .contains("linux-modules-nvidia-580-"));
+}

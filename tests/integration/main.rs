@@ -29,3 +29,4 @@ mod reload;
 mod run_lock;
 mod services;
 mod slurm;
+mod upgrade;

@@ -29,7 +29,11 @@ fn installed() -> Vec<InstalledPackage> {
 
 fn policy_text() -> String {
     let mut s = String::new();
-    for name in ["libnvidia-compute-580", "nvidia-dkms-580", "nvidia-driver-580"] {
+    for name in [
+        "libnvidia-compute-580",
+        "nvidia-dkms-580",
+        "nvidia-driver-580",
+    ] {
         s.push_str(&format!(
             "{name}:\n  Installed: {V1}\n  Candidate: {V2}\n  Version table:\n     {V2} 500\n        500 file:/srv/nvfix-repo/current ./ Packages\n *** {V1} 500\n        500 file:/srv/nvfix-repo/current ./ Packages\n        100 /var/lib/dpkg/status\n"
         ));
@@ -141,7 +145,11 @@ fn the_lab_upgrade_is_planned_exactly() {
     assert_eq!(plan.dkms_kernels(), vec![K]);
     assert_eq!(
         plan.release_holds,
-        vec!["libnvidia-compute-580", "nvidia-dkms-580", "nvidia-driver-580"]
+        vec![
+            "libnvidia-compute-580",
+            "nvidia-dkms-580",
+            "nvidia-driver-580"
+        ]
     );
     assert!(plan.rollback_missing.is_empty());
     assert_eq!(
@@ -182,7 +190,10 @@ fn refusals_before_anything_changes() {
     // Busy package manager: try again later.
     let mut i = w.inputs();
     i.package_manager_busy = vec!["/var/lib/dpkg/lock-frontend is held by apt-get (pid 42)".into()];
-    assert_eq!(w.plan_with(&i, &sim_text()).unwrap_err().code, exit::TEMP_FAIL);
+    assert_eq!(
+        w.plan_with(&i, &sim_text()).unwrap_err().code,
+        exit::TEMP_FAIL
+    );
 
     // A mismatch now is fixed first.
     let mut w2 = World::lab();
@@ -194,14 +205,26 @@ fn refusals_before_anything_changes() {
     let mut w3 = World::lab();
     w3.next = Some("6.1.0-58-amd64".into());
     let r = w3.plan().unwrap_err();
-    assert!(r.reason.contains("next-boot kernel 6.1.0-58-amd64"), "{}", r.reason);
-    assert_eq!(r.hint.as_deref(), Some("sudo apt-get install linux-headers-6.1.0-58-amd64"));
+    assert!(
+        r.reason.contains("next-boot kernel 6.1.0-58-amd64"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(
+        r.hint.as_deref(),
+        Some("sudo apt-get install linux-headers-6.1.0-58-amd64")
+    );
 
     // An admin's hold is not nvfix's to release.
     let mut w4 = World::lab();
     w4.state.held.retain(|h| h != "nvidia-driver-580");
     let r = w4.plan().unwrap_err();
-    assert!(r.reason.contains("held by someone other than nvfix: nvidia-driver-580"), "{}", r.reason);
+    assert!(
+        r.reason
+            .contains("held by someone other than nvfix: nvidia-driver-580"),
+        "{}",
+        r.reason
+    );
 
     // apt would remove something that is not the driver.
     let sim = format!("{}Remv xserver-xorg-core [2:21.1.7-3]\n", sim_text());
@@ -209,14 +232,21 @@ fn refusals_before_anything_changes() {
     assert!(r.reason.contains("xserver-xorg-core"), "{}", r.reason);
 
     // The library would stay at the old version (two versions of the driver at once).
-    let sim: String = sim_text().lines().filter(|l| !l.contains("libnvidia-compute")).map(|l| format!("{l}\n")).collect();
+    let sim: String = sim_text()
+        .lines()
+        .filter(|l| !l.contains("libnvidia-compute"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let r = w.plan_with(&w.inputs(), &sim).unwrap_err();
     assert!(r.reason.contains("libnvidia-compute-580"), "{}", r.reason);
 
     // No driver loaded.
     let mut i = w.inputs();
     i.loaded = None;
-    assert_eq!(choose_target(&i, &TargetChoice::Latest).unwrap_err().code, exit::UNAVAILABLE);
+    assert_eq!(
+        choose_target(&i, &TargetChoice::Latest).unwrap_err().code,
+        exit::UNAVAILABLE
+    );
 }
 
 #[test]
@@ -238,7 +268,11 @@ fn prebuilt_modules_cover_a_kernel_without_headers() {
     // Without it and without DKMS, the running kernel gets nothing: refused.
     let sim = format!("Inst libnvidia-compute-580 [{V1}] ({V2} x [amd64])\n");
     let r = w.plan_with(&w.inputs(), &sim).unwrap_err();
-    assert!(r.reason.contains("running, next-boot kernel"), "{}", r.reason);
+    assert!(
+        r.reason.contains("running, next-boot kernel"),
+        "{}",
+        r.reason
+    );
 }
 
 #[test]
@@ -260,7 +294,10 @@ fn resume_is_judged_on_the_host_as_it_is() {
     let plan = w.plan().unwrap();
     let v1: DriverVersion = "580.65.06".parse().unwrap();
     let v2: DriverVersion = "580.95.05".parse().unwrap();
-    assert_eq!(resume_step(&plan, &w.installed, Some(&v1)), ResumeStep::Install);
+    assert_eq!(
+        resume_step(&plan, &w.installed, Some(&v1)),
+        ResumeStep::Install
+    );
     let mut after: Vec<InstalledPackage> = w
         .installed
         .iter()
@@ -290,8 +327,12 @@ fn the_journal_round_trips_and_refuses_other_formats() {
     };
     assert_eq!(UpgradeJournal::parse(&j.text()).unwrap(), j);
     let other = j.text().replace("\"format\": 1", "\"format\": 2");
-    assert!(UpgradeJournal::parse(&other).unwrap_err().contains("format 2"));
-    assert!(UpgradeJournal::parse("{").unwrap_err().starts_with("not an nvfix upgrade journal"));
+    assert!(UpgradeJournal::parse(&other)
+        .unwrap_err()
+        .contains("format 2"));
+    assert!(UpgradeJournal::parse("{")
+        .unwrap_err()
+        .starts_with("not an nvfix upgrade journal"));
 }
 
 #[test]
@@ -302,12 +343,36 @@ fn check_says_whether_a_newer_driver_is_offered_and_how_it_applies() {
     assert_eq!(c.candidate.as_deref(), Some("580.95.05"));
     assert_eq!(c.branch, Some(580));
     assert_eq!(c.apply_by, "reload");
-    let c = check(&w.inputs(), Some(vec!["the display manager uses the GPU".into()]));
+    let c = check(
+        &w.inputs(),
+        Some(vec!["the display manager uses the GPU".into()]),
+    );
     assert_eq!(c.apply_by, "reboot");
     let mut w2 = World::lab();
-    w2.policies = parse_apt_policy(&policy_text().replace(&format!("Candidate: {V2}"), &format!("Candidate: {V1}")));
+    w2.policies = parse_apt_policy(
+        &policy_text().replace(&format!("Candidate: {V2}"), &format!("Candidate: {V1}")),
+    );
     let c = check(&w2.inputs(), Some(Vec::new()));
     assert!(!c.available);
     assert_eq!(c.candidate, None);
     assert_eq!(c.apply_by, "unknown");
+}
+
+#[test]
+fn the_playbook_must_allow_upgrades_and_a_way_to_load_them() {
+    use crate::model::playbook::parse_playbook;
+    let ok = parse_playbook("version: 1\n").unwrap();
+    assert!(playbook_allows(&ok, "x").is_ok());
+    let no = parse_playbook("version: 1\nupgrade:\n  allowed: false\n").unwrap();
+    let r = playbook_allows(&no, "/etc/nvfix/playbooks/wave.yaml").unwrap_err();
+    assert_eq!(r.code, exit::UNAVAILABLE);
+    assert!(r.reason.contains("forbids upgrades here"), "{}", r.reason);
+    let stuck =
+        parse_playbook("version: 1\nreload:\n  allowed: false\nreboot:\n  allowed: false\n")
+            .unwrap();
+    assert!(playbook_allows(&stuck, "x")
+        .unwrap_err()
+        .reason
+        .contains("neither a reload nor a reboot"));
+    assert!(parse_playbook("version: 1\nupgrade:\n  allowed: true\n  window: x\n").is_err());
 }

@@ -22,6 +22,7 @@ fn keys() -> Vec<(&'static str, Vec<Key>)> {
                 k("reboot", "mapping", "Whether and how a reboot may happen (below)."),
                 k("hooks", "mapping", "Commands run around the actions (below)."),
                 k("verify", "mapping", "What the check after a fix expects (below)."),
+                k("upgrade", "mapping", "What nvfix upgrade may do (below)."),
             ],
         ),
         (
@@ -161,6 +162,16 @@ fn keys() -> Vec<(&'static str, Vec<Key>)> {
                 "gpu_count",
                 "number",
                 "The GPUs NVML must see after a fix (and on a healthy host); fewer is a failed check.",
+            )],
+        ),
+        (
+            "upgrade",
+            vec![k(
+                "allowed",
+                "boolean, default true",
+                "May nvfix upgrade install a new driver version on a host that uses this playbook (given with \
+                 --playbook, or selected by /etc/nvfix/nvfix.yaml)? An upgrade also needs a way to load the new \
+                 version: reload.allowed or reboot.allowed.",
             )],
         ),
     ]

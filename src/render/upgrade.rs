@@ -1,0 +1,260 @@
+//! `nvfix upgrade`'s report (the nvfix.upgrade/v1 JSON object) and its human text: the plan, the trial, each step,
+//! the outcome; `--check`'s answer.
+
+use crate::commands::auto::AutoReport;
+use crate::host::reload::ExecReport;
+use crate::host::upgrade::{TrialFailure, TrialKernel};
+use crate::model::auto::ActionRecord;
+use crate::model::facts::HostFacts;
+use crate::model::plan::Refusal;
+use crate::model::upgrade::{ChangeKindText, ModuleSource, UpgradeCheck, UpgradePlan};
+use serde::Serialize;
+
+pub const SCHEMA: &str = "nvfix.upgrade/v1";
+
+/// Everything one `nvfix upgrade` run did or would do.
+#[derive(Debug, Serialize)]
+pub struct UpgradeReport {
+    pub schema: &'static str,
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<UpgradePlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trial: Vec<TrialKernel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_failure: Option<TrialFailure>,
+    pub actions: Vec<ActionRecord>,
+    /// The reload engine's report (without --playbook).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ExecReport>,
+    /// `nvfix auto`'s report (with --playbook).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    pub message: String,
+    pub exit_status: i32,
+}
+
+impl UpgradeReport {
+    pub fn new(dry_run: bool) -> Self {
+        UpgradeReport {
+            schema: SCHEMA,
+            dry_run,
+            plan: None,
+            refusal: None,
+            trial: Vec::new(),
+            trial_failure: None,
+            actions: Vec::new(),
+            reload: None,
+            auto: None,
+            problems: Vec::new(),
+            message: String::new(),
+            exit_status: 0,
+        }
+    }
+}
+
+fn source_text(s: &ModuleSource) -> String {
+    match s {
+        ModuleSource::Dkms { dkms_package } => format!("DKMS builds it ({dkms_package})"),
+        ModuleSource::Prebuilt { package } => format!("prebuilt ({package})"),
+    }
+}
+
+/// The plan for people.
+pub fn plan_text(plan: &UpgradePlan, _color: bool) -> String {
+    let mut s = format!(
+        "Upgrade plan: NVIDIA driver {} → {} (branch {}, {})\n",
+        plan.from_version,
+        plan.to_version,
+        plan.branch,
+        plan.manager.as_str()
+    );
+    s.push_str("  Packages (apt-get -s):\n");
+    for c in &plan.changes {
+        s.push_str(&format!(
+            "    {:<9} {:<40} {} → {}\n",
+            c.kind.text(),
+            c.name,
+            c.from.as_deref().unwrap_or("-"),
+            c.to.as_deref().unwrap_or("-")
+        ));
+    }
+    s.push_str("  Modules:\n");
+    for k in &plan.kernels {
+        s.push_str(&format!(
+            "    kernel {} ({}): {}\n",
+            k.kernel,
+            k.role,
+            source_text(&k.source)
+        ));
+    }
+    s.push_str(&format!(
+        "  Trial: {} in /var/lib/nvfix/upgrade-trial, then the pre-flight; nothing changes before it passes\n",
+        if plan.dkms_kernels().is_empty() {
+            "unpack the prebuilt modules"
+        } else {
+            "dkms build"
+        }
+    ));
+    if plan.release_holds.is_empty() {
+        s.push_str("  Hold: nothing nvfix held\n");
+    } else {
+        s.push_str(&format!(
+            "  Release nvfix's hold: {}\n",
+            plan.release_holds.join(" ")
+        ));
+    }
+    s.push_str(&format!(
+        "  Reload stops: {}\n",
+        if plan.reload_stops.is_empty() {
+            "nothing holds the GPU now".to_string()
+        } else {
+            plan.reload_stops.join(", ")
+        }
+    ));
+    s.push_str("  Afterwards: verify with NVML, hold every driver package at the new version\n");
+    s.push_str(&format!("  Way back: {}\n", plan.rollback_command()));
+    if !plan.rollback_missing.is_empty() {
+        s.push_str(&format!(
+            "    not offered by any repository any more: {} (keep the .deb files)\n",
+            plan.rollback_missing.join(" ")
+        ));
+    }
+    for n in &plan.notes {
+        s.push_str(&format!("  Note: {n}\n"));
+    }
+    s
+}
+
+/// The whole report for people.
+pub fn report_text(r: &UpgradeReport, color: bool) -> String {
+    let mut s = String::new();
+    if r.dry_run {
+        if let Some(p) = &r.plan {
+            s.push_str(&plan_text(p, color));
+        }
+    }
+    for t in &r.trial {
+        s.push_str(&format!(
+            "Trial for kernel {}: {} — {} module(s){}\n",
+            t.kernel,
+            t.how,
+            t.modules.len(),
+            if t.findings.is_empty() {
+                ", pre-flight passed".to_string()
+            } else {
+                format!(", {} pre-flight finding(s)", t.findings.len())
+            }
+        ));
+    }
+    if let Some(f) = &r.trial_failure {
+        s.push_str(&format!("Trial failed: {}\n", f.message));
+        for e in &f.excerpt {
+            s.push_str(&format!("  {e}\n"));
+        }
+        if let Some(log) = &f.log {
+            s.push_str(&format!("  build log: {log}\n"));
+        }
+    }
+    for a in &r.actions {
+        let mark = match a.ok {
+            Some(true) => "ok",
+            Some(false) => "FAILED",
+            None => "-",
+        };
+        s.push_str(&format!(
+            "[{mark}] {}{}\n",
+            a.label,
+            if a.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", a.detail)
+            }
+        ));
+    }
+    if let Some(rel) = &r.reload {
+        s.push_str(&crate::render::plan::exec_report_text(rel, color));
+    }
+    if let Some(a) = &r.auto {
+        s.push_str(&crate::commands::auto::report_text(a));
+    }
+    for p in &r.problems {
+        s.push_str(&format!("problem: {p}\n"));
+    }
+    if let Some(refusal) = &r.refusal {
+        s.push_str(&format!("Refused: {}\n", refusal.reason));
+        if let Some(h) = &refusal.hint {
+            s.push_str(&format!("  next: {h}\n"));
+        }
+    }
+    if !r.message.is_empty() {
+        s.push_str(&format!("{}\n", r.message));
+    }
+    s
+}
+
+/// What the report says when the install failed: what is loaded, what is installed, the way back.
+pub fn install_failed_message(plan: &UpgradePlan, facts: &HostFacts, error: &str) -> String {
+    let loaded = facts
+        .loaded_driver
+        .as_ref()
+        .map_or("no driver".to_string(), |d| d.version.as_str().to_string());
+    let library = facts
+        .nvml_library
+        .as_ref()
+        .map_or("none".to_string(), |l| l.version.as_str().to_string());
+    let mut s = format!(
+        "the install of {} failed: {error}\nLoaded: {loaded}; installed library: {library}{}.\n\
+         Retry: sudo nvfix upgrade --resume. Go back: {}",
+        plan.to_version,
+        if library == loaded {
+            " — the old driver is still loaded and working".to_string()
+        } else {
+            " — the libraries no longer match the loaded module: new programs fail with \"Driver/library version \
+             mismatch\" until the modules are swapped or the old versions are back"
+                .to_string()
+        },
+        plan.rollback_command()
+    );
+    if plan.rollback_missing.is_empty() {
+        s.push_str(" (every old version is still offered by a repository)");
+    } else {
+        s.push_str(&format!(
+            " — no repository offers {} any more: use the .deb files from /var/cache/apt/archives",
+            plan.rollback_missing.join(" ")
+        ));
+    }
+    s
+}
+
+/// `--check` for people.
+pub fn check_text(c: &UpgradeCheck) -> String {
+    let mut s = match (&c.installed, &c.candidate) {
+        (Some(i), Some(n)) if c.available => format!(
+            "A newer driver is offered: {i} → {n} (branch {})\n",
+            c.branch.unwrap_or_default()
+        ),
+        (Some(i), _) => format!(
+            "No newer driver of branch {} is offered: {i} is the newest\n",
+            c.branch.unwrap_or_default()
+        ),
+        (None, _) => "No NVIDIA driver is installed\n".to_string(),
+    };
+    match c.apply_by {
+        "reload" => s.push_str("Applying it: a reload (sudo nvfix upgrade), no reboot\n"),
+        "reboot" => s.push_str(&format!(
+            "Applying it needs a reboot: {}\n",
+            c.why.join("; ")
+        )),
+        _ => {
+            for w in &c.why {
+                s.push_str(&format!("{w}\n"));
+            }
+        }
+    }
+    s
+}
