@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
+            [CompletionResult]::new('upgrade', 'upgrade', [CompletionResultType]::ParameterValue, 'Upgrade a held driver as one planned step: plan, trial build, install, reload, verify, hold again (journaled)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -203,6 +204,28 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
         'nvfix;playbook;help;help' {
             break
         }
+        'nvfix;upgrade' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The version to install: the driver version (580.95.05) or the exact package version')
+            [CompletionResult]::new('--textfile', '--textfile', [CompletionResultType]::ParameterName, 'With --check: write node_exporter metrics (nvfix_driver_upgrade_*) to this file, atomically (`-`: stdout)')
+            [CompletionResult]::new('--playbook', '--playbook', [CompletionResultType]::ParameterName, 'Let this playbook decide how the new version is loaded, as nvfix auto does (reload, quarantine until idle, or a reboot): a name or a path [default: reload now, as nvfix reload]')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Seconds a process gets to exit after SIGTERM (at most 3600)')
+            [CompletionResult]::new('--module-timeout', '--module-timeout', [CompletionResultType]::ParameterName, 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)')
+            [CompletionResult]::new('--nvml-lib', '--nvml-lib', [CompletionResultType]::ParameterName, 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)')
+            [CompletionResult]::new('--latest', '--latest', [CompletionResultType]::ParameterName, 'The newest version of the installed branch the repositories offer (the default)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan (packages and versions, kernels, what the reload stops, the way back) and change nothing')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Say whether a newer driver of the installed branch is offered, and whether applying it is a reload or a reboot here (read-only)')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted upgrade from its journal (/var/lib/nvfix/upgrade.json)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object (schema nvfix.upgrade/v1; nvfix.upgrade-check/v1 with --check)')
+            [CompletionResult]::new('--kill', '--kill', [CompletionResultType]::ParameterName, 'SIGKILL processes still running after the grace period')
+            [CompletionResult]::new('--allow-display-stop', '--allow-display-stop', [CompletionResultType]::ParameterName, 'Allow stopping the display manager (the local console and graphical sessions go dark)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'nvfix;help' {
             [CompletionResult]::new('diagnose', 'diagnose', [CompletionResultType]::ParameterValue, 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do')
             [CompletionResult]::new('ps', 'ps', [CompletionResultType]::ParameterValue, 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)')
@@ -215,6 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             [CompletionResult]::new('sentinel', 'sentinel', [CompletionResultType]::ParameterValue, 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can')
             [CompletionResult]::new('reboot', 'reboot', [CompletionResultType]::ParameterValue, 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard')
             [CompletionResult]::new('playbook', 'playbook', [CompletionResultType]::ParameterValue, 'Work with playbooks (the policy `nvfix auto` acts within)')
+            [CompletionResult]::new('upgrade', 'upgrade', [CompletionResultType]::ParameterValue, 'Upgrade a held driver as one planned step: plan, trial build, install, reload, verify, hold again (journaled)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -257,6 +281,9 @@ Register-ArgumentCompleter -Native -CommandName 'nvfix' -ScriptBlock {
             break
         }
         'nvfix;help;playbook;list' {
+            break
+        }
+        'nvfix;help;upgrade' {
             break
         }
         'nvfix;help;help' {

@@ -65,6 +65,9 @@ _nvfix() {
             nvfix,sentinel)
                 cmd="nvfix__subcmd__sentinel"
                 ;;
+            nvfix,upgrade)
+                cmd="nvfix__subcmd__upgrade"
+                ;;
             nvfix,verify)
                 cmd="nvfix__subcmd__verify"
                 ;;
@@ -101,6 +104,9 @@ _nvfix() {
             nvfix__subcmd__help,sentinel)
                 cmd="nvfix__subcmd__help__subcmd__sentinel"
                 ;;
+            nvfix__subcmd__help,upgrade)
+                cmd="nvfix__subcmd__help__subcmd__upgrade"
+                ;;
             nvfix__subcmd__help,verify)
                 cmd="nvfix__subcmd__help__subcmd__verify"
                 ;;
@@ -135,7 +141,7 @@ _nvfix() {
 
     case "${cmd}" in
         nvfix)
-            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto sentinel reboot playbook help"
+            opts="-h -V --root --nvml-lib --color --help --version diagnose ps reload verify hold metrics check auto sentinel reboot playbook upgrade help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,7 +327,7 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help)
-            opts="diagnose ps reload verify hold metrics check auto sentinel reboot playbook help"
+            opts="diagnose ps reload verify hold metrics check auto sentinel reboot playbook upgrade help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,6 +509,20 @@ _nvfix() {
             return 0
             ;;
         nvfix__subcmd__help__subcmd__sentinel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__help__subcmd__upgrade)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -968,6 +988,93 @@ _nvfix() {
                         fi
                     else
                         COMPREPLY=($(compgen -W "$(_nvfix_playbook_names)" -- "${cur}"))
+                    fi
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -d -- "${cur}"))
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames 2>/dev/null
+                    fi
+                    return 0
+                    ;;
+                --nvml-lib)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nvfix__subcmd__upgrade)
+            opts="-y -h --to --latest --dry-run --check --textfile --resume --yes --json --playbook --kill --grace --allow-display-stop --module-timeout --root --nvml-lib --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --textfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --playbook)
+                    if [[ "${cur}" == */* ]]; then
+                        COMPREPLY=($(compgen -f -- "${cur}"))
+                        if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                            compopt -o filenames 2>/dev/null
+                        fi
+                    else
+                        COMPREPLY=($(compgen -W "$(_nvfix_playbook_names)" -- "${cur}"))
+                    fi
+                    return 0
+                    ;;
+                --grace)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --module-timeout)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
                     fi
                     return 0
                     ;;

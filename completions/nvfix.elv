@@ -36,6 +36,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
+            cand upgrade 'Upgrade a held driver as one planned step: plan, trial build, install, reload, verify, hold again (journaled)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;diagnose'= {
@@ -182,6 +183,27 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         }
         &'nvfix;playbook;help;help'= {
         }
+        &'nvfix;upgrade'= {
+            cand --to 'The version to install: the driver version (580.95.05) or the exact package version'
+            cand --textfile 'With --check: write node_exporter metrics (nvfix_driver_upgrade_*) to this file, atomically (`-`: stdout)'
+            cand --playbook 'Let this playbook decide how the new version is loaded, as nvfix auto does (reload, quarantine until idle, or a reboot): a name or a path [default: reload now, as nvfix reload]'
+            cand --grace 'Seconds a process gets to exit after SIGTERM (at most 3600)'
+            cand --module-timeout 'Seconds each modprobe may take; past it the command is stopped (a module stuck in the kernel means reboot)'
+            cand --root 'Host root to inspect: every file is read under it (a fixture tree, a mounted image)'
+            cand --nvml-lib 'NVML library to load [default: the system''s libnvidia-ml.so.1 when --root is /; not checked otherwise]'
+            cand --color 'When to use colour in human output; auto: on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE=1 forces it)'
+            cand --latest 'The newest version of the installed branch the repositories offer (the default)'
+            cand --dry-run 'Print the plan (packages and versions, kernels, what the reload stops, the way back) and change nothing'
+            cand --check 'Say whether a newer driver of the installed branch is offered, and whether applying it is a reload or a reboot here (read-only)'
+            cand --resume 'Finish an interrupted upgrade from its journal (/var/lib/nvfix/upgrade.json)'
+            cand -y 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
+            cand --yes 'Run without questions (processes get SIGTERM only, unless --kill); needed without a terminal'
+            cand --json 'Print one JSON object (schema nvfix.upgrade/v1; nvfix.upgrade-check/v1 with --check)'
+            cand --kill 'SIGKILL processes still running after the grace period'
+            cand --allow-display-stop 'Allow stopping the display manager (the local console and graphical sessions go dark)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'nvfix;help'= {
             cand diagnose 'Explain the driver''s state: what is loaded, what is installed, what changed, who holds the GPU, what to do'
             cand ps 'List the processes that hold the GPU (open /dev/nvidia* or DRM nodes, mapped driver libraries)'
@@ -194,6 +216,7 @@ set edit:completion:arg-completer[nvfix] = {|@words|
             cand sentinel 'kured''s reboot sentinel: exit 0 only when a reboot is needed, would fix the driver, and no reload can'
             cand reboot 'Reboot safely into a kernel whose NVIDIA module matches the library, after checking every guard'
             cand playbook 'Work with playbooks (the policy `nvfix auto` acts within)'
+            cand upgrade 'Upgrade a held driver as one planned step: plan, trial build, install, reload, verify, hold again (journaled)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nvfix;help;diagnose'= {
@@ -223,6 +246,8 @@ set edit:completion:arg-completer[nvfix] = {|@words|
         &'nvfix;help;playbook;check'= {
         }
         &'nvfix;help;playbook;list'= {
+        }
+        &'nvfix;help;upgrade'= {
         }
         &'nvfix;help;help'= {
         }

@@ -1,10 +1,10 @@
-//! Fuzzes the files nvfix reads back about itself and the host's reboot blockers: the hold and reboot state JSON
-//! and `systemd-inhibit --list` output.
+//! Fuzzes the files nvfix reads back about itself and the host's reboot blockers: the hold and reboot state JSON,
+//! the upgrade journal and `systemd-inhibit --list` output.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nvfix::model::guards::parse_inhibitors;
-use nvfix::model::{hold, reboot_state};
+use nvfix::model::{hold, reboot_state, upgrade};
 
 fuzz_target!(|data: &[u8]| {
     let text = nvfix_fuzz::text(data);
@@ -21,6 +21,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = state.recent(now);
             let _ = state.recent_unfixed(now);
         }
+    }
+    if let Ok(journal) = upgrade::UpgradeJournal::parse(&text) {
+        let again = upgrade::UpgradeJournal::parse(&journal.text()).expect("a written journal reads back");
+        assert_eq!(again, journal);
+        let _ = upgrade::resume_step(&journal.plan, &[], None);
+        let _ = journal.plan.rollback_command();
     }
     for inhibitor in parse_inhibitors(&text) {
         let _ = inhibitor.blocks_shutdown();

@@ -141,13 +141,13 @@ mod tests {
                 Shell::Bash => {
                     assert_eq!(
                         done.matches("_nvfix_playbook_names)\"").count(),
-                        3,
-                        "auto, reboot and sentinel"
+                        4,
+                        "auto, reboot, sentinel and upgrade"
                     );
                     assert!(!done.contains("plusdirs"), "--root is done by compgen -d");
                 }
-                Shell::Zsh => assert_eq!(done.matches(":PLAYBOOK:_nvfix_playbooks'").count(), 3),
-                Shell::Fish => assert_eq!(done.matches("(__fish_nvfix_playbooks)").count(), 3),
+                Shell::Zsh => assert_eq!(done.matches(":PLAYBOOK:_nvfix_playbooks'").count(), 4),
+                Shell::Fish => assert_eq!(done.matches("(__fish_nvfix_playbooks)").count(), 4),
                 _ => {}
             }
         }

@@ -607,6 +607,54 @@ mod tests {
         assert_eq!(compiler_line(&"x".repeat(300)).chars().count(), 201);
     }
 
+    /// The trial's pre-flight on files that are not installed: the fixture trees' modules judged as the new version's.
+    fn trial_codes(scenario: &str, new_firmware: &[String]) -> Vec<&'static str> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(scenario);
+        let root = HostRoot::new(&dir);
+        let kernel = "6.8.0-85-generic";
+        let file = format!("/lib/modules/{kernel}/updates/dkms/nvidia.ko.zst");
+        let reader = ModuleReader::new(&root);
+        let inputs =
+            super::super::preflight::trial_inputs(&root, &reader, kernel, &[file], new_firmware);
+        preflight::check(&inputs).iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn the_trial_preflight_refuses_what_the_kernel_would() {
+        assert!(
+            trial_codes("healthy", &[]).is_empty(),
+            "{:?}",
+            trial_codes("healthy", &[])
+        );
+        assert_eq!(
+            trial_codes("vermagic-mismatch", &[]),
+            vec!["preflight-vermagic"]
+        );
+        assert_eq!(
+            trial_codes("unsigned-secure-boot", &[]),
+            vec!["preflight-signature"]
+        );
+        assert!(trial_codes("firmware-missing", &[])
+            .iter()
+            .all(|c| *c == "preflight-firmware"));
+        assert!(!trial_codes("firmware-missing", &[]).is_empty());
+    }
+
+    #[test]
+    fn firmware_the_upgrade_brings_counts_as_present() {
+        let root = HostRoot::new(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/firmware-missing"),
+        );
+        let reader = ModuleReader::new(&root);
+        let kernel = "6.8.0-85-generic";
+        let file = format!("/lib/modules/{kernel}/updates/dkms/nvidia.ko.zst");
+        let names: Vec<String> = reader.read(&file).unwrap().info.firmware;
+        assert!(!names.is_empty());
+        assert!(trial_codes("firmware-missing", &names).is_empty());
+    }
+
     #[test]
     fn headers_are_found_per_kernel() {
         let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,18 @@ pub enum ChangeKind {
     Remove,
 }
 
+impl ChangeKind {
+    /// The kind in a report's words.
+    pub fn text(self) -> &'static str {
+        match self {
+            ChangeKind::Install => "install",
+            ChangeKind::Change => "upgrade",
+            ChangeKind::Reinstall => "reinstall",
+            ChangeKind::Remove => "remove",
+        }
+    }
+}
+
 /// One package a transaction touches, as the package manager resolved it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionChange {

@@ -39,22 +39,6 @@ impl PinnedPackage {
     }
 }
 
-/// A change's kind in a report's words.
-pub trait ChangeKindText {
-    fn text(&self) -> &'static str;
-}
-
-impl ChangeKindText for ChangeKind {
-    fn text(&self) -> &'static str {
-        match self {
-            ChangeKind::Install => "install",
-            ChangeKind::Change => "upgrade",
-            ChangeKind::Reinstall => "reinstall",
-            ChangeKind::Remove => "remove",
-        }
-    }
-}
-
 /// How a kernel gets the new modules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -216,11 +200,21 @@ pub fn choose_target(
 
 /// What nvfix asks the package manager for: every moving package at the exact version of `target`. Packages the
 /// repositories do not offer at that version are named in the notes (the simulation then shows what apt does).
+/// What [`pin_packages`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pins {
+    /// The packages at the target's exact version.
+    pub install: Vec<PinnedPackage>,
+    /// The same packages at the versions installed now.
+    pub rollback: Vec<PinnedPackage>,
+    pub notes: Vec<String>,
+}
+
 pub fn pin_packages(
     inputs: &UpgradeInputs<'_>,
     target: &DriverVersion,
     choice: &TargetChoice,
-) -> Result<(Vec<PinnedPackage>, Vec<PinnedPackage>, Vec<String>), Refusal> {
+) -> Result<Pins, Refusal> {
     let loaded = inputs
         .loaded
         .map(|v| v.as_str().to_string())
@@ -268,7 +262,11 @@ pub fn pin_packages(
             Some("apt-cache policy nvidia-driver-<branch>; sudo apt-get update"),
         ));
     }
-    Ok((pins, rollback, notes))
+    Ok(Pins {
+        install: pins,
+        rollback,
+        notes,
+    })
 }
 
 /// `linux-modules-nvidia-580-<kernel>` → the kernel, for the branch's prebuilt module packages.

@@ -36,14 +36,14 @@ const _: fn(Verdict, Action) = |v, a| {
 };
 
 /// A label value in the exposition format: backslash, double quote and newline escaped.
-fn label(value: &str) -> String {
+pub(crate) fn label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-fn header(out: &mut String, name: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, help: &str) {
     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
 }
 
@@ -234,34 +234,4 @@ mod tests {
     fn label_values_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
-}
-
-/// `nvfix upgrade --check --textfile`: whether a newer driver of the installed branch is offered, and whether applying
-/// it needs a reboot (1), a reload does (0), or nvfix cannot tell (the series is left out).
-pub fn upgrade_metrics(check: &crate::model::upgrade::UpgradeCheck) -> String {
-    let mut out = String::new();
-    header(
-        &mut out,
-        "nvfix_driver_upgrade_available",
-        "1 when the repositories offer a newer driver of the installed branch.",
-    );
-    out.push_str(&format!(
-        "nvfix_driver_upgrade_available{{branch=\"{}\",installed=\"{}\",candidate=\"{}\"}} {}\n",
-        check.branch.map(|b| b.to_string()).unwrap_or_default(),
-        label(check.installed.as_deref().unwrap_or("")),
-        label(check.candidate.as_deref().unwrap_or("")),
-        u8::from(check.available)
-    ));
-    if check.apply_by == "reload" || check.apply_by == "reboot" {
-        header(
-            &mut out,
-            "nvfix_driver_upgrade_needs_reboot",
-            "1 when applying the offered driver needs a reboot on this host, 0 when a reload does.",
-        );
-        out.push_str(&format!(
-            "nvfix_driver_upgrade_needs_reboot {}\n",
-            u8::from(check.apply_by == "reboot")
-        ));
-    }
-    out
 }

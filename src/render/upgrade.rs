@@ -7,7 +7,7 @@ use crate::host::upgrade::{TrialFailure, TrialKernel};
 use crate::model::auto::ActionRecord;
 use crate::model::facts::HostFacts;
 use crate::model::plan::Refusal;
-use crate::model::upgrade::{ChangeKindText, ModuleSource, UpgradeCheck, UpgradePlan};
+use crate::model::upgrade::{ModuleSource, UpgradeCheck, UpgradePlan};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "nvfix.upgrade/v1";
@@ -257,4 +257,34 @@ pub fn check_text(c: &UpgradeCheck) -> String {
         }
     }
     s
+}
+
+/// `nvfix upgrade --check --textfile`: whether a newer driver of the installed branch is offered, and whether applying
+/// it needs a reboot (1), a reload does (0), or nvfix cannot tell (the series is left out).
+pub fn upgrade_metrics(check: &UpgradeCheck) -> String {
+    let mut out = String::new();
+    super::metrics::header(
+        &mut out,
+        "nvfix_driver_upgrade_available",
+        "1 when the repositories offer a newer driver of the installed branch.",
+    );
+    out.push_str(&format!(
+        "nvfix_driver_upgrade_available{{branch=\"{}\",installed=\"{}\",candidate=\"{}\"}} {}\n",
+        check.branch.map(|b| b.to_string()).unwrap_or_default(),
+        super::metrics::label(check.installed.as_deref().unwrap_or("")),
+        super::metrics::label(check.candidate.as_deref().unwrap_or("")),
+        u8::from(check.available)
+    ));
+    if check.apply_by == "reload" || check.apply_by == "reboot" {
+        super::metrics::header(
+            &mut out,
+            "nvfix_driver_upgrade_needs_reboot",
+            "1 when applying the offered driver needs a reboot on this host, 0 when a reload does.",
+        );
+        out.push_str(&format!(
+            "nvfix_driver_upgrade_needs_reboot {}\n",
+            u8::from(check.apply_by == "reboot")
+        ));
+    }
+    out
 }

@@ -101,7 +101,11 @@ impl World {
     }
     fn plan_with(&self, inputs: &UpgradeInputs<'_>, sim: &str) -> Result<UpgradePlan, Refusal> {
         let target = choose_target(inputs, &TargetChoice::Latest)?;
-        let (install, rollback, notes) = pin_packages(inputs, &target, &TargetChoice::Latest)?;
+        let Pins {
+            install,
+            rollback,
+            notes,
+        } = pin_packages(inputs, &target, &TargetChoice::Latest)?;
         make_plan(
             inputs,
             PlanParts {
@@ -169,7 +173,7 @@ fn exact_targets_upstream_or_package_version() {
     assert_eq!(t.as_str(), "580.95.05");
     let exact = TargetChoice::Exact(V2.into());
     let t = choose_target(&i, &exact).unwrap();
-    let (pins, _, _) = pin_packages(&i, &t, &exact).unwrap();
+    let pins = pin_packages(&i, &t, &exact).unwrap().install;
     assert_eq!(pins.len(), 3);
     let missing = TargetChoice::Exact("580.999.01".into());
     let t = choose_target(&i, &missing).unwrap();

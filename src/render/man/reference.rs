@@ -35,6 +35,15 @@ pub const FILES: &[(&str, &str)] = &[
         "The hold record: which packages nvfix held, so hold --undo releases exactly those.",
     ),
     (
+        "/var/lib/nvfix/upgrade.json",
+        "The upgrade journal: the plan and how far nvfix upgrade got, so --resume (or nvfix auto) finishes it.",
+    ),
+    (
+        "/var/lib/nvfix/upgrade-trial",
+        "nvfix upgrade's trial: the downloaded kernel-side packages, unpacked, and DKMS's private build tree (kept \
+         after a failed build for its make.log, removed when an upgrade ends).",
+    ),
+    (
         "/etc/apt/apt.conf.d/51nvfix-hold",
         "The apt drop-in nvfix hold writes: the driver packages on unattended-upgrades' blacklist.",
     ),

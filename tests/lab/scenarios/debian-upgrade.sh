@@ -38,7 +38,7 @@ lab_check "the job was restarted on the new driver" test "$(lab_unit_pid gpu-job
 lab_run apt-mark showhold
 lab_expect_contains "held again: the metapackage" "$LAB_OUT" nvidia-driver-580
 lab_expect_contains "held again: the library" "$LAB_OUT" libnvidia-compute-580
-lab_expect_contains "held again: the new firmware package" "$LAB_OUT" nvidia-firmware-580-$V2
+lab_expect_contains "held again: the new firmware package" "$LAB_OUT" "nvidia-firmware-580-$V2"
 lab_nvfix hold-status hold --status
 lab_expect_eq "hold --status: protected" "$LAB_STATUS" 0
 lab_nvfix verify verify --json
