@@ -96,6 +96,7 @@ pub fn gather(root: &HostRoot, options: &GatherOptions) -> HostFacts {
         g.package_logs();
         g.kernel_log();
         g.facts.driver_container = root.exists("/run/nvidia/driver");
+        g.pending_upgrade();
         g.mig();
         if options.containers {
             g.facts.container_mounts = Some(procscan::scan_container_mounts(root));
@@ -186,6 +187,25 @@ impl Gatherer<'_> {
             preflight::cross_check_with_modprobe(&SystemRunner, &mut inputs);
         }
         self.facts.preflight = Some(inputs);
+    }
+
+    /// `nvfix upgrade`'s journal, when one is left (a garbled one is a warning; `nvfix upgrade` refuses it with 65).
+    fn pending_upgrade(&mut self) {
+        use crate::model::upgrade::{UpgradeJournal, JOURNAL_PATH};
+        match self.root.read_to_string(JOURNAL_PATH) {
+            Ok(text) => match UpgradeJournal::parse(&text) {
+                Ok(j) => {
+                    self.facts.pending_upgrade = Some(crate::model::facts::PendingUpgrade {
+                        from_version: j.plan.from_version,
+                        to_version: j.plan.to_version,
+                        phase: j.phase,
+                    })
+                }
+                Err(e) => self.warn(JOURNAL_PATH, e),
+            },
+            Err(e) if e.is_not_found() => {}
+            Err(e) => self.warn(JOURNAL_PATH, e.to_string()),
+        }
     }
 
     fn warn(&mut self, file: &str, message: impl Into<String>) {

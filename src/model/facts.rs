@@ -169,6 +169,9 @@ pub struct HostFacts {
     /// Jetson: the installed `nvidia-l4t-core` version (`35.4.1-20230801124926`), from dpkg's status.
     pub l4t_core_version: Option<String>,
     pub warnings: Vec<GatherWarning>,
+    /// An `nvfix upgrade` that has not finished (its journal), so diagnose says so and points at `--resume`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_upgrade: Option<PendingUpgrade>,
 }
 
 impl HostFacts {
@@ -203,4 +206,12 @@ mod tests {
             assert_eq!(indexed_name(junk, "gpu"), None, "{junk}");
         }
     }
+}
+
+/// The upgrade journal, as diagnose reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingUpgrade {
+    pub from_version: String,
+    pub to_version: String,
+    pub phase: crate::model::upgrade::UpgradePhase,
 }

@@ -79,6 +79,9 @@ pub struct UpgradePlan {
     pub rollback_missing: Vec<String>,
     /// What the reload will stop (systemd units, then processes).
     pub reload_stops: Vec<String>,
+    /// Every driver package installed once the transaction is done: held again afterwards.
+    #[serde(default)]
+    pub hold_after: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -478,6 +481,13 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
         ));
     }
     let kernels = module_sources(inputs, branch, &after)?;
+    let mut hold_after: Vec<String> = after
+        .iter()
+        .filter(|(n, _)| hold::is_hold_candidate(n))
+        .map(|(n, _)| n.clone())
+        .collect();
+    hold_after.sort();
+    hold_after.dedup();
     let release_holds: Vec<String> = inputs
         .hold_state
         .map(|s| {
@@ -514,6 +524,7 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
         rollback: parts.rollback,
         rollback_missing,
         reload_stops: parts.reload_stops,
+        hold_after,
         notes: parts.notes,
     })
 }

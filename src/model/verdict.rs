@@ -198,6 +198,7 @@ pub fn diagnose(facts: &HostFacts) -> Diagnosis {
     note_holders(facts, &mut d);
     note_mig(facts, &mut d);
     d.next_steps = next_steps(facts, &d);
+    note_pending_upgrade(facts, &mut d);
     d
 }
 
@@ -953,6 +954,34 @@ fn repair_steps(facts: &HostFacts, d: &Diagnosis, want: &str, kernel: &str) -> V
         }
         _ => repair_advice::module_steps(facts, want, kernel),
     }
+}
+
+/// An `nvfix upgrade` that stopped part-way: say so, and make finishing it the first step (it reloads what is not
+/// loaded and holds the new version, which a bare reload would not).
+fn note_pending_upgrade(facts: &HostFacts, d: &mut Diagnosis) {
+    let Some(p) = &facts.pending_upgrade else {
+        return;
+    };
+    let phase = serde_json::to_value(p.phase)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    d.reasons.push(Reason {
+        code: "upgrade-unfinished",
+        message: format!(
+            "an nvfix upgrade from {} to {} stopped at phase {phase}: `sudo nvfix upgrade --resume` finishes it \
+             (install, reload, verify, hold again)",
+            p.from_version, p.to_version
+        ),
+        evidence: vec![Evidence::file(crate::model::upgrade::JOURNAL_PATH)],
+    });
+    d.next_steps.insert(
+        0,
+        NextStep {
+            summary: format!("finish the interrupted upgrade to {}", p.to_version),
+            command: "sudo nvfix upgrade --resume".into(),
+        },
+    );
 }
 
 fn next_steps(facts: &HostFacts, d: &Diagnosis) -> Vec<NextStep> {

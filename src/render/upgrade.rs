@@ -116,7 +116,14 @@ pub fn plan_text(plan: &UpgradePlan, _color: bool) -> String {
             plan.reload_stops.join(", ")
         }
     ));
-    s.push_str("  Afterwards: verify with NVML, hold every driver package at the new version\n");
+    s.push_str(&format!(
+        "  Afterwards: verify with NVML, hold {}\n",
+        if plan.hold_after.is_empty() {
+            "every driver package".to_string()
+        } else {
+            plan.hold_after.join(" ")
+        }
+    ));
     s.push_str(&format!("  Way back: {}\n", plan.rollback_command()));
     if !plan.rollback_missing.is_empty() {
         s.push_str(&format!(
@@ -287,4 +294,71 @@ pub fn upgrade_metrics(check: &UpgradeCheck) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::hold::PackageManager;
+    use crate::model::upgrade::PinnedPackage;
+
+    fn plan(missing: &[&str]) -> UpgradePlan {
+        let pin = |v: &str| PinnedPackage {
+            name: "nvidia-driver-580".into(),
+            version: v.into(),
+        };
+        UpgradePlan {
+            manager: PackageManager::Apt,
+            branch: 580,
+            from_version: "580.65.06".into(),
+            to_version: "580.95.05".into(),
+            install: vec![pin("580.95.05-1")],
+            changes: Vec::new(),
+            kernels: Vec::new(),
+            release_holds: Vec::new(),
+            rollback: vec![pin("580.65.06-1")],
+            rollback_missing: missing.iter().map(|m| m.to_string()).collect(),
+            reload_stops: Vec::new(),
+            hold_after: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn facts(loaded: &str, library: &str) -> HostFacts {
+        let mut f = HostFacts::default();
+        f.loaded_driver = Some(crate::model::driver_version::LoadedDriver {
+            version: loaded.parse().unwrap(),
+            flavor: crate::model::driver_version::ModuleFlavor::Proprietary,
+            arch: None,
+            build: None,
+            compiler: None,
+        });
+        f.nvml_library = Some(crate::model::library::LibraryFile {
+            path: format!("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{library}"),
+            version: library.parse().unwrap(),
+            link: None,
+        });
+        f
+    }
+
+    #[test]
+    fn a_failed_install_says_what_runs_and_the_way_back() {
+        let m = install_failed_message(&plan(&[]), &facts("580.65.06", "580.65.06"), "dpkg exit 1");
+        assert!(
+            m.contains("the old driver is still loaded and working"),
+            "{m}"
+        );
+        assert!(m.contains("sudo apt-get install --allow-downgrades --allow-change-held-packages nvidia-driver-580=580.65.06-1"), "{m}");
+        assert!(m.contains("every old version is still offered"), "{m}");
+        let m = install_failed_message(
+            &plan(&["nvidia-driver-580=580.65.06-1"]),
+            &facts("580.65.06", "580.95.05"),
+            "dpkg exit 1",
+        );
+        assert!(m.contains("no longer match the loaded module"), "{m}");
+        assert!(
+            m.contains("no repository offers nvidia-driver-580=580.65.06-1 any more"),
+            "{m}"
+        );
+    }
 }

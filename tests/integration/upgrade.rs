@@ -2,7 +2,7 @@
 //! another machine's packages), the refusals that come from the facts alone, a pending journal, `--check`'s
 //! contracts. The upgrade itself is proven in the Debian guest (lab_debian.rs).
 
-use crate::harness::{copy_fixture, fixture, nvfix};
+use crate::harness::{copy_fixture, fixture, nvfix, reason_codes};
 
 #[test]
 fn a_tree_is_only_planned_never_upgraded() {
@@ -67,7 +67,26 @@ fn a_pending_journal_is_reported_by_the_dry_run() {
         "{}",
         r.stdout
     );
+    // diagnose says so, and finishing the upgrade comes first: a bare reload would leave the new version unheld.
+    let d = nvfix(tree.path(), &["diagnose", "--json"]).json();
+    assert!(
+        reason_codes(&d).contains(&"upgrade-unfinished".to_string()),
+        "{d}"
+    );
+    assert_eq!(
+        d["next_steps"][0]["command"], "sudo nvfix upgrade --resume",
+        "{d}"
+    );
     std::fs::write(tree.path().join("var/lib/nvfix/upgrade.json"), "{garbled").unwrap();
+    let d = nvfix(tree.path(), &["diagnose", "--json"]).json();
+    assert!(
+        !reason_codes(&d).contains(&"upgrade-unfinished".to_string()),
+        "{d}"
+    );
+    assert!(
+        d.to_string().contains("not an nvfix upgrade journal"),
+        "a warning: {d}"
+    );
     let r = nvfix(tree.path(), &["upgrade", "--dry-run"]);
     assert!(
         r.stderr.contains("not an nvfix upgrade journal"),

@@ -156,6 +156,17 @@ fn the_lab_upgrade_is_planned_exactly() {
         ]
     );
     assert!(plan.rollback_missing.is_empty());
+    // Held afterwards: every driver package installed then, the new firmware package included.
+    assert_eq!(
+        plan.hold_after,
+        vec![
+            "libnvidia-compute-580",
+            "nvidia-dkms-580",
+            "nvidia-driver-580",
+            "nvidia-firmware-580-580.65.06",
+            "nvidia-firmware-580-580.95.05"
+        ]
+    );
     assert_eq!(
         plan.rollback_command(),
         format!(
