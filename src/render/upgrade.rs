@@ -325,20 +325,21 @@ mod tests {
     }
 
     fn facts(loaded: &str, library: &str) -> HostFacts {
-        let mut f = HostFacts::default();
-        f.loaded_driver = Some(crate::model::driver_version::LoadedDriver {
-            version: loaded.parse().unwrap(),
-            flavor: crate::model::driver_version::ModuleFlavor::Proprietary,
-            arch: None,
-            build: None,
-            compiler: None,
-        });
-        f.nvml_library = Some(crate::model::library::LibraryFile {
-            path: format!("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{library}"),
-            version: library.parse().unwrap(),
-            link: None,
-        });
-        f
+        HostFacts {
+            loaded_driver: Some(crate::model::driver_version::LoadedDriver {
+                version: loaded.parse().unwrap(),
+                flavor: crate::model::driver_version::ModuleFlavor::Proprietary,
+                arch: None,
+                build: None,
+                compiler: None,
+            }),
+            nvml_library: Some(crate::model::library::LibraryFile {
+                path: format!("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{library}"),
+                version: library.parse().unwrap(),
+                link: None,
+            }),
+            ..Default::default()
+        }
     }
 
     #[test]
