@@ -83,6 +83,64 @@ pub fn apt_simulate(
     parse_apt_simulation(&out.stdout)
 }
 
+/// dnf's side of the plan: the installed versions (`rpm -q`), what the repositories offer (`dnf repoquery`), and
+/// the versions installed set on `installed`. On a tree (not the live host) rpm and dnf are never run.
+pub fn dnf_policies(
+    runner: &dyn CommandRunner,
+    installed: &mut [crate::model::dpkg::InstalledPackage],
+    names: &[String],
+) -> Result<Vec<PackagePolicy>, String> {
+    use crate::model::dnf_transaction::{parse_repoquery, parse_rpm_versions};
+    let mut args = vec!["-q", "--qf", "%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n"];
+    args.extend(names.iter().map(String::as_str));
+    // rpm -q exits 1 when one name is not installed; the others are still printed.
+    let out = runner
+        .run(&CommandSpec::new("rpm", &args).with_timeout(Duration::from_secs(120)))
+        .map_err(|e| e.to_string())?;
+    let versions = parse_rpm_versions(&out.stdout);
+    for p in installed.iter_mut() {
+        if let Some((_, v)) = versions.iter().find(|(n, _)| *n == p.name) {
+            p.version = v.clone();
+        }
+    }
+    let mut args = vec![
+        "repoquery",
+        "--quiet",
+        "--qf",
+        "%{name} %{evr} %{repoid}\\n",
+    ];
+    args.extend(names.iter().map(String::as_str));
+    let out = run_ok(
+        runner,
+        &CommandSpec::new("dnf", &args).with_timeout(Duration::from_secs(300)),
+    )?;
+    Ok(parse_repoquery(&out.stdout, &versions))
+}
+
+/// What `dnf install NAME-EVR…` would do (`--assumeno`: dnf resolves, prints the transaction and stops; its exit
+/// status 1 then is the expected one).
+pub fn dnf_simulate(
+    runner: &dyn CommandRunner,
+    pins: &[PinnedPackage],
+) -> Result<Vec<TransactionChange>, String> {
+    let pinned: Vec<String> = pins.iter().map(PinnedPackage::dnf_arg).collect();
+    let mut args = vec!["install", "--assumeno"];
+    args.extend(pinned.iter().map(String::as_str));
+    let cmd = CommandSpec::new("env", &[&["LC_ALL=C", "dnf"], &args[..]].concat())
+        .with_timeout(Duration::from_secs(300));
+    let out = runner.run(&cmd).map_err(|e| e.to_string())?;
+    if out.stdout.contains("Error:") || out.stderr.contains("Error:") {
+        return Err(format!(
+            "`{}` failed: {}",
+            cmd.display(),
+            last_lines(&format!("{}\n{}", out.stdout, out.stderr), 4)
+        ));
+    }
+    Ok(crate::model::dnf_transaction::parse_dnf_transaction(
+        &out.stdout,
+    ))
+}
+
 /// Kernels under `/lib/modules` with their headers (`build` link) installed: DKMS can build for them.
 pub fn kernels_with_headers(root: &HostRoot) -> Vec<String> {
     let mut out: Vec<String> = root

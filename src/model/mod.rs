@@ -8,6 +8,7 @@ pub mod auto;
 pub mod check;
 pub mod containers;
 pub mod dkms;
+pub mod dnf_transaction;
 pub mod dpkg;
 pub mod driver_version;
 pub mod evidence;

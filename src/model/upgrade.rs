@@ -37,6 +37,17 @@ impl PinnedPackage {
     pub fn apt_arg(&self) -> String {
         format!("{}={}", self.name, self.version)
     }
+    /// `name-epoch:version-release`, dnf's way to name one version.
+    pub fn dnf_arg(&self) -> String {
+        format!("{}-{}", self.name, self.version)
+    }
+    /// The argument naming this package at this version for `manager`.
+    pub fn arg(&self, manager: PackageManager) -> String {
+        match manager {
+            PackageManager::Apt => self.apt_arg(),
+            PackageManager::Dnf => self.dnf_arg(),
+        }
+    }
 }
 
 /// How a kernel gets the new modules.
@@ -88,14 +99,17 @@ pub struct UpgradePlan {
 impl UpgradePlan {
     /// `apt-get install NAME=OLD…` that goes back to the versions installed before.
     pub fn rollback_command(&self) -> String {
-        let args: Vec<String> = self.rollback.iter().map(PinnedPackage::apt_arg).collect();
-        format!(
-            "sudo apt-get install --allow-downgrades --allow-change-held-packages {}",
-            args.join(" ")
-        )
+        let args: Vec<String> = self.rollback.iter().map(|p| p.arg(self.manager)).collect();
+        match self.manager {
+            PackageManager::Apt => format!(
+                "sudo apt-get install --allow-downgrades --allow-change-held-packages {}",
+                args.join(" ")
+            ),
+            PackageManager::Dnf => format!("sudo dnf downgrade {}", args.join(" ")),
+        }
     }
     pub fn install_args(&self) -> Vec<String> {
-        self.install.iter().map(PinnedPackage::apt_arg).collect()
+        self.install.iter().map(|p| p.arg(self.manager)).collect()
     }
     /// Kernels whose modules DKMS builds.
     pub fn dkms_kernels(&self) -> Vec<&str> {
@@ -281,9 +295,12 @@ fn prebuilt_kernel(name: &str, branch: u32) -> Option<&str> {
         .filter(|k| k.chars().next().is_some_and(|c| c.is_ascii_digit()))
 }
 
+/// A package whose modules are built on the host: DKMS (`nvidia-dkms-580`, `kmod-nvidia-open-dkms`) or akmods
+/// (RPM Fusion's `akmod-nvidia`).
 fn is_dkms_package(name: &str) -> bool {
     let bare = name.split(':').next().unwrap_or(name);
-    bare.contains("-dkms") && (bare.starts_with("nvidia") || bare.starts_with("kmod-nvidia"))
+    (bare.contains("-dkms") && (bare.starts_with("nvidia") || bare.starts_with("kmod-nvidia")))
+        || bare.starts_with("akmod-nvidia")
 }
 
 /// Which kernels need a module of the new version (running and next-boot) and how each gets it; a kernel that
@@ -318,7 +335,10 @@ fn module_sources(
                         "the {role} kernel {kernel} would get no module: DKMS cannot build for it without its \
                          headers (/lib/modules/{kernel}/build is missing)"
                     ),
-                    Some(&format!("sudo apt-get install linux-headers-{kernel}")),
+                    Some(&match inputs.manager {
+                        PackageManager::Apt => format!("sudo apt-get install linux-headers-{kernel}"),
+                        PackageManager::Dnf => format!("sudo dnf install kernel-devel-{kernel}"),
+                    }),
                 ))
             }
             (None, None) => {
@@ -510,7 +530,7 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
                 .and_then(|p| p.offers(&r.version))
                 .is_some_and(|o| o.downloadable())
         })
-        .map(PinnedPackage::apt_arg)
+        .map(|p| p.arg(inputs.manager))
         .collect();
     Ok(UpgradePlan {
         manager: inputs.manager,

@@ -12,6 +12,7 @@ use crate::host::reload::signals;
 use crate::host::runner::{CommandRunner, RecordingRunner, SystemRunner};
 use crate::host::upgrade as hostup;
 use crate::model::facts::HostFacts;
+use crate::model::hold::PackageManager;
 use crate::model::plan::{make_plan as make_reload_plan, PlanOptions, Refusal};
 use crate::model::upgrade::{self, PlanParts, TargetChoice, UpgradeInputs, UpgradePlan};
 use crate::model::verdict::{diagnose, Action};
@@ -193,7 +194,7 @@ impl HostView {
         facts: &HostFacts,
         full: bool,
     ) -> anyhow::Result<HostView> {
-        let host =
+        let mut host =
             read_host_packages(&ctx.root, runner, ctx.root.is_system())?.ok_or_else(|| {
                 Failure::new(
                     exit::UNAVAILABLE,
@@ -204,13 +205,12 @@ impl HostView {
             .iter()
             .map(|p| p.name.clone())
             .collect();
-        let policies = if names.is_empty()
-            || host.manager != crate::model::hold::PackageManager::Apt
-        {
-            Vec::new()
-        } else {
-            hostup::apt_policies(runner, &names).map_err(|e| Failure::new(exit::UNAVAILABLE, e))?
-        };
+        let policies = match host.manager {
+            _ if names.is_empty() => Ok(Vec::new()),
+            PackageManager::Apt => hostup::apt_policies(runner, &names),
+            PackageManager::Dnf => hostup::dnf_policies(runner, &mut host.installed, &names),
+        }
+        .map_err(|e| Failure::new(exit::UNAVAILABLE, e))?;
         let (next, headers, busy) = if full {
             (
                 crate::model::guards::next_boot_kernel(&crate::host::reboot::boot_config(
@@ -251,13 +251,18 @@ impl HostView {
     }
 }
 
-fn not_apt() -> Refusal {
+/// dnf hosts get the plan (`--dry-run`, `--check`), not the run: the trial (unpacking RPMs, akmods) and the install
+/// are not proven on a real dnf host yet.
+pub(super) fn dnf_not_run(plan: &UpgradePlan) -> Refusal {
     Refusal {
         code: exit::UNAVAILABLE,
-        reason: "nvfix upgrade supports apt hosts; on dnf hosts: sudo nvfix hold --undo, sudo dnf upgrade \
-                 'nvidia-driver*' 'kmod-nvidia*', wait for akmods/DKMS, sudo nvfix reload, sudo nvfix hold"
-            .into(),
-        hint: None,
+        reason: "nvfix upgrade plans dnf upgrades but does not run them yet".into(),
+        hint: Some(format!(
+            "by hand: sudo nvfix hold --undo; sudo dnf install {}; wait for DKMS/akmods; sudo nvfix reload; sudo nvfix \
+             hold (back: {})",
+            plan.install_args().join(" "),
+            plan.rollback_command()
+        )),
     }
 }
 
@@ -269,9 +274,6 @@ pub(super) fn plan(
     facts: &HostFacts,
 ) -> anyhow::Result<Result<Option<UpgradePlan>, Refusal>> {
     let view = HostView::read(ctx, runner, facts, true)?;
-    if view.host.manager != crate::model::hold::PackageManager::Apt {
-        return Ok(Err(not_apt()));
-    }
     let selected = super::playbook::select(
         &ctx.root,
         args.playbook.as_deref(),
@@ -303,12 +305,16 @@ pub(super) fn plan(
         Ok(p) => p,
         Err(r) => return Ok(Err(r)),
     };
-    let changes = match hostup::apt_simulate(runner, &pins.install) {
+    let simulated = match view.host.manager {
+        PackageManager::Apt => hostup::apt_simulate(runner, &pins.install),
+        PackageManager::Dnf => hostup::dnf_simulate(runner, &pins.install),
+    };
+    let changes = match simulated {
         Ok(c) => c,
         Err(e) => {
             return Ok(Err(Refusal {
                 code: exit::UNAVAILABLE,
-                reason: format!("apt cannot resolve the upgrade: {e}"),
+                reason: format!("the package manager cannot resolve the upgrade: {e}"),
                 hint: None,
             }))
         }

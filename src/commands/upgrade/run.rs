@@ -79,6 +79,13 @@ impl Run<'_> {
         if !self.args.json {
             eprint!("{}", view::plan_text(&plan, self.ctx.color));
         }
+        if plan.manager == crate::model::hold::PackageManager::Dnf {
+            let refusal = super::dnf_not_run(&plan);
+            let code = refusal.code;
+            self.report.plan = Some(plan);
+            self.report.refusal = Some(refusal);
+            return code;
+        }
         if !self.args.yes
             && !ConsoleUi::default().confirm(
                 &format!(

@@ -391,3 +391,99 @@ fn the_playbook_must_allow_upgrades_and_a_way_to_load_them() {
         .contains("neither a reload nor a reboot"));
     assert!(parse_playbook("version: 1\nupgrade:\n  allowed: true\n  window: x\n").is_err());
 }
+
+#[test]
+fn a_dnf_host_is_planned_from_repoquery_and_the_transaction_table() {
+    use crate::model::dnf_transaction::{parse_dnf_transaction, parse_repoquery};
+    let old = "3:580.65.06-1.el9";
+    let new = "3:580.95.05-1.el9";
+    let installed: Vec<InstalledPackage> = [
+        "kmod-nvidia-open-dkms",
+        "nvidia-driver",
+        "nvidia-driver-libs",
+    ]
+    .iter()
+    .map(|n| pkg(n, old, true))
+    .collect();
+    let mut repo = String::new();
+    for p in &installed {
+        repo.push_str(&format!(
+            "{} {old} cuda-rhel9-x86_64\n{} {new} cuda-rhel9-x86_64\n",
+            p.name, p.name
+        ));
+    }
+    let versions: Vec<(String, String)> = installed
+        .iter()
+        .map(|p| (p.name.clone(), old.to_string()))
+        .collect();
+    let policies = parse_repoquery(&repo, &versions);
+    let state = HoldState {
+        manager: PackageManager::Dnf,
+        held: installed.iter().map(|p| p.name.clone()).collect(),
+        dropin: None,
+    };
+    let (loaded, headers): (DriverVersion, Vec<String>) =
+        ("580.65.06".parse().unwrap(), vec![K.into()]);
+    let inputs = UpgradeInputs {
+        manager: PackageManager::Dnf,
+        installed: &installed,
+        hold_state: Some(&state),
+        policies: &policies,
+        loaded: Some(&loaded),
+        library: Some(&loaded),
+        running_kernel: K,
+        next_kernel: Some(K),
+        kernels_with_headers: &headers,
+        package_manager_busy: Vec::new(),
+    };
+    let target = choose_target(&inputs, &TargetChoice::Latest).unwrap();
+    assert_eq!(target.as_str(), "580.95.05");
+    let pins = pin_packages(&inputs, &target, &TargetChoice::Latest).unwrap();
+    let table = format!(
+        "Upgrading:\n kmod-nvidia-open-dkms  noarch  {new}  cuda  45 M\n nvidia-driver  x86_64  {new}  cuda  1 M\n \
+         nvidia-driver-libs  x86_64  {new}  cuda  95 M\n"
+    );
+    let plan = make_plan(
+        &inputs,
+        PlanParts {
+            target,
+            install: pins.install,
+            rollback: pins.rollback,
+            changes: parse_dnf_transaction(&table),
+            reload_stops: Vec::new(),
+            notes: pins.notes,
+        },
+    )
+    .unwrap();
+    assert_eq!(plan.install_args()[1], "nvidia-driver-3:580.95.05-1.el9");
+    assert_eq!(
+        plan.kernels[0].source,
+        ModuleSource::Dkms {
+            dkms_package: "kmod-nvidia-open-dkms".into()
+        }
+    );
+    assert!(plan
+        .rollback_command()
+        .starts_with("sudo dnf downgrade kmod-nvidia-open-dkms-3:580.65.06-1.el9"));
+    // Without the kernel's headers the hint names dnf's package.
+    let none: Vec<String> = Vec::new();
+    let r = make_plan(
+        &UpgradeInputs {
+            kernels_with_headers: &none,
+            ..inputs.clone()
+        },
+        PlanParts {
+            target: "580.95.05".parse().unwrap(),
+            install: plan.install.clone(),
+            rollback: plan.rollback.clone(),
+            changes: plan.changes.clone(),
+            reload_stops: Vec::new(),
+            notes: Vec::new(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        r.hint.as_deref(),
+        Some(format!("sudo dnf install kernel-devel-{K}").as_str())
+    );
+}
