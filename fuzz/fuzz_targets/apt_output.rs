@@ -7,7 +7,7 @@ use nvfix::model::apt_simulation::{parse_apt_policy, parse_apt_simulation};
 
 fuzz_target!(|data: &[u8]| {
     let text = nvfix_fuzz::text(data);
-    let (sim, policy) = text.split_once('\0').unwrap_or((&text, &text));
+    let (sim, policy) = text.split_once('\0').unwrap_or((text.as_str(), text.as_str()));
     if let Ok(changes) = parse_apt_simulation(sim) {
         for c in &changes {
             // A change always names one package, as one word.
