@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(journal) = upgrade::UpgradeJournal::parse(&text) {
-        let again = upgrade::UpgradeJournal::parse(&journal.text()).expect("a written journal reads back");
+        let again =
+            upgrade::UpgradeJournal::parse(&journal.text()).expect("a written journal reads back");
         assert_eq!(again, journal);
         let _ = upgrade::resume_step(&journal.plan, &[], None);
         let _ = journal.plan.rollback_command();
