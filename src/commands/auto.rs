@@ -42,7 +42,8 @@ pub const DOC: CommandDoc = CommandDoc {
          reported. The exit status says what happened, so a caller can act on it.",
         "Without --playbook, the built-in default playbook applies: reload only when no user process holds the GPU, \
          never reboot. nvfix-playbook(5) describes the format; nvfix playbook check validates a file. An interrupted \
-         reload's journal is resumed first.",
+         reload's journal is resumed first. An interrupted nvfix upgrade whose new version is loaded (by this run or \
+         an earlier one) is finished last: the new version is held again and its journal removed.",
     ],
     exit: &[
         own(exit::OK, "The host is healthy, or it was fixed and verified."),
@@ -63,6 +64,7 @@ pub const DOC: CommandDoc = CommandDoc {
         "/usr/share/nvfix/playbooks/NAME.yaml",
         "/run/nvfix/lock",
         "/run/nvfix/journal.json",
+        "/var/lib/nvfix/upgrade.json",
         "/var/lib/nvfix/reboots.json",
     ],
     examples: &[
