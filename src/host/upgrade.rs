@@ -303,43 +303,7 @@ pub fn run_trial(
     for d in [&debs, &tree, &dkms_tree] {
         fresh_dir(d).map_err(fail)?;
     }
-    let pins = trial_packages(plan);
-    let mut args = vec!["download"];
-    let pinned: Vec<String> = pins.iter().map(PinnedPackage::apt_arg).collect();
-    args.extend(pinned.iter().map(String::as_str));
-    run_ok(
-        runner,
-        &apt("apt-get", &args)
-            .with_timeout(Duration::from_secs(1800))
-            .in_dir(&debs),
-    )
-    .map_err(fail)?;
-    let mut files = Vec::new();
-    files_under(
-        &debs,
-        &|p| p.extension().is_some_and(|e| e == "deb"),
-        &mut files,
-    );
-    files.sort();
-    for deb in &files {
-        let (d, t) = (deb.to_string_lossy(), tree.to_string_lossy());
-        run_ok(
-            runner,
-            &CommandSpec::new("dpkg-deb", &["-x", &d, &t]).with_timeout(Duration::from_secs(600)),
-        )
-        .map_err(fail)?;
-    }
-    let mut firmware = Vec::new();
-    for base in ["lib/firmware", "usr/lib/firmware"] {
-        let fw_root = tree.join(base);
-        let mut found = Vec::new();
-        files_under(&fw_root, &|_| true, &mut found);
-        firmware.extend(found.iter().filter_map(|f| {
-            f.strip_prefix(&fw_root)
-                .ok()
-                .map(|r| r.to_string_lossy().into_owned())
-        }));
-    }
+    let firmware = download_and_unpack(runner, plan, &debs, &tree).map_err(fail)?;
     let mut out = Vec::new();
     for k in &plan.kernels {
         let (how, modules) = match &k.source {
@@ -382,6 +346,54 @@ pub fn run_trial(
         });
     }
     Ok(out)
+}
+
+/// Downloads the trial's packages into `debs` (`apt-get download`, exact versions) and unpacks them into `tree`.
+/// Returns the firmware names they bring (relative to `/lib/firmware`).
+fn download_and_unpack(
+    runner: &dyn CommandRunner,
+    plan: &UpgradePlan,
+    debs: &Path,
+    tree: &Path,
+) -> Result<Vec<String>, String> {
+    let pinned: Vec<String> = trial_packages(plan)
+        .iter()
+        .map(PinnedPackage::apt_arg)
+        .collect();
+    let mut args = vec!["download"];
+    args.extend(pinned.iter().map(String::as_str));
+    run_ok(
+        runner,
+        &apt("apt-get", &args)
+            .with_timeout(Duration::from_secs(1800))
+            .in_dir(debs),
+    )?;
+    let mut files = Vec::new();
+    files_under(
+        debs,
+        &|p| p.extension().is_some_and(|e| e == "deb"),
+        &mut files,
+    );
+    files.sort();
+    for deb in &files {
+        let (d, t) = (deb.to_string_lossy(), tree.to_string_lossy());
+        run_ok(
+            runner,
+            &CommandSpec::new("dpkg-deb", &["-x", &d, &t]).with_timeout(Duration::from_secs(600)),
+        )?;
+    }
+    let mut firmware = Vec::new();
+    for base in ["lib/firmware", "usr/lib/firmware"] {
+        let fw_root = tree.join(base);
+        let mut found = Vec::new();
+        files_under(&fw_root, &|_| true, &mut found);
+        firmware.extend(found.iter().filter_map(|f| {
+            f.strip_prefix(&fw_root)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        }));
+    }
+    Ok(firmware)
 }
 
 /// `nvidia-uvm.ko.xz` → `nvidia_uvm`.

@@ -429,77 +429,11 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
             Some("wait for it to finish, then run nvfix upgrade again"),
         ));
     }
-    let held_by_admin: Vec<&str> = hold::hold_candidates(inputs.installed)
-        .into_iter()
-        .filter(|p| p.held)
-        .filter(|p| !inputs.hold_state.is_some_and(|s| s.held.contains(&p.name)))
-        .filter(|p| parts.install.iter().any(|i| i.name == p.name))
-        .map(|p| p.name.as_str())
-        .collect();
-    if !held_by_admin.is_empty() {
-        return Err(refuse(
-            exit::UNAVAILABLE,
-            format!(
-                "held by someone other than nvfix: {} (nvfix only releases its own holds)",
-                held_by_admin.join(", ")
-            ),
-            Some(&format!(
-                "sudo apt-mark unhold {} && sudo nvfix hold, then nvfix upgrade again",
-                held_by_admin.join(" ")
-            )),
-        ));
-    }
-    let removed: Vec<&TransactionChange> = parts
-        .changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Remove)
-        .filter(|c| !hold::is_hold_candidate(&c.name))
-        .collect();
-    if !removed.is_empty() {
-        return Err(refuse(
-            exit::UNAVAILABLE,
-            format!(
-                "the package manager would remove packages that are not the driver's: {}",
-                removed
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None,
-        ));
-    }
+    refuse_admin_holds(inputs, &parts.install)?;
+    refuse_foreign_removals(&parts.changes)?;
+    let after = installed_after(inputs.installed, &parts.changes);
+    refuse_two_versions(&after, loaded)?;
     let branch = parts.target.branch();
-    // The packages installed once the transaction is done (name, version).
-    let mut after: Vec<(String, String)> = inputs
-        .installed
-        .iter()
-        .map(|p| (p.name.clone(), p.version.clone()))
-        .collect();
-    for c in &parts.changes {
-        after.retain(|(n, _)| *n != c.name);
-        if let Some(to) = &c.to {
-            after.push((c.name.clone(), to.clone()));
-        }
-    }
-    let stays_old: Vec<String> = after
-        .iter()
-        .filter(|(n, _)| hold::is_hold_candidate(n) && !n.contains(loaded.as_str()))
-        .filter(|(_, v)| upstream(v).is_some_and(|u| same_version(&u, loaded)))
-        .filter(|(n, _)| crate::model::apt_history::is_library_package(n) || is_dkms_package(n))
-        .map(|(n, v)| format!("{n} {v}"))
-        .collect();
-    if !stays_old.is_empty() {
-        return Err(refuse(
-            exit::UNAVAILABLE,
-            format!(
-                "after the install these would still be at {}: {} (libraries or module sources of two versions)",
-                loaded.as_str(),
-                stays_old.join(", ")
-            ),
-            Some("apt-cache policy <package>: the repositories must offer every driver package at the target"),
-        ));
-    }
     let kernels = module_sources(inputs, branch, &after)?;
     let mut hold_after: Vec<String> = after
         .iter()
@@ -508,19 +442,131 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
         .collect();
     hold_after.sort();
     hold_after.dedup();
-    let release_holds: Vec<String> = inputs
+    Ok(UpgradePlan {
+        manager: inputs.manager,
+        branch,
+        from_version: loaded.as_str().to_string(),
+        to_version: parts.target.as_str().to_string(),
+        release_holds: holds_to_release(inputs, &parts.install),
+        rollback_missing: not_offered(inputs, &parts.rollback),
+        install: parts.install,
+        changes: parts.changes,
+        kernels,
+        rollback: parts.rollback,
+        reload_stops: parts.reload_stops,
+        hold_after,
+        notes: parts.notes,
+    })
+}
+
+/// nvfix releases only its own holds: a package the admin held that the upgrade would move refuses it.
+fn refuse_admin_holds(
+    inputs: &UpgradeInputs<'_>,
+    install: &[PinnedPackage],
+) -> Result<(), Refusal> {
+    let held_by_admin: Vec<&str> = hold::hold_candidates(inputs.installed)
+        .into_iter()
+        .filter(|p| p.held)
+        .filter(|p| !inputs.hold_state.is_some_and(|s| s.held.contains(&p.name)))
+        .filter(|p| install.iter().any(|i| i.name == p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+    if held_by_admin.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        exit::UNAVAILABLE,
+        format!(
+            "held by someone other than nvfix: {} (nvfix only releases its own holds)",
+            held_by_admin.join(", ")
+        ),
+        Some(&format!(
+            "sudo apt-mark unhold {} && sudo nvfix hold, then nvfix upgrade again",
+            held_by_admin.join(" ")
+        )),
+    ))
+}
+
+/// The transaction may remove old driver packages, nothing else.
+fn refuse_foreign_removals(changes: &[TransactionChange]) -> Result<(), Refusal> {
+    let removed: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Remove)
+        .filter(|c| !hold::is_hold_candidate(&c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if removed.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        exit::UNAVAILABLE,
+        format!(
+            "the package manager would remove packages that are not the driver's: {}",
+            removed.join(", ")
+        ),
+        None,
+    ))
+}
+
+/// The packages installed once the transaction is done (name, version).
+fn installed_after(
+    installed: &[InstalledPackage],
+    changes: &[TransactionChange],
+) -> Vec<(String, String)> {
+    let mut after: Vec<(String, String)> = installed
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    for c in changes {
+        after.retain(|(n, _)| *n != c.name);
+        if let Some(to) = &c.to {
+            after.push((c.name.clone(), to.clone()));
+        }
+    }
+    after
+}
+
+/// A library or module-source package left at the old version would be two drivers at once.
+fn refuse_two_versions(after: &[(String, String)], loaded: &DriverVersion) -> Result<(), Refusal> {
+    let stays_old: Vec<String> = after
+        .iter()
+        .filter(|(n, _)| hold::is_hold_candidate(n) && !n.contains(loaded.as_str()))
+        .filter(|(_, v)| upstream(v).is_some_and(|u| same_version(&u, loaded)))
+        .filter(|(n, _)| crate::model::apt_history::is_library_package(n) || is_dkms_package(n))
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    if stays_old.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        exit::UNAVAILABLE,
+        format!(
+            "after the install these would still be at {}: {} (libraries or module sources of two versions)",
+            loaded.as_str(),
+            stays_old.join(", ")
+        ),
+        Some("apt-cache policy <package>: the repositories must offer every driver package at the target"),
+    ))
+}
+
+/// nvfix's holds on the packages the upgrade moves (released right before the install).
+fn holds_to_release(inputs: &UpgradeInputs<'_>, install: &[PinnedPackage]) -> Vec<String> {
+    inputs
         .hold_state
         .map(|s| {
             s.held
                 .iter()
                 .filter(|h| inputs.installed.iter().any(|p| p.name == **h && p.held))
-                .filter(|h| parts.install.iter().any(|i| i.name == **h))
+                .filter(|h| install.iter().any(|i| i.name == **h))
                 .cloned()
                 .collect()
         })
-        .unwrap_or_default();
-    let rollback_missing: Vec<String> = parts
-        .rollback
+        .unwrap_or_default()
+}
+
+/// The way back's versions that no repository serves any more.
+fn not_offered(inputs: &UpgradeInputs<'_>, rollback: &[PinnedPackage]) -> Vec<String> {
+    rollback
         .iter()
         .filter(|r| {
             !inputs
@@ -531,22 +577,7 @@ pub fn make_plan(inputs: &UpgradeInputs<'_>, parts: PlanParts) -> Result<Upgrade
                 .is_some_and(|o| o.downloadable())
         })
         .map(|p| p.arg(inputs.manager))
-        .collect();
-    Ok(UpgradePlan {
-        manager: inputs.manager,
-        branch,
-        from_version: loaded.as_str().to_string(),
-        to_version: parts.target.as_str().to_string(),
-        install: parts.install,
-        changes: parts.changes,
-        kernels,
-        release_holds,
-        rollback: parts.rollback,
-        rollback_missing,
-        reload_stops: parts.reload_stops,
-        hold_after,
-        notes: parts.notes,
-    })
+        .collect()
 }
 
 /// How far an upgrade got, as its journal records it.

@@ -66,12 +66,22 @@ fn source_text(s: &ModuleSource) -> String {
 
 /// The plan for people.
 pub fn plan_text(plan: &UpgradePlan, _color: bool) -> String {
+    let older = match (
+        plan.from_version
+            .parse::<crate::model::version::DriverVersion>(),
+        plan.to_version
+            .parse::<crate::model::version::DriverVersion>(),
+    ) {
+        (Ok(from), Ok(to)) => to < from,
+        _ => false,
+    };
     let mut s = format!(
-        "Upgrade plan: NVIDIA driver {} → {} (branch {}, {})\n",
+        "Upgrade plan: NVIDIA driver {} → {} (branch {}, {}{})\n",
         plan.from_version,
         plan.to_version,
         plan.branch,
-        plan.manager.as_str()
+        plan.manager.as_str(),
+        if older { ", a downgrade" } else { "" }
     );
     s.push_str("  Packages (apt-get -s):\n");
     for c in &plan.changes {
@@ -340,6 +350,15 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_downgrade_says_so() {
+        let mut p = plan(&[]);
+        assert!(plan_text(&p, false)
+            .starts_with("Upgrade plan: NVIDIA driver 580.65.06 → 580.95.05 (branch 580, apt)\n"));
+        p.from_version = "580.105.08".into();
+        assert!(plan_text(&p, false).contains("(branch 580, apt, a downgrade)"));
     }
 
     #[test]
