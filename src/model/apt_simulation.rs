@@ -67,7 +67,8 @@ pub fn parse_apt_simulation(text: &str) -> Result<Vec<TransactionChange>, String
 /// `name [old] (new source [arch]) []` or `name [old]` (removal).
 fn parse_action(remove: Option<ChangeKind>, rest: &str) -> Option<TransactionChange> {
     let rest = rest.trim();
-    let (name, mut rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    // The name is one word: whatever whitespace ends it (a tab in garbled output is not part of a name).
+    let (name, mut rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     if name.is_empty() || name.contains(['[', '(']) {
         return None;
     }
@@ -153,7 +154,7 @@ pub fn parse_apt_policy(text: &str) -> Vec<PackagePolicy> {
         if !line.starts_with(' ') {
             // `name:` (or `name:arch:`) opens a package; anything else at column 0 (N:, W:) is a note.
             if let Some(name) = line.strip_suffix(':') {
-                if !name.is_empty() && !name.contains(' ') {
+                if !name.is_empty() && !name.contains(char::is_whitespace) {
                     out.push(PackagePolicy {
                         name: name.to_string(),
                         installed: None,
@@ -245,6 +246,12 @@ Conf libnvidia-compute-580 (580.95.05-0ubuntu0.24.04.1 nvfix-lab:./ [amd64])
         assert!(parse_apt_simulation("Inst a [1.0\n").is_err());
         assert!(parse_apt_simulation("").unwrap().is_empty());
         assert!(parse_apt_simulation("\u{0}\u{1}Inst").unwrap().is_empty());
+        // Found by the fuzzer: a tab inside what looked like a name.
+        let tab = parse_apt_simulation("Inst nvidia-firmware-5\u{fffd}\t\u{fffd}80 (1 x [amd64])\n");
+        assert!(tab.is_err(), "{tab:?}");
+        let ok = parse_apt_simulation("Inst a\t[1]\t(2 x [amd64])\n").unwrap();
+        assert_eq!((ok[0].name.as_str(), ok[0].to.as_deref()), ("a", Some("2")));
+        assert!(parse_apt_policy("a\tb:\n  Installed: 1\n").is_empty());
     }
 
     const POLICY: &str = "\
