@@ -247,7 +247,8 @@ Conf libnvidia-compute-580 (580.95.05-0ubuntu0.24.04.1 nvfix-lab:./ [amd64])
         assert!(parse_apt_simulation("").unwrap().is_empty());
         assert!(parse_apt_simulation("\u{0}\u{1}Inst").unwrap().is_empty());
         // Found by the fuzzer: a tab inside what looked like a name.
-        let tab = parse_apt_simulation("Inst nvidia-firmware-5\u{fffd}\t\u{fffd}80 (1 x [amd64])\n");
+        let tab =
+            parse_apt_simulation("Inst nvidia-firmware-5\u{fffd}\t\u{fffd}80 (1 x [amd64])\n");
         assert!(tab.is_err(), "{tab:?}");
         let ok = parse_apt_simulation("Inst a\t[1]\t(2 x [amd64])\n").unwrap();
         assert_eq!((ok[0].name.as_str(), ok[0].to.as_deref()), ("a", Some("2")));
