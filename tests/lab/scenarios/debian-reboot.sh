@@ -12,6 +12,15 @@ if [ "$LAB_BOOT" = 1 ]; then
 	lab_unattended_upgrade
 	lab_expect_eq "v2 installed by unattended-upgrades" "$(lab_pkg_version nvidia-driver-580)" "$V2$REV"
 
+	# The package's nvfix-check.timer (started by dpkg -i) runs every 5 minutes and holds the run lock for its NVML
+	# probe; a reboot asked for at that second answers 75 ("try again"), which is right but not what this scenario
+	# tests. Stop the timer, and wait for a check in progress, so the steps below never race it.
+	lab_run systemctl stop nvfix-check.timer
+	i=0
+	while systemctl is-active -q nvfix-check.service && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	lab_nvfix schedule reboot --yes --delay 5
 	lab_expect_eq "reboot --delay 5: scheduled (exit status)" "$LAB_STATUS" 0
 	lab_check "logind has the reboot scheduled" test -f "$SCHEDULED"
