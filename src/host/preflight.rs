@@ -53,11 +53,7 @@ pub fn gather_inputs(
     names: &[String],
     module_files: &[ModuleFile],
 ) -> PreflightInputs {
-    let modules_dep = format!("/lib/modules/{kernel}/modules.dep");
-    let (dep, modules_dep_error) = match root.read_to_string(&modules_dep) {
-        Ok(text) => (parse_modules_dep(&text), None),
-        Err(e) => (ModulesDep::default(), Some(one_line(&e))),
-    };
+    let (modules_dep, dep, modules_dep_error) = read_modules_dep(root, kernel);
     let aliases = read_aliases(root);
     let depmod = read_depmod_config(root);
     let loaded = loaded_module_names(root);
@@ -101,21 +97,16 @@ pub fn trial_inputs(
     files: &[String],
     new_firmware: &[String],
 ) -> PreflightInputs {
-    let modules_dep = format!("/lib/modules/{kernel}/modules.dep");
-    let (dep, modules_dep_error) = match root.read_to_string(&modules_dep) {
-        Ok(text) => (parse_modules_dep(&text), None),
-        Err(e) => (ModulesDep::default(), Some(one_line(&e))),
-    };
+    let (modules_dep, dep, modules_dep_error) = read_modules_dep(root, kernel);
     let loaded = loaded_module_names(root);
     let modules = files
         .iter()
         .map(|path| {
-            let file = std::path::Path::new(path);
             let mut m = ResolvedModule {
-                name: crate::host::upgrade::module_name(file),
+                name: kmod_config::module_name_of_path(path),
                 requested_as: None,
                 alias_file: None,
-                path: Some(path.clone()),
+                path: None,
                 depmod_would_pick: None,
                 deps: Vec::new(),
                 read_error: None,
@@ -128,33 +119,7 @@ pub fn trial_inputs(
                     reason: "not installed yet: judged from the trial's file".into(),
                 },
             };
-            match reader.read(path) {
-                Ok(facts) => {
-                    m.signature = Some(facts.signature);
-                    m.modversions = facts.modversions;
-                    m.firmware = facts
-                        .info
-                        .firmware
-                        .iter()
-                        .map(|f| FirmwareFile {
-                            name: f.clone(),
-                            found: find_firmware(root, kernel, f).or_else(|| {
-                                new_firmware
-                                    .iter()
-                                    .any(|n| {
-                                        n == f
-                                            || n.strip_suffix(".zst").or(n.strip_suffix(".xz"))
-                                                == Some(f)
-                                    })
-                                    .then(|| format!("{f} (in the upgrade's packages)"))
-                            }),
-                        })
-                        .collect();
-                    m.version = facts.info.version;
-                    m.vermagic = facts.info.vermagic;
-                }
-                Err(e) => m.read_error = Some(e),
-            }
+            read_module_file(root, reader, kernel, path.clone(), new_firmware, &mut m);
             m
         })
         .collect();
@@ -225,6 +190,30 @@ fn resolve_module(
             }
         })
         .collect();
+    read_module_file(root, reader, cx.kernel, path, &[], &mut m);
+    m
+}
+
+/// `modules.dep` of `kernel`: its host path, what it says, and why it could not be read.
+fn read_modules_dep(root: &HostRoot, kernel: &str) -> (String, ModulesDep, Option<String>) {
+    let path = format!("/lib/modules/{kernel}/modules.dep");
+    match root.read_to_string(&path) {
+        Ok(text) => (path, parse_modules_dep(&text), None),
+        Err(e) => (path, ModulesDep::default(), Some(one_line(&e))),
+    }
+}
+
+/// What the module file at `path` says (signature, modversions, version, vermagic, the firmware it lists and where
+/// each is found), into `m`. `new_firmware`: firmware names (relative to `/lib/firmware`) that packages not installed
+/// yet bring, counted as found.
+fn read_module_file(
+    root: &HostRoot,
+    reader: &ModuleReader<'_>,
+    kernel: &str,
+    path: String,
+    new_firmware: &[String],
+    m: &mut ResolvedModule,
+) {
     match reader.read(&path) {
         Ok(facts) => {
             m.signature = Some(facts.signature);
@@ -235,7 +224,15 @@ fn resolve_module(
                 .iter()
                 .map(|f| FirmwareFile {
                     name: f.clone(),
-                    found: find_firmware(root, cx.kernel, f),
+                    found: find_firmware(root, kernel, f).or_else(|| {
+                        new_firmware
+                            .iter()
+                            .any(|n| {
+                                n == f
+                                    || n.strip_suffix(".zst").or(n.strip_suffix(".xz")) == Some(f)
+                            })
+                            .then(|| format!("{f} (in the upgrade's packages)"))
+                    }),
                 })
                 .collect();
             m.version = facts.info.version;
@@ -244,7 +241,6 @@ fn resolve_module(
         Err(e) => m.read_error = Some(e),
     }
     m.path = Some(path);
-    m
 }
 
 /// The file depmod's rules pick for `module` among the files on disk, when it is not the one `modules.dep` names.

@@ -10,6 +10,7 @@ use crate::model::apt_simulation::{
 };
 use crate::model::dkms::parse_dkms_status;
 use crate::model::hold;
+use crate::model::kmod_config::module_name_of_path;
 use crate::model::preflight::{self, PreflightFinding};
 use crate::model::upgrade::{
     ModuleSource, PinnedPackage, UpgradeJournal, UpgradePlan, JOURNAL_PATH, TRIAL_DIR,
@@ -323,7 +324,10 @@ pub fn run_trial(
                 (format!("{package} unpacked"), found)
             }
         };
-        if !modules.iter().any(|m| module_name(m) == "nvidia") {
+        if !modules
+            .iter()
+            .any(|m| module_name_of_path(&m.to_string_lossy()) == "nvidia")
+        {
             return Err(fail(format!(
                 "the new version has no nvidia module for the {} kernel {} ({how})",
                 k.role, k.kernel
@@ -394,12 +398,6 @@ fn download_and_unpack(
         }));
     }
     Ok(firmware)
-}
-
-/// `nvidia-uvm.ko.xz` → `nvidia_uvm`.
-pub fn module_name(path: &Path) -> String {
-    let n = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    n.split(".ko").next().unwrap_or(n).replace('-', "_")
 }
 
 /// `dkms add` + `dkms build` of the unpacked sources for `kernel`, in the private tree. The built modules, or the
@@ -667,8 +665,6 @@ mod tests {
             Some("580.95.05")
         );
         assert_eq!(dkms_conf_value(conf, "MAKE"), None);
-        assert_eq!(module_name(Path::new("/x/nvidia-uvm.ko.xz")), "nvidia_uvm");
-        assert_eq!(module_name(Path::new("nvidia.ko")), "nvidia");
         assert_eq!(last_lines("a\n\nb\nc\n", 2), "b | c");
         assert_eq!(
             compiler_line("/var/lib/nvfix/upgrade-trial/dkms/nvidia/580.95.05/build/nvidia.c:172:2: error: #error \"x\""),

@@ -65,7 +65,7 @@ fn source_text(s: &ModuleSource) -> String {
 }
 
 /// The plan for people.
-pub fn plan_text(plan: &UpgradePlan, _color: bool) -> String {
+pub fn plan_text(plan: &UpgradePlan) -> String {
     let older = match (
         plan.from_version
             .parse::<crate::model::version::DriverVersion>(),
@@ -152,7 +152,7 @@ pub fn report_text(r: &UpgradeReport, color: bool) -> String {
     let mut s = String::new();
     if r.dry_run {
         if let Some(p) = &r.plan {
-            s.push_str(&plan_text(p, color));
+            s.push_str(&plan_text(p));
         }
     }
     for t in &r.trial {
@@ -355,10 +355,10 @@ mod tests {
     #[test]
     fn a_downgrade_says_so() {
         let mut p = plan(&[]);
-        assert!(plan_text(&p, false)
+        assert!(plan_text(&p)
             .starts_with("Upgrade plan: NVIDIA driver 580.65.06 → 580.95.05 (branch 580, apt)\n"));
         p.from_version = "580.105.08".into();
-        assert!(plan_text(&p, false).contains("(branch 580, apt, a downgrade)"));
+        assert!(plan_text(&p).contains("(branch 580, apt, a downgrade)"));
     }
 
     #[test]

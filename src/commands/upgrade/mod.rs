@@ -30,7 +30,8 @@ pub const DOC: CommandDoc = CommandDoc {
         "Before anything changes, nvfix refuses when the package manager is busy, when the running or the next-boot \
          kernel would get no module of the new version, or when the kernel would refuse the new modules. The trial \
          proves it: the kernel-side packages are downloaded and unpacked into /var/lib/nvfix/upgrade-trial, DKMS \
-         builds them there in a private tree (the system's DKMS tree and /lib/modules are not touched), and the \
+         builds them there in a private tree (the system's DKMS tree and /lib/modules are not touched; DKMS creates \
+         its signing key /var/lib/dkms/mok.key on a host that has none, as the package's build would), and the \
          pre-flight (vermagic, signatures against the enforcement policy, firmware) judges what was built. A failed \
          build leaves the host exactly as it was, with DKMS's make.log kept for reading.",
         "Then: nvfix releases its own hold on exactly the driver packages, installs the new version (apt-get \
@@ -57,7 +58,7 @@ pub const DOC: CommandDoc = CommandDoc {
         own(exit::DATA_ERROR, "The upgrade journal cannot be read: look at it, then remove it."),
         own(
             exit::UNAVAILABLE,
-            "Refused before anything changed: no newer version, a kernel without a module, the trial build failed, \
+            "Refused before anything changed: the driver not consistent or not loaded, a kernel without a module, the trial build failed, \
              the kernel would refuse the new modules, the playbook forbids it, or a hold that is not nvfix's.",
         ),
         general(exit::TEMP_FAIL),

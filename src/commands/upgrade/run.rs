@@ -77,7 +77,7 @@ impl Run<'_> {
             }
         };
         if !self.args.json {
-            eprint!("{}", view::plan_text(&plan, self.ctx.color));
+            eprint!("{}", view::plan_text(&plan));
         }
         if plan.manager == crate::model::hold::PackageManager::Dnf {
             let refusal = super::dnf_not_run(&plan);
@@ -273,7 +273,13 @@ impl Run<'_> {
             self.done("install", false, e.clone());
             self.save(journal, UpgradePhase::InstallFailed, Some(e.clone()));
             // Hold again whatever is installed now: the next automatic upgrade must not finish it unseen.
-            let _ = crate::commands::hold::hold_under_lock(&self.ctx.root, self.runner, self.lock);
+            if let Err(h) =
+                crate::commands::hold::hold_under_lock(&self.ctx.root, self.runner, self.lock)
+            {
+                self.report.problems.push(format!(
+                    "holding the packages again failed: {h:#}; run sudo nvfix hold"
+                ));
+            }
             let facts = self.facts(false);
             self.report.message = view::install_failed_message(&plan, &facts, &e);
             return Some(exit::PROBLEM);

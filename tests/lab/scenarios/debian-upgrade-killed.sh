@@ -4,6 +4,22 @@
 # v1 loaded. `nvfix upgrade --resume` reads the journal and finishes: reload, verify, hold at v2. Then the same to v3,
 # where the admin reloads by hand after the kill and the next `nvfix auto` finishes the upgrade (the hold).
 lab_use_nvfix_binary
+
+# upgrade_killed_after_install KEY: `nvfix upgrade --yes --kill` in the background, SIGKILLed once its journal says
+# `installed` (the test hook pauses it there for 60 s); output in KEY.out/KEY.err.
+upgrade_killed_after_install() {
+	echo "+ NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill &"
+	NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill >"$LAB_RESULTS/$1.out" 2>"$LAB_RESULTS/$1.err" &
+	pid=$!
+	i=0
+	until grep -q '"phase": "installed"' /var/lib/nvfix/upgrade.json 2>/dev/null || [ $i -ge 600 ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	lab_check "$1: the journal says installed" grep -q '"phase": "installed"' /var/lib/nvfix/upgrade.json
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+}
 lab_run apt-get update -qq
 # The prebuilt flavour at v1: the DKMS package (and the metapackage that needs it) out, the prebuilt modules in.
 lab_run apt-get remove -y -qq nvidia-driver-580 nvidia-dkms-580
@@ -15,17 +31,7 @@ lab_run apt-get update -qq
 
 lab_nvfix dry-run upgrade --dry-run
 lab_expect_contains "the plan uses the prebuilt package" "$(cat "$LAB_RESULTS/dry-run.out")" "prebuilt (linux-modules-nvidia-580-$LAB_KVER)"
-echo "+ NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill &"
-NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill >"$LAB_RESULTS/killed.out" 2>"$LAB_RESULTS/killed.err" &
-pid=$!
-i=0
-until grep -q '"phase": "installed"' /var/lib/nvfix/upgrade.json 2>/dev/null || [ $i -ge 600 ]; do
-	sleep 0.5
-	i=$((i + 1))
-done
-lab_check "the journal says installed" grep -q '"phase": "installed"' /var/lib/nvfix/upgrade.json
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
+upgrade_killed_after_install killed
 lab_say "nvfix upgrade killed: $(tail -n 3 "$LAB_RESULTS/killed.err" | tr '\n' ' ')"
 lab_expect_eq "killed: v2 library installed" "$(lab_lib_version)" "$V2"
 lab_expect_eq "killed: v2 on disk" "$(lab_disk_version)" "$V2"
@@ -49,16 +55,7 @@ lab_expect_eq "verify" "$LAB_STATUS" 0
 # (holds v3, removes the journal).
 lab_publish v3
 lab_run apt-get update -qq
-echo "+ NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill &"
-NVFIX_TEST_PAUSE_AFTER_PHASE=installed nvfix upgrade --yes --kill >"$LAB_RESULTS/killed-v3.out" 2>"$LAB_RESULTS/killed-v3.err" &
-pid=$!
-i=0
-until grep -q '"phase": "installed"' /var/lib/nvfix/upgrade.json 2>/dev/null || [ $i -ge 600 ]; do
-	sleep 0.5
-	i=$((i + 1))
-done
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
+upgrade_killed_after_install killed-v3
 lab_expect_eq "killed again: v2 still loaded" "$(lab_proc_version)" "$V2"
 lab_nvfix reload-v3 reload --yes --kill
 lab_expect_eq "the admin's reload" "$LAB_STATUS" 0
