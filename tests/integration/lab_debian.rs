@@ -175,11 +175,13 @@ fn lab_debian_upgrade_dkms_fail_changes_nothing() {
     assert!(excerpt.contains("nvidia.c:"), "{excerpt}");
     s.assert_stack(&STACK, V1);
     let v1 = format!("{V1}{REV}");
-    assert!(s
-        .result("final/packages")
+    let packages = s.result("final/packages");
+    let driver: Vec<&str> = packages
         .lines()
         .filter(|l| l.starts_with("nvidia-driver-580 ") || l.starts_with("libnvidia-compute-580 "))
-        .all(|l| l.ends_with(&v1)));
+        .collect();
+    assert_eq!(driver.len(), 2, "{packages}");
+    assert!(driver.iter().all(|l| l.ends_with(&v1)), "{packages}");
     assert!(
         !s.result("final/dkms").contains(V2),
         "{}",
